@@ -1,0 +1,96 @@
+// The journal's record shapes and the pure folds over them. The journal is the source of truth:
+// the accepted set and any unfinished trial are derived from it, never stored elsewhere.
+import { z } from 'zod';
+import type { Setting } from './types.js';
+
+const setting = z.object({ option: z.string(), value: z.string(), lines: z.array(z.string()) });
+const base = { t: z.string(), unit: z.string() };
+
+export const recordSchema = z.discriminatedUnion('kind', [
+  z.object({
+    ...base,
+    kind: z.literal('tune-begin'),
+    strategy: z.string(),
+    probes: z.array(z.string()),
+    exposure: z.number().nullable(),
+  }),
+  z.object({ ...base, kind: z.literal('trial-begin'), trial: z.number(), setting, safety: z.string() }),
+  z.object({
+    ...base,
+    kind: z.literal('trial-end'),
+    trial: z.number(),
+    setting,
+    outcome: z.enum(['accepted', 'rejected', 'too-costly']),
+    verdict: z.string(),
+    reason: z.string(),
+    evidence: z.array(z.string()),
+    cost: z.object({ ratio: z.number(), spread: z.number() }).optional(),
+  }),
+  z.object({ ...base, kind: z.literal('skipped'), option: z.string(), value: z.string(), reason: z.string() }),
+  z.object({
+    ...base,
+    kind: z.literal('rollback'),
+    by: z.enum(['user', 'guard']),
+    options: z.array(z.string()),
+    reason: z.string(),
+  }),
+  z.object({ ...base, kind: z.literal('recovered'), trial: z.number(), setting, reason: z.string() }),
+  z.object({ ...base, kind: z.literal('persisted'), path: z.string() }),
+  z.object({
+    ...base,
+    kind: z.literal('tune-end'),
+    exposureBefore: z.number().nullable(),
+    exposureAfter: z.number().nullable(),
+    trials: z.number(),
+    restarts: z.number(),
+    durationMs: z.number(),
+  }),
+]);
+
+export type JournalRecord = z.infer<typeof recordSchema>;
+type Kind = JournalRecord['kind'];
+/** A record before the store stamps time and unit on it. */
+export type NewRecord = { [K in Kind]: Omit<Extract<JournalRecord, { kind: K }>, 't' | 'unit'> }[Kind];
+
+/** Accepted settings in acceptance order; a later accepted rung of the same option replaces the
+ * earlier one, a rollback removes. */
+export function acceptedSet(records: readonly JournalRecord[]): Setting[] {
+  const accepted = new Map<string, Setting>();
+  for (const r of records) {
+    if (r.kind === 'trial-end' && r.outcome === 'accepted') {
+      accepted.delete(r.setting.option);
+      accepted.set(r.setting.option, r.setting);
+    } else if (r.kind === 'rollback') {
+      for (const o of r.options) accepted.delete(o);
+    }
+  }
+  return [...accepted.values()];
+}
+
+/** The trial that began and never ended (the tuner crashed or was killed mid-trial). */
+export function unfinishedTrial(
+  records: readonly JournalRecord[],
+): { trial: number; setting: Setting } | undefined {
+  let open: { trial: number; setting: Setting } | undefined;
+  for (const r of records) {
+    if (r.kind === 'trial-begin') open = { trial: r.trial, setting: r.setting };
+    else if ((r.kind === 'trial-end' || r.kind === 'recovered') && open && r.trial === open.trial) open = undefined;
+  }
+  return open;
+}
+
+/** Options the user rolled back: a later tune must not simply re-apply them. */
+export function rolledBackByUser(records: readonly JournalRecord[]): Set<string> {
+  const out = new Set<string>();
+  for (const r of records) {
+    if (r.kind === 'rollback') for (const o of r.options) out.add(o);
+    if (r.kind === 'trial-end' && r.outcome === 'accepted') out.delete(r.setting.option);
+  }
+  return out;
+}
+
+export function lastTrialNumber(records: readonly JournalRecord[]): number {
+  let n = 0;
+  for (const r of records) if (r.kind === 'trial-begin') n = Math.max(n, r.trial);
+  return n;
+}
