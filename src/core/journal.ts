@@ -1,5 +1,6 @@
 // The journal's record shapes and the pure folds over them. The journal is the source of truth:
 // the accepted set and any unfinished trial are derived from it, never stored elsewhere.
+// A trial holds one setting (one-at-a-time) or several (a batch of the adaptive search).
 import { z } from 'zod';
 import type { Setting } from './types.js';
 
@@ -14,12 +15,12 @@ export const recordSchema = z.discriminatedUnion('kind', [
     probes: z.array(z.string()),
     exposure: z.number().nullable(),
   }),
-  z.object({ ...base, kind: z.literal('trial-begin'), trial: z.number(), setting, safety: z.string() }),
+  z.object({ ...base, kind: z.literal('trial-begin'), trial: z.number(), settings: z.array(setting) }),
   z.object({
     ...base,
     kind: z.literal('trial-end'),
     trial: z.number(),
-    setting,
+    settings: z.array(setting),
     outcome: z.enum(['accepted', 'rejected', 'too-costly']),
     verdict: z.string(),
     reason: z.string(),
@@ -34,7 +35,7 @@ export const recordSchema = z.discriminatedUnion('kind', [
     options: z.array(z.string()),
     reason: z.string(),
   }),
-  z.object({ ...base, kind: z.literal('recovered'), trial: z.number(), setting, reason: z.string() }),
+  z.object({ ...base, kind: z.literal('recovered'), trial: z.number(), settings: z.array(setting), reason: z.string() }),
   z.object({ ...base, kind: z.literal('persisted'), path: z.string() }),
   z.object({
     ...base,
@@ -58,8 +59,10 @@ export function acceptedSet(records: readonly JournalRecord[]): Setting[] {
   const accepted = new Map<string, Setting>();
   for (const r of records) {
     if (r.kind === 'trial-end' && r.outcome === 'accepted') {
-      accepted.delete(r.setting.option);
-      accepted.set(r.setting.option, r.setting);
+      for (const s of r.settings) {
+        accepted.delete(s.option);
+        accepted.set(s.option, s);
+      }
     } else if (r.kind === 'rollback') {
       for (const o of r.options) accepted.delete(o);
     }
@@ -70,10 +73,10 @@ export function acceptedSet(records: readonly JournalRecord[]): Setting[] {
 /** The trial that began and never ended (the tuner crashed or was killed mid-trial). */
 export function unfinishedTrial(
   records: readonly JournalRecord[],
-): { trial: number; setting: Setting } | undefined {
-  let open: { trial: number; setting: Setting } | undefined;
+): { trial: number; settings: Setting[] } | undefined {
+  let open: { trial: number; settings: Setting[] } | undefined;
   for (const r of records) {
-    if (r.kind === 'trial-begin') open = { trial: r.trial, setting: r.setting };
+    if (r.kind === 'trial-begin') open = { trial: r.trial, settings: r.settings };
     else if ((r.kind === 'trial-end' || r.kind === 'recovered') && open && r.trial === open.trial) open = undefined;
   }
   return open;
@@ -84,7 +87,7 @@ export function rolledBackByUser(records: readonly JournalRecord[]): Set<string>
   const out = new Set<string>();
   for (const r of records) {
     if (r.kind === 'rollback') for (const o of r.options) out.add(o);
-    if (r.kind === 'trial-end' && r.outcome === 'accepted') out.delete(r.setting.option);
+    if (r.kind === 'trial-end' && r.outcome === 'accepted') for (const s of r.settings) out.delete(s.option);
   }
   return out;
 }

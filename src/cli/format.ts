@@ -1,0 +1,46 @@
+// Human-readable renderings for the CLI. Machines get --json.
+import type { JournalRecord } from '../core/journal.js';
+import { exposureLabel } from '../core/score.js';
+import type { Setting } from '../core/types.js';
+import type { TuneReport } from '../engine/tune.js';
+
+const sv = (s: readonly Setting[]) => s.map((x) => `${x.option}=${x.value}`).join(' ');
+const time = (t: string) => t.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+
+export function formatRecord(r: JournalRecord): string {
+  const head = `${time(r.t)}  `;
+  switch (r.kind) {
+    case 'tune-begin':
+      return `${head}tune      start (${r.strategy}) exposure ${r.exposure ?? '?'}; probes: ${r.probes.join(' ') || 'none'}`;
+    case 'trial-begin':
+      return `${head}trial     #${r.trial} ${sv(r.settings)}`;
+    case 'trial-end':
+      return `${head}${r.outcome.padEnd(9)} #${r.trial} ${sv(r.settings)} — ${r.reason}`;
+    case 'skipped':
+      return `${head}skipped   ${r.option}${r.value ? `=${r.value}` : ''} — ${r.reason}`;
+    case 'rollback':
+      return `${head}rollback  ${r.options.join(' ') || '(nothing)'} by ${r.by} — ${r.reason}`;
+    case 'recovered':
+      return `${head}recovered #${r.trial} ${sv(r.settings)} — ${r.reason}`;
+    case 'persisted':
+      return `${head}persisted ${r.path}`;
+    case 'tune-end':
+      return `${head}tune      done: exposure ${r.exposureBefore ?? '?'} → ${r.exposureAfter ?? '?'}, ${r.trials} trials, ${r.restarts} restarts, ${(r.durationMs / 1000).toFixed(1)} s`;
+  }
+}
+
+export function formatTuneReport(r: TuneReport): string {
+  const lines = [
+    `${r.unit}: exposure ${r.exposureBefore.toFixed(1)} ${exposureLabel(r.exposureBefore)} → ${r.exposureAfter.toFixed(1)} ${exposureLabel(r.exposureAfter)}`,
+    `${r.trials} trials, ${r.restarts} restarts, ${(r.durationMs / 1000).toFixed(1)} s`,
+    '',
+    `accepted (${r.accepted.length}):`,
+    ...r.accepted.map((a) => `  + ${a.option}=${a.value}`),
+    `rejected (${r.rejected.length}):`,
+    ...r.rejected.map((a) => `  - ${a.option}=${a.value}: ${a.reason}`),
+    `skipped (${r.skipped.length}):`,
+    ...r.skipped.map((a) => `  · ${a.option}${a.value ? `=${a.value}` : ''}: ${a.reason}`),
+  ];
+  if (r.persistedTo) lines.push('', `written to ${r.persistedTo}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,26 @@
+// The drop-in files autoharden writes. Only files named zz-autoharden-* whose first line is the
+// marker are ours; everything else is the vendor's or the admin's and is never touched.
+import type { Setting } from './types.js';
+
+export const MARKER = '# Managed by autoharden';
+export const TRIAL_FILE = 'zz-autoharden-90-trial.conf';
+export const ACCEPTED_FILE = 'zz-autoharden-50-accepted.conf';
+
+export function isOurs(text: string): boolean {
+  return text.split('\n', 1)[0] === MARKER;
+}
+
+/** Renders settings as a drop-in a person can read, commit and ship. */
+export function renderDropIn(unit: string, settings: readonly Setting[], purpose: 'trial' | 'accepted'): string {
+  const head = [
+    MARKER,
+    purpose === 'trial'
+      ? `# Candidate under trial for ${unit}; removed when the trial ends.`
+      : `# Hardening of ${unit} accepted by trial. Review: autoharden journal ${unit}`,
+    `# Roll back: autoharden rollback ${unit} --option NAME | --all`,
+    '',
+    '[Service]',
+  ];
+  const body = settings.flatMap((s) => [`# ${s.option}=${s.value}`, ...s.lines]);
+  return [...head, ...body, ''].join('\n');
+}

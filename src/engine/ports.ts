@@ -1,0 +1,58 @@
+// What the engine needs from the outside world. Adapters satisfy these structurally; tests may
+// hand in their own. The engine is the only place that sequences side effects.
+import type { JournalRecord, NewRecord } from '../core/journal.js';
+import type { EffectiveSettings, ProbeResult, ProbeSpec, Setting, UnitSnapshot } from '../core/types.js';
+
+export interface UnitInfo {
+  loadState: string;
+  activeState: string;
+  subState: string;
+  fragmentPath: string;
+  dropInPaths: string[];
+  needDaemonReload: boolean;
+  type: string;
+}
+
+export interface SystemdPort {
+  version(): Promise<number>;
+  unitInfo(unit: string): Promise<UnitInfo>;
+  snapshot(unit: string): Promise<UnitSnapshot>;
+  serviceProperties(unit: string, names: string[]): Promise<EffectiveSettings>;
+  reload(): Promise<void>;
+  resetFailed(unit: string): Promise<void>;
+  restart(unit: string, timeoutMs: number): Promise<string>;
+}
+
+export interface JournalPort {
+  read(): JournalRecord[];
+  append(rec: NewRecord): JournalRecord;
+}
+
+export type Where = 'run' | 'etc';
+
+export interface DropInPort {
+  writeTrial(unit: string, settings: readonly Setting[]): string;
+  removeTrial(unit: string): boolean;
+  hasTrial(unit: string): boolean;
+  acceptedWhere(unit: string): Where | undefined;
+  writeAccepted(unit: string, settings: readonly Setting[], where: Where): string | undefined;
+  readAccepted(unit: string): string | undefined;
+}
+
+export interface Ports {
+  systemd: SystemdPort;
+  journal: JournalPort;
+  dropins: DropInPort;
+  probe(specs: readonly ProbeSpec[]): Promise<ProbeResult[]>;
+  unitLogsSince(unit: string, since: Date): Promise<string[]>;
+  exposure(unit: string): Promise<number>;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  now(): Date;
+  /** Progress for a person (stderr) or the daemon's signals. */
+  progress(event: ProgressEvent): void;
+}
+
+export type ProgressEvent =
+  | { type: 'info'; message: string }
+  | { type: 'trial'; trial: number; settings: Setting[] }
+  | { type: 'verdict'; trial: number; settings: Setting[]; outcome: string; reason: string };

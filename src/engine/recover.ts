@@ -1,0 +1,45 @@
+// Brings a unit's drop-ins back in line with its journal: an unfinished trial (crash, kill -9,
+// Ctrl-C) is reverted and journaled, a stray trial file removed, the accepted file rewritten.
+import { acceptedSet, unfinishedTrial } from '../core/journal.js';
+import { renderDropIn } from '../core/dropin.js';
+import type { ProbeSpec } from '../core/types.js';
+import type { Ports } from './ports.js';
+import { restartAndJudge } from './settle.js';
+
+export interface RecoverResult {
+  recovered: boolean;
+  restarted: boolean;
+}
+
+export async function recoverUnit(
+  ports: Ports,
+  unit: string,
+  o: { settleMs: number; probes: readonly ProbeSpec[]; reason?: string },
+): Promise<RecoverResult> {
+  const records = ports.journal.read();
+  const open = unfinishedTrial(records);
+  const where = ports.dropins.acceptedWhere(unit) ?? 'run';
+  const accepted = acceptedSet(records);
+  const wantAccepted = accepted.length ? renderDropIn(unit, accepted, 'accepted') : undefined;
+  const drift = ports.dropins.readAccepted(unit) !== wantAccepted;
+  const strayTrial = ports.dropins.hasTrial(unit);
+  if (!open && !drift && !strayTrial) return { recovered: false, restarted: false };
+
+  if (open) {
+    ports.journal.append({
+      kind: 'recovered',
+      trial: open.trial,
+      settings: open.settings,
+      reason: o.reason ?? 'trial left unfinished (the tuner stopped mid-trial); reverted',
+    });
+  }
+  ports.dropins.removeTrial(unit);
+  if (drift) ports.dropins.writeAccepted(unit, accepted, where);
+  await ports.systemd.reload();
+  ports.progress({ type: 'info', message: `${unit}: reverted an unfinished trial; restarting with the accepted set only` });
+  const info = await ports.systemd.unitInfo(unit);
+  // A unit the admin stopped stays stopped; one that runs must run the repaired config.
+  if (info.activeState === 'inactive' && !open) return { recovered: true, restarted: false };
+  await restartAndJudge(ports, unit, { settleMs: o.settleMs, probes: o.probes });
+  return { recovered: true, restarted: true };
+}

@@ -1,0 +1,53 @@
+// Rollback of one accepted option or of all of them: journal first, then rewrite the drop-in,
+// Reload, restart, and check the unit with the probes of its last tune.
+import { AutohardenError } from '../core/errors.js';
+import { acceptedSet } from '../core/journal.js';
+import { parseProbeSpec } from '../core/probeSpec.js';
+import type { ProbeSpec, Verdict } from '../core/types.js';
+import type { Ports } from './ports.js';
+import { recoverUnit } from './recover.js';
+import { restartAndJudge } from './settle.js';
+
+export interface RollbackResult {
+  unit: string;
+  removed: string[];
+  remaining: string[];
+  verdict: Verdict;
+}
+
+export function lastProbes(ports: Ports): ProbeSpec[] {
+  const begin = ports.journal.read().filter((r) => r.kind === 'tune-begin').at(-1);
+  return begin && begin.kind === 'tune-begin' ? begin.probes.map(parseProbeSpec) : [];
+}
+
+export async function rollback(
+  ports: Ports,
+  unit: string,
+  what: { all: true } | { option: string },
+  o: { settleMs: number; by?: 'user' | 'guard'; reason?: string },
+): Promise<RollbackResult> {
+  const probes = lastProbes(ports);
+  await recoverUnit(ports, unit, { settleMs: o.settleMs, probes });
+  const accepted = acceptedSet(ports.journal.read());
+  const removed = 'all' in what ? accepted.map((s) => s.option) : accepted.filter((s) => s.option === what.option).map((s) => s.option);
+  if ('option' in what && removed.length === 0) {
+    const have = accepted.map((s) => s.option).join(', ') || 'none';
+    throw new AutohardenError('Failed', `${what.option} is not an accepted option of ${unit} (accepted: ${have})`);
+  }
+  if (removed.length === 0) {
+    return { unit, removed, remaining: [], verdict: { ok: true, kind: 'ok', reason: 'nothing accepted; nothing to roll back', evidence: [] } };
+  }
+  const remaining = accepted.filter((s) => !removed.includes(s.option));
+  ports.journal.append({
+    kind: 'rollback', by: o.by ?? 'user', options: removed,
+    reason: o.reason ?? ('all' in what ? 'rollback --all' : `rollback --option ${what.option}`),
+  });
+  ports.dropins.writeAccepted(unit, remaining, ports.dropins.acceptedWhere(unit) ?? 'etc');
+  await ports.systemd.reload();
+  const info = await ports.systemd.unitInfo(unit);
+  if (info.activeState === 'inactive') {
+    return { unit, removed, remaining: remaining.map((s) => s.option), verdict: { ok: true, kind: 'ok', reason: 'unit is stopped; not restarted', evidence: [] } };
+  }
+  const verdict = await restartAndJudge(ports, unit, { settleMs: o.settleMs, probes });
+  return { unit, removed, remaining: remaining.map((s) => s.option), verdict };
+}

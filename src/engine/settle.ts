@@ -1,0 +1,39 @@
+// Restart a unit and watch it settle: the one sequence every trial, revert, rollback and
+// recovery shares.
+import { classifyTrial } from '../core/classify.js';
+import type { ProbeSpec, UnitSnapshot, Verdict } from '../core/types.js';
+import type { Ports } from './ports.js';
+
+export interface SettleOptions {
+  settleMs: number;
+  probes: readonly ProbeSpec[];
+  restartTimeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+const SAMPLE_MS = 200;
+
+/** ResetFailed (clears the start rate limit), Restart (job awaited race-free by the adapter),
+ * then sample the unit through the settle period and run every probe. */
+export async function restartAndJudge(ports: Ports, unit: string, o: SettleOptions): Promise<Verdict> {
+  const since = new Date(ports.now().getTime() - 1000);
+  await ports.systemd.resetFailed(unit);
+  const jobResult = await ports.systemd.restart(unit, o.restartTimeoutMs ?? 90_000);
+  const start = await ports.systemd.snapshot(unit);
+  const samples: UnitSnapshot[] = [];
+  const end = Date.now() + o.settleMs;
+  if (jobResult === 'done') {
+    // For Type=simple the job is done right after fork, before the sandbox is even applied.
+    while (Date.now() < end) {
+      await ports.sleep(Math.min(SAMPLE_MS, Math.max(0, end - Date.now())), o.signal);
+      const s = await ports.systemd.snapshot(unit);
+      samples.push(s);
+      if (s.activeState !== 'active' || s.invocationId !== start.invocationId || s.nRestarts !== start.nRestarts) break;
+    }
+  }
+  const last = samples.at(-1) ?? start;
+  const healthy = jobResult === 'done' && last.activeState === 'active' && last.invocationId === start.invocationId;
+  const probes = healthy ? await ports.probe(o.probes) : [];
+  const logs = await ports.unitLogsSince(unit, since);
+  return classifyTrial({ jobResult, start, samples, probes, logs });
+}
