@@ -1,0 +1,468 @@
+// Read-only observation of a running unit: parsers for /proc text and the summaries the safety
+// policy needs (who can reach the unit, whom it reaches, which families it uses, whether it
+// spawns login sessions). Pure: adapters/procfs.ts reads the text, this module interprets it.
+import type { ProbeSpec } from './types.js';
+
+export type InetProto = 'tcp' | 'tcp6' | 'udp' | 'udp6';
+
+/** include/net/tcp_states.h; unconnected UDP sockets show as CLOSE. */
+const STATES = ['ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'FIN_WAIT2', 'TIME_WAIT', 'CLOSE',
+  'CLOSE_WAIT', 'LAST_ACK', 'LISTEN', 'CLOSING', 'NEW_SYN_RECV'] as const;
+export type SocketState = (typeof STATES)[number] | 'UNKNOWN';
+
+export interface Endpoint {
+  address: string;
+  port: number;
+}
+
+export interface InetSocket {
+  proto: InetProto;
+  inode: number;
+  local: Endpoint;
+  remote: Endpoint;
+  state: SocketState;
+}
+
+export interface UnixSocket {
+  inode: number;
+  /** Filesystem path, '@name' for an abstract socket (NULs shown as '@'), '' for an unnamed one. */
+  path: string;
+  type: 'stream' | 'dgram' | 'seqpacket' | 'other';
+  listening: boolean;
+}
+
+export interface NetlinkSocket {
+  inode: number;
+  /** NETLINK_* protocol number (0 route, 9 audit, 15 kobject-uevent, …). */
+  protocol: number;
+}
+
+export interface PacketSocket {
+  inode: number;
+}
+
+export type AddressFamily = 'AF_INET' | 'AF_INET6' | 'AF_UNIX' | 'AF_NETLINK' | 'AF_PACKET';
+
+// ---- /proc/PID/net/* ------------------------------------------------------------------------
+
+/** The kernel prints each 32-bit word of the address in host order: little-endian here. */
+function wordBytes(hex: string): number[] {
+  const n = parseInt(hex, 16);
+  return [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, n >>> 24];
+}
+
+function formatV6(bytes: number[]): string {
+  if (bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 255 && bytes[11] === 255) {
+    return `::ffff:${bytes.slice(12).join('.')}`;
+  }
+  const groups = Array.from({ length: 8 }, (_, i) => ((bytes[2 * i] ?? 0) << 8) | (bytes[2 * i + 1] ?? 0));
+  // RFC 5952: compress the longest run (≥2) of zero groups, the first one on a tie.
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) [best, bestLen] = [i, j - i];
+    i = j === i ? i + 1 : j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
+
+function decodeEndpoint(field: string, v6: boolean): Endpoint | undefined {
+  const m = /^([0-9A-Fa-f]+):([0-9A-Fa-f]{4})$/.exec(field);
+  if (!m || m[1]!.length !== (v6 ? 32 : 8)) return undefined;
+  const hex = m[1]!;
+  const address = v6
+    ? formatV6([0, 1, 2, 3].flatMap((w) => wordBytes(hex.slice(w * 8, w * 8 + 8))))
+    : wordBytes(hex).join('.');
+  return { address, port: parseInt(m[2]!, 16) };
+}
+
+/** /proc/PID/net/{tcp,tcp6,udp,udp6}. */
+export function parseProcNet(text: string, proto: InetProto): InetSocket[] {
+  const v6 = proto.endsWith('6');
+  const out: InetSocket[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (!/^\d+:$/.test(f[0] ?? '') || f.length < 10) continue;
+    const local = decodeEndpoint(f[1]!, v6);
+    const remote = decodeEndpoint(f[2]!, v6);
+    if (!local || !remote) continue;
+    const st = parseInt(f[3]!, 16);
+    out.push({ proto, inode: Number(f[9]), local, remote, state: STATES[st - 1] ?? 'UNKNOWN' });
+  }
+  return out;
+}
+
+/** /proc/PID/net/unix. Listening sockets carry __SO_ACCEPTCON (0x10000) in Flags. */
+export function parseProcNetUnix(text: string): UnixSocket[] {
+  const out: UnixSocket[] = [];
+  const re = /^[0-9a-f]+:\s+[0-9a-f]+\s+[0-9a-f]+\s+([0-9a-f]+)\s+([0-9a-f]+)\s+[0-9a-f]+\s+(\d+)(?: (.*))?$/i;
+  for (const line of text.split('\n')) {
+    const m = re.exec(line);
+    if (!m) continue;
+    const type = ({ 1: 'stream', 2: 'dgram', 5: 'seqpacket' } as const)[parseInt(m[2]!, 16) as 1 | 2 | 5] ?? 'other';
+    out.push({ inode: Number(m[3]), path: m[4] ?? '', type, listening: (parseInt(m[1]!, 16) & 0x10000) !== 0 });
+  }
+  return out;
+}
+
+/** /proc/PID/net/netlink: sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode. */
+export function parseProcNetNetlink(text: string): NetlinkSocket[] {
+  return dataRows(text, 10).map((f) => ({ inode: Number(f[9]), protocol: Number(f[1]) }));
+}
+
+/** /proc/PID/net/packet: sk RefCnt Type Proto Iface R Rmem User Inode. */
+export function parseProcNetPacket(text: string): PacketSocket[] {
+  return dataRows(text, 9).map((f) => ({ inode: Number(f[8]) }));
+}
+
+function dataRows(text: string, minFields: number): string[][] {
+  return text
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length >= minFields && /^[0-9a-f]+$/i.test(f[0]!));
+}
+
+// ---- /proc/PID/{fd,fdinfo,status,stat,cgroup,loginuid} --------------------------------------
+
+/** Socket inodes from /proc/PID/fd link targets ('socket:[12345]'). */
+export function parseSocketFdLinks(links: readonly string[]): number[] {
+  return links.flatMap((l) => {
+    const m = /^socket:\[(\d+)\]$/.exec(l);
+    return m ? [Number(m[1])] : [];
+  });
+}
+
+export const O_ACCMODE = 0o3;
+export const O_WRONLY = 0o1;
+export const O_RDWR = 0o2;
+export const O_APPEND = 0o2000;
+
+/** The open flags of /proc/PID/fdinfo/N (printed in octal). */
+export function parseFdinfoFlags(text: string): number | undefined {
+  const m = /^flags:\s*([0-7]+)\s*$/m.exec(text);
+  return m ? parseInt(m[1]!, 8) : undefined;
+}
+
+export function opensForWriting(flags: number): boolean {
+  return (flags & O_ACCMODE) !== 0 || (flags & O_APPEND) !== 0;
+}
+
+export interface ProcStatus {
+  name: string;
+  ppid: number;
+  /** Effective ids (the second column of Uid:/Gid:). */
+  uid: number;
+  gid: number;
+  /** Capability masks; at most 41 bits today, exact in a double (names: capsFromMask in capabilities.ts). */
+  capEff: number;
+  capPrm: number;
+  capBnd: number;
+}
+
+export function parseStatus(text: string): ProcStatus {
+  const field = (k: string) => new RegExp(`^${k}:\\s*(.*)$`, 'm').exec(text)?.[1]?.trim() ?? '';
+  const ids = (k: string) => Number(field(k).split(/\s+/)[1] ?? NaN);
+  const cap = (k: string) => parseInt(field(k) || '0', 16);
+  return { name: field('Name'), ppid: Number(field('PPid')), uid: ids('Uid'), gid: ids('Gid'),
+    capEff: cap('CapEff'), capPrm: cap('CapPrm'), capBnd: cap('CapBnd') };
+}
+
+/** /proc/PID/stat: the command name sits in parentheses and may itself hold ') '. */
+export function parseStat(text: string): { pid: number; comm: string; ppid: number } | undefined {
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open) return undefined;
+  const rest = text.slice(close + 2).split(' ');
+  return { pid: Number(text.slice(0, open).trim()), comm: text.slice(open + 1, close), ppid: Number(rest[1]) };
+}
+
+/** The unified (0::) path; the name=systemd one when the unified is only '/' (legacy/hybrid). */
+export function parseProcCgroup(text: string): string {
+  const path = (re: RegExp) => re.exec(text)?.[1]?.trim();
+  const unified = path(/^0::(.*)$/m);
+  const legacy = path(/^\d+:name=systemd:(.*)$/m);
+  return unified && (unified !== '/' || !legacy) ? unified : legacy ?? unified ?? '';
+}
+
+export const LOGINUID_UNSET = 4294967295;
+
+/** undefined when unset (4294967295) or unreadable. */
+export function parseLoginuid(text: string | undefined): number | undefined {
+  const n = Number((text ?? '').trim());
+  return text?.trim() && Number.isInteger(n) && n !== LOGINUID_UNSET && n >= 0 ? n : undefined;
+}
+
+// ---- sessions ---------------------------------------------------------------------------------
+
+export interface SessionProcess {
+  pid: number;
+  ppid: number;
+  comm: string;
+  cgroup: string;
+  loginuid?: number;
+}
+
+export interface SessionInput {
+  /** Login UID of the unit's main process (normally unset for a service). */
+  unitLoginuid?: number;
+  /** The unit's processes and all their descendants, wherever they live now. */
+  processes: SessionProcess[];
+  /** PAM service whose stack was read, and that stack with its includes resolved. */
+  pamService?: string;
+  pamStack?: string;
+}
+
+const SESSION_SCOPE = /\/session-[^/]+\.scope(\/|$)/;
+
+/** Why the unit looks like it spawns login sessions; empty when it does not. */
+export function sessionEvidence(input: SessionInput): string[] {
+  const out: string[] = [];
+  for (const p of input.processes) {
+    if (SESSION_SCOPE.test(p.cgroup)) out.push(`pid ${p.pid} (${p.comm}) lives in ${p.cgroup}`);
+    else if (p.loginuid !== undefined && p.loginuid !== input.unitLoginuid) {
+      out.push(`pid ${p.pid} (${p.comm}) carries login UID ${p.loginuid}`);
+    }
+  }
+  if (input.pamStack !== undefined && pamUsesSystemd(input.pamStack)) {
+    out.push(`PAM stack ${input.pamService ?? '?'} registers sessions with pam_systemd.so`);
+  }
+  return out;
+}
+
+export function spawnsSessions(input: SessionInput): boolean {
+  return sessionEvidence(input).length > 0;
+}
+
+/** A session line (optionally '-session') whose module is pam_systemd.so. */
+export function pamUsesSystemd(stack: string): boolean {
+  return /^\s*-?session\s+(\[[^\]]*\]|\S+)\s+(\S*\/)?pam_systemd\.so(\s|$)/m.test(stack);
+}
+
+const PAM_NAME = /^[A-Za-z0-9_@+-][A-Za-z0-9_.@+-]*$/;
+
+/**
+ * Resolves '@include NAME' and 'TYPE include|substack NAME' (only that TYPE's lines) through
+ * lookup (the contents of /etc/pam.d/NAME or undefined). undefined when the service has no file.
+ */
+export function flattenPamStack(service: string, lookup: (name: string) => string | undefined): string | undefined {
+  const expand = (name: string, onlyType: string | undefined, seen: ReadonlySet<string>): string | undefined => {
+    if (!PAM_NAME.test(name) || seen.has(name) || seen.size > 16) return undefined;
+    const text = lookup(name);
+    if (text === undefined) return undefined;
+    const inner = new Set(seen).add(name);
+    const lines: string[] = [];
+    for (const line of text.split('\n')) {
+      const f = line.replace(/#.*/, '').trim().split(/\s+/);
+      const type = f[0]?.replace(/^-/, '');
+      if (!f[0] || (onlyType && type !== onlyType && f[0] !== '@include')) continue;
+      if (f[0] === '@include' && f[1]) lines.push(expand(f[1], onlyType, inner) ?? '');
+      else if ((f[1] === 'include' || f[1] === 'substack') && f[2]) lines.push(expand(f[2], type, inner) ?? '');
+      else lines.push(line);
+    }
+    return lines.join('\n');
+  };
+  return expand(service, undefined, new Set());
+}
+
+// ---- the observation --------------------------------------------------------------------------
+
+export interface ProcessObservation extends ProcStatus {
+  pid: number;
+  cwd?: string;
+  cgroup: string;
+  loginuid?: number;
+  /** Inodes of the sockets among its fds. */
+  sockets: number[];
+  /** Paths it holds open for writing. */
+  writing: string[];
+}
+
+export interface UnitObservation {
+  mainPid: number;
+  pids: number[];
+  processes: ProcessObservation[];
+  /** Sockets held by the unit's processes, matched by inode to its network namespace's tables. */
+  inet: InetSocket[];
+  unix: UnixSocket[];
+  netlink: NetlinkSocket[];
+  packet: PacketSocket[];
+  /** Socket inodes in none of the tables: another family (AF_ALG, vsock …) or namespace. */
+  otherSockets: number[];
+  /** Files open for writing by any process, sorted. */
+  writablePaths: string[];
+  /** The main process's working directory. */
+  cwd?: string;
+  sessions?: SessionInput;
+  warnings: string[];
+}
+
+/** What the adapter read, as text. Missing pieces are tolerated: processes come and go. */
+export interface RawProcess {
+  pid: number;
+  status: string;
+  cgroup?: string;
+  loginuid?: string;
+  cwd?: string;
+  fds: Array<{ link: string; fdinfo?: string }>;
+}
+
+export interface RawNetTables {
+  tcp?: string;
+  tcp6?: string;
+  udp?: string;
+  udp6?: string;
+  unix?: string;
+  netlink?: string;
+  packet?: string;
+}
+
+export interface RawObservation {
+  mainPid: number;
+  processes: RawProcess[];
+  /** One set per network namespace the processes live in; inodes are unique across them. */
+  net: RawNetTables[];
+  sessions?: SessionInput;
+  warnings?: string[];
+}
+
+// Character devices everyone writes to; not paths a sandbox needs to open up.
+const NULL_DEVICES = new Set(['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty']);
+
+/** Paths opened for writing; deleted files and memfds are left out: no sandbox setting can name them. */
+export function writeTargets(fds: RawProcess['fds']): string[] {
+  return fds.flatMap(({ link, fdinfo }) => {
+    if (!link.startsWith('/') || link.endsWith(' (deleted)') || link.startsWith('/memfd:') || NULL_DEVICES.has(link)) {
+      return [];
+    }
+    const flags = fdinfo === undefined ? undefined : parseFdinfoFlags(fdinfo);
+    return flags !== undefined && opensForWriting(flags) ? [link] : [];
+  });
+}
+
+export function buildObservation(raw: RawObservation): UnitObservation {
+  const processes: ProcessObservation[] = raw.processes.map((p) => ({
+    pid: p.pid,
+    ...parseStatus(p.status),
+    cwd: p.cwd,
+    cgroup: p.cgroup === undefined ? '' : parseProcCgroup(p.cgroup),
+    loginuid: parseLoginuid(p.loginuid),
+    sockets: [...new Set(parseSocketFdLinks(p.fds.map((f) => f.link)))],
+    writing: [...new Set(writeTargets(p.fds))],
+  }));
+  const held = new Set(processes.flatMap((p) => p.sockets));
+  const found = new Set<number>();
+  const pick = <T extends { inode: number }>(rows: T[]): T[] => {
+    const mine = rows.filter((r) => held.has(r.inode) && !found.has(r.inode));
+    for (const r of mine) found.add(r.inode);
+    return mine;
+  };
+  const all = <T>(f: (t: RawNetTables) => T[]) => raw.net.flatMap(f);
+  const inet = pick(all((t) => (['tcp', 'tcp6', 'udp', 'udp6'] as const).flatMap((k) => parseProcNet(t[k] ?? '', k))));
+  const unix = pick(all((t) => parseProcNetUnix(t.unix ?? '')));
+  const netlink = pick(all((t) => parseProcNetNetlink(t.netlink ?? '')));
+  const packet = pick(all((t) => parseProcNetPacket(t.packet ?? '')));
+  return {
+    mainPid: raw.mainPid,
+    pids: processes.map((p) => p.pid),
+    processes,
+    inet,
+    unix,
+    netlink,
+    packet,
+    otherSockets: [...held].filter((i) => !found.has(i)).sort((a, b) => a - b),
+    writablePaths: [...new Set(processes.flatMap((p) => p.writing))].sort(),
+    cwd: processes.find((p) => p.pid === raw.mainPid)?.cwd,
+    sessions: raw.sessions,
+    warnings: raw.warnings ?? [],
+  };
+}
+
+// ---- summaries --------------------------------------------------------------------------------
+
+/** A TCP socket in LISTEN, or a bound UDP socket with no peer (it takes datagrams from anyone). */
+export function isListening(s: InetSocket): boolean {
+  if (s.proto.startsWith('tcp')) return s.state === 'LISTEN';
+  return s.state === 'CLOSE' && s.remote.port === 0 && s.local.port !== 0;
+}
+
+/** 127.0.0.0/8, ::1, and their IPv4-mapped forms (::ffff:127.x.y.z, ::ffff:7fxx:…). */
+export function isLoopback(address: string): boolean {
+  const a = address.toLowerCase();
+  return /^127\.\d+\.\d+\.\d+$/.test(a) || a === '::1' || /^::ffff:(127\.|7f[0-9a-f]{2}:)/.test(a);
+}
+
+/** '::ffff:10.0.0.2' → '10.0.0.2': on the wire (and to IPAddressAllow=) such a peer is IPv4. */
+export function unmapV4(address: string): string {
+  return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address) ? address.slice(7) : address;
+}
+
+export function formatEndpoint(e: Endpoint): string {
+  return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
+}
+
+export function listeners(obs: UnitObservation): InetSocket[] {
+  return obs.inet.filter(isListening);
+}
+
+/** Listeners on 0.0.0.0, ::, or any address outside loopback. */
+export function nonLoopbackListeners(obs: UnitObservation): InetSocket[] {
+  return listeners(obs).filter((s) => !isLoopback(s.local.address));
+}
+
+export function listensOnNonLoopback(obs: UnitObservation): boolean {
+  return nonLoopbackListeners(obs).length > 0;
+}
+
+export function usesInet(obs: UnitObservation): boolean {
+  return obs.inet.length > 0;
+}
+
+export function familiesInUse(obs: UnitObservation): AddressFamily[] {
+  const f = new Set<AddressFamily>();
+  for (const s of obs.inet) f.add(s.proto.endsWith('6') ? 'AF_INET6' : 'AF_INET');
+  if (obs.unix.length) f.add('AF_UNIX');
+  if (obs.netlink.length) f.add('AF_NETLINK');
+  if (obs.packet.length) f.add('AF_PACKET');
+  return [...f].sort();
+}
+
+/** Remote addresses of connected sockets outside loopback, IPv4-mapped ones as plain IPv4. */
+export function peers(obs: UnitObservation): string[] {
+  const out = obs.inet
+    .filter((s) => !isListening(s) && s.remote.port !== 0 && !isLoopback(s.remote.address))
+    .map((s) => unmapV4(s.remote.address));
+  return [...new Set(out)].sort();
+}
+
+function probeHost(p: ProbeSpec): string | undefined {
+  if (p.kind === 'tcp') return p.host;
+  if (p.kind === 'http') {
+    try {
+      return new URL(p.url).hostname.replace(/^\[|\]$/g, '');
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * True when the unit listens beyond loopback but no probe comes from there: every http/tcp probe
+ * targets loopback or localhost. exec probes count as local (they run here; pg_isready and the
+ * like go through a Unix socket); no probes at all counts as local too, since nothing then looks
+ * from outside. A probe to the host's own non-loopback address is not local: IPAddressDeny and
+ * PrivateNetwork break it.
+ */
+export function probesOnlyLocal(probes: readonly ProbeSpec[], obs: UnitObservation): boolean {
+  if (!listensOnNonLoopback(obs)) return false;
+  return probes.every((p) => {
+    if (p.kind === 'exec') return true;
+    const host = probeHost(p)?.toLowerCase();
+    return host !== undefined && (host === 'localhost' || host.endsWith('.localhost') || isLoopback(host));
+  });
+}
