@@ -11,8 +11,10 @@ export interface Candidate {
 export interface Planner {
   /** Settings for the next trial, or undefined when the search is over. */
   next(): Setting[] | undefined;
-  /** The verdict on the settings last returned by next(). */
-  report(ok: boolean): void;
+  /** The verdict on the settings last returned by next(). `ineffective` names options systemd
+   * did not apply (read back over D-Bus): they count as rejected at that rung, and the rest of the
+   * batch was then tried without them. */
+  report(ok: boolean, ineffective?: readonly string[]): void;
   /** Settings accepted so far, in acceptance order. */
   accepted(): Setting[];
 }
@@ -51,9 +53,10 @@ export class OneAtATime implements Planner {
     return this.pending;
   }
 
-  report(ok: boolean): void {
+  report(ok: boolean, ineffective: readonly string[] = []): void {
     if (!this.pending) throw new Error('no trial pending');
     const c = this.queue[0]!;
+    if (ineffective.includes(c.spec.name)) ok = false;
     if (ok) this.kept.push(...this.pending);
     if (ok || this.rung + 1 >= c.rungs.length) {
       this.queue.shift();

@@ -49,6 +49,9 @@ export interface OptionSpec {
   weight: number;
   cost: CostClass;
   safety: SafetyClass;
+  /** Login sessions the service spawns (sshd, cron) keep this setting: they leave the unit's
+   * cgroup but keep its namespaces, seccomp filters, capabilities and NoNewPrivileges. */
+  confinesSessions: boolean;
   /** Prior chance that the strongest rung works on a typical daemon (0..1). */
   prior: number;
   /** Lowest systemd version that knows the setting. */

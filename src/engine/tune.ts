@@ -1,6 +1,6 @@
 // The trial loop: write candidate → Reload → verify it took effect → ResetFailed → Restart →
 // settle → probes → verdict → journal → next. The planner decides; this only performs.
-import { strongerRungs, usableOptions } from '../core/catalog.js';
+import { renderRung, strongerRungs, usableOptions } from '../core/catalog.js';
 import { AutohardenError } from '../core/errors.js';
 import { acceptedSet, rolledBackByUser, lastTrialNumber } from '../core/journal.js';
 import { OneAtATime, type Candidate, type Planner } from '../core/plan.js';
@@ -106,9 +106,17 @@ export async function tune(ports: Ports, o: TuneOptions, catalog: readonly Optio
       skip(spec.name, '', 'rolled back by the user; not retried (tune it again after removing it from the journal)');
       continue;
     }
-    const rungs = strongerRungs(spec, eff);
+    // Lines are rendered against the effective value so that they only tighten what the vendor
+    // and admin set (list settings merge across drop-ins).
+    const stronger = strongerRungs(spec, eff);
+    const rungs = stronger.flatMap((r) => {
+      const lines = renderRung(spec, r, eff);
+      return lines ? [{ ...r, lines }] : [];
+    });
     if (rungs.length === 0) {
-      skip(spec.name, spec.ladder[0]?.value ?? '', 'already in force (set by the vendor or admin)');
+      skip(spec.name, spec.ladder[0]?.value ?? '', stronger.length === 0
+        ? 'already in force (set by the vendor or admin)'
+        : "cannot be written as a pure tightening of the vendor's value; left as it is");
       continue;
     }
     cands.push({ spec, rungs });

@@ -1,0 +1,693 @@
+// The option catalog: every setting the tuner knows, its ladder strongest-first, its weight in
+// `systemd-analyze security`, and how to tell from the unit's effective settings (read back over
+// D-Bus) whether a rung is already in force. Pure data and pure functions.
+//
+// Facts checked against systemd 252 (Debian 12) in a booted box and against systemd's sources
+// (src/analyze/analyze-security.c, src/shared/seccomp-util.c, src/shared/exit-status.h, NEWS).
+import {
+  ALL_CAPS_MASK,
+  CAPABILITIES,
+  CAP_SCORE_WEIGHT,
+  capExposure,
+  capsSubset,
+  knownCaps,
+  maskFromCaps,
+  type CapabilityName,
+} from './capabilities.js';
+import type { EffectiveSettings, EffectiveValue, OptionSpec, Rung } from './types.js';
+
+/** A rung that needs a newer systemd than its option does (ProtectSystem=strict, …). Still a Rung. */
+export interface CatalogRung extends Rung {
+  minSystemd?: number;
+}
+
+const EPS = 1e-9;
+
+// systemd's exit statuses (src/shared/exit-status.h)
+const USER = 217, CAPABILITIES_EXIT = 218, NETWORK = 225, NAMESPACE = 226;
+const NO_NEW_PRIVILEGES = 227, SECCOMP = 228, ADDRESS_FAMILIES = 232, KEYRING = 237;
+
+// ---------------------------------------------------------------------------------------------
+// Reading effective values
+
+function str(eff: EffectiveSettings, key: string): string | undefined {
+  const v = eff[key];
+  return typeof v === 'string' ? v : undefined;
+}
+
+interface ListValue {
+  allow: boolean;
+  /** Names without the ":EPERM"-style action suffix systemd appends. */
+  items: Set<string>;
+  /** Some entry carries such a suffix. */
+  suffixed: boolean;
+}
+
+/** A (bas) list. Absent = no filter. */
+function listOf(v: EffectiveValue | undefined): ListValue {
+  if (v && typeof v === 'object' && !Array.isArray(v) && typeof v.allow === 'boolean' && Array.isArray(v.items)) {
+    return { allow: v.allow, items: new Set(v.items.map((s) => s.split(':')[0]!)), suffixed: v.items.some((s) => s.includes(':')) };
+  }
+  return { allow: false, items: new Set(), suffixed: false };
+}
+
+const unrestricted = (l: ListValue) => !l.allow && l.items.size === 0;
+
+type IpEntry = { family: number; address: string; prefix: number };
+function ipList(eff: EffectiveSettings, key: string): IpEntry[] {
+  const v = eff[key];
+  return Array.isArray(v) ? v.filter((e): e is IpEntry => typeof e === 'object' && e !== null && 'family' in e) : [];
+}
+
+/** Root, as analyze-security counts it: User= root/0, or empty without DynamicUser. */
+function runsAsRoot(eff: EffectiveSettings): boolean {
+  const user = str(eff, 'User') ?? '';
+  if (user === 'root' || user === '0') return true;
+  return eff.DynamicUser !== true && user === '';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rung builders
+
+function yes(key: string): CatalogRung {
+  return { value: 'yes', lines: [`${key}=yes`], residual: 0, inForce: (eff) => eff[key] === true };
+}
+
+/** String-valued scalar graded like analyze-security; unknown values grade as the worst. */
+function graded(key: string, grades: Record<string, number>, values: string[], since: Record<string, number> = {}) {
+  const residualOf = (eff: EffectiveSettings) => grades[str(eff, key) ?? ''] ?? 1;
+  return values.map(
+    (value): CatalogRung => ({
+      value,
+      lines: [`${key}=${value}`],
+      residual: grades[value]!,
+      inForce: (eff) => residualOf(eff) <= grades[value]! + EPS,
+      ...(since[value] ? { minSystemd: since[value] } : {}),
+    }),
+  );
+}
+
+// UMask: badness of analyze-security's assess_umask, over 10.
+function umaskResidual(mask: number): number {
+  if (!(mask & 0o002)) return 1;
+  if (!(mask & 0o004)) return 0.5;
+  if (!(mask & 0o020)) return 0.2;
+  if (!(mask & 0o040)) return 0.1;
+  return 0;
+}
+const effUmask = (eff: EffectiveSettings) => (typeof eff.UMask === 'number' ? eff.UMask : 0o022);
+const octal = (m: number) => `0${m.toString(8).padStart(3, '0')}`;
+
+function umaskRung(mask: number): CatalogRung {
+  return {
+    value: octal(mask),
+    lines: [`UMask=${octal(mask)}`],
+    residual: umaskResidual(mask),
+    // "or stronger" = masks at least these bits; a differently shaped umask is not comparable
+    inForce: (eff) => (effUmask(eff) & mask) === mask,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// CapabilityBoundingSet: only `~` lines, which clear bits whatever came before (a plain line ORs).
+
+/** The bounding set in force; an unreadable value (absent, or a lossy 64-bit Number) counts as all. */
+function boundingSet(eff: EffectiveSettings): number {
+  const v = eff.CapabilityBoundingSet;
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? knownCaps(v) : ALL_CAPS_MASK;
+}
+
+function capsRung(value: string, keep: readonly CapabilityName[]): CatalogRung {
+  const keepMask = maskFromCaps(keep);
+  const drop = CAPABILITIES.filter((c) => !keep.includes(c));
+  return {
+    value,
+    lines: [`CapabilityBoundingSet=~${drop.join(' ')}`],
+    residual: capExposure(keepMask) / CAP_SCORE_WEIGHT,
+    inForce: (eff) => capsSubset(boundingSet(eff), keepMask),
+  };
+}
+
+const DAEMON_CAPS: CapabilityName[] = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL',
+  'CAP_SETGID', 'CAP_SETUID', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_RESOURCE', 'CAP_IPC_LOCK',
+  'CAP_SYS_CHROOT', 'CAP_SYS_NICE', 'CAP_NET_RAW', 'CAP_AUDIT_WRITE',
+];
+const ADMIN_CAPS: CapabilityName[] = [
+  'CAP_SYS_ADMIN', 'CAP_SYS_PTRACE', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_TIME', 'CAP_SYS_BOOT',
+  'CAP_MAC_ADMIN', 'CAP_MAC_OVERRIDE', 'CAP_AUDIT_CONTROL', 'CAP_AUDIT_READ', 'CAP_SYSLOG',
+  'CAP_LINUX_IMMUTABLE', 'CAP_MKNOD', 'CAP_NET_ADMIN', 'CAP_BPF', 'CAP_PERFMON', 'CAP_CHECKPOINT_RESTORE',
+  'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_SYS_PACCT', 'CAP_SYS_TTY_CONFIG', 'CAP_LEASE',
+];
+
+// ---------------------------------------------------------------------------------------------
+// RestrictNamespaces: the property is the ALLOWED set of CLONE_NEW* flags (2^64-1 when unset).
+// `yes` sets it to 0 and `~a b` clears bits, whatever came before; a plain `a b` line ORs (loosens).
+
+const NAMESPACES = {
+  user: { flag: 0x10000000, weight: 1500 },
+  mnt: { flag: 0x00020000, weight: 500 },
+  ipc: { flag: 0x08000000, weight: 500 },
+  pid: { flag: 0x20000000, weight: 500 },
+  cgroup: { flag: 0x02000000, weight: 500 },
+  net: { flag: 0x40000000, weight: 500 },
+  uts: { flag: 0x04000000, weight: 100 },
+} as const;
+type Namespace = keyof typeof NAMESPACES;
+const NS_NAMES = Object.keys(NAMESPACES) as Namespace[];
+const NS_WEIGHT = NS_NAMES.reduce((s, n) => s + NAMESPACES[n].weight, 0); // 4100
+
+function allowedNamespaces(eff: EffectiveSettings): Namespace[] {
+  const v = eff.RestrictNamespaces;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return NS_NAMES;
+  return NS_NAMES.filter((n) => (BigInt(v) & BigInt(NAMESPACES[n].flag)) !== 0n);
+}
+
+function nsRung(value: string, line: string, allowed: Namespace[]): CatalogRung {
+  return {
+    value,
+    lines: [`RestrictNamespaces=${line}`],
+    residual: allowed.reduce((s, n) => s + NAMESPACES[n].weight, 0) / NS_WEIGHT,
+    inForce: (eff) => allowedNamespaces(eff).every((n) => allowed.includes(n)),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// SystemCallFilter. The property lists single syscalls (groups expanded), so the groups that
+// systemd-analyze scores are spelled out here: `systemctl show` of `~@group` on systemd 252 with
+// Debian 12's libseccomp (names of other architectures included, as systemd reports them).
+
+const words = (s: string) => s.split(/\s+/).filter(Boolean);
+export const SYSCALL_GROUPS: Readonly<Record<string, readonly string[]>> = {
+  clock: words('adjtimex clock_adjtime clock_adjtime64 clock_settime clock_settime64 settimeofday'),
+  'cpu-emulation': words('modify_ldt subpage_prot switch_endian vm86 vm86old'),
+  debug: words('lookup_dcookie perf_event_open pidfd_getfd ptrace rtas s390_runtime_instr switch_endian'),
+  module: words('delete_module finit_module init_module'),
+  mount: words(`chroot fsconfig fsmount fsopen fspick mount mount_setattr move_mount open_tree pivot_root
+    umount umount2`),
+  obsolete: words(`_sysctl afs_syscall bdflush break create_module ftime get_kernel_syms getpmsg gtty idle
+    lock mpx prof profil putpmsg query_module security sgetmask ssetmask stime stty sysfs tuxcall ulimit
+    uselib ustat vserver`),
+  privileged: words(`_sysctl acct adjtimex bpf capset chown chown32 chroot clock_adjtime clock_adjtime64
+    clock_settime clock_settime64 delete_module fanotify_init fanotify_mark fchown fchown32 fchownat
+    finit_module init_module ioperm iopl kexec_file_load kexec_load lchown lchown32 nfsservctl
+    open_by_handle_at pciconfig_iobase pciconfig_read pciconfig_write pivot_root quotactl quotactl_fd reboot
+    s390_pci_mmio_read s390_pci_mmio_write setdomainname setfsuid setfsuid32 setgroups setgroups32
+    sethostname setresuid setresuid32 setreuid setreuid32 settimeofday setuid setuid32 swapoff swapon
+    vhangup`),
+  'raw-io': words(`ioperm iopl pciconfig_iobase pciconfig_read pciconfig_write s390_pci_mmio_read
+    s390_pci_mmio_write`),
+  reboot: words('kexec_file_load kexec_load reboot'),
+  resources: words(`ioprio_set mbind migrate_pages move_pages nice sched_setaffinity sched_setattr
+    sched_setparam sched_setscheduler set_mempolicy set_mempolicy_home_node setpriority setrlimit`),
+  swap: words('swapoff swapon'),
+};
+
+/** analyze-security's SystemCallFilter rows (range 10): 8900 in all. */
+const SCF_ROWS: ReadonlyArray<[string, number]> = [
+  ['swap', 1000], ['obsolete', 250], ['clock', 1000], ['cpu-emulation', 250], ['debug', 1000],
+  ['mount', 1000], ['module', 1000], ['raw-io', 1000], ['reboot', 1000], ['privileged', 700],
+  ['resources', 700],
+];
+const SCF_WEIGHT = SCF_ROWS.reduce((s, [, w]) => s + w, 0);
+
+/** Exposure the filter leaves, 0..1: an allow list that includes a group's call scores 9/10, a
+ * deny list that misses one 10/10, no filter 10/10 on every row. */
+function scfResidual(v: EffectiveValue | undefined): number {
+  const f = listOf(v);
+  if (unrestricted(f)) return 1;
+  let bad = 0;
+  for (const [g, w] of SCF_ROWS) {
+    const members = SYSCALL_GROUPS[g]!;
+    if (f.allow) bad += members.some((s) => f.items.has(s)) ? (w * 9) / 10 : 0;
+    else bad += members.some((s) => !f.items.has(s)) ? w : 0;
+  }
+  return bad / SCF_WEIGHT;
+}
+
+const DENY_GROUPS = ['clock', 'debug', 'module', 'mount', 'raw-io', 'reboot', 'swap', 'cpu-emulation', 'obsolete'];
+
+// "In force or stronger" is judged by the exposure score here: an allow list cannot be compared
+// with @system-service without that group's 370-odd names, and the score is what the tuner buys.
+function scfRung(value: string, lines: string[], residual: number, minSystemd: number): CatalogRung {
+  return {
+    value,
+    lines,
+    residual,
+    minSystemd,
+    inForce: (eff) => scfResidual(eff.SystemCallFilter) <= residual + EPS,
+  };
+}
+
+const SCF_STRICT = '@system-service ~@privileged @resources';
+const SCF_SERVICE = '@system-service';
+const SCF_DENY = `~${DENY_GROUPS.map((g) => `@${g}`).join(' ')}`;
+
+/** Shortest spelling of a set of syscalls: whole scored groups as @group, then the rest. */
+function spellSyscalls(items: Set<string>): string {
+  const left = new Set(items);
+  const out: string[] = [];
+  const bySize = Object.keys(SYSCALL_GROUPS).sort((a, b) => SYSCALL_GROUPS[b]!.length - SYSCALL_GROUPS[a]!.length);
+  for (const g of bySize) {
+    const m = SYSCALL_GROUPS[g]!;
+    if (m.every((s) => left.has(s))) {
+      out.push(`@${g}`);
+      m.forEach((s) => left.delete(s));
+    }
+  }
+  return [...out, ...[...left].sort()].join(' ');
+}
+
+// ---------------------------------------------------------------------------------------------
+// RestrictAddressFamilies: rows of analyze-security, 3975 in all.
+
+const AF_ROWS = { inet: 1500, other: 1250, packet: 1000, netlink: 200, unix: 25 };
+const AF_WEIGHT = Object.values(AF_ROWS).reduce((s, w) => s + w, 0);
+
+function afRow(family: string): keyof typeof AF_ROWS {
+  if (family === 'AF_INET' || family === 'AF_INET6') return 'inet';
+  if (family === 'AF_UNIX') return 'unix';
+  if (family === 'AF_NETLINK') return 'netlink';
+  if (family === 'AF_PACKET') return 'packet';
+  return 'other';
+}
+
+function afRung(families: string[], minSystemd?: number): CatalogRung {
+  const rows = new Set(families.map(afRow));
+  const allowed = new Set(families);
+  return {
+    value: families.length ? families.join(' ') : 'none',
+    lines: [`RestrictAddressFamilies=${families.length ? families.join(' ') : 'none'}`],
+    residual: [...rows].reduce((s, r) => s + AF_ROWS[r], 0) / AF_WEIGHT,
+    // in force when the allow list in force is a subset; a deny list never is
+    inForce: (eff) => {
+      const l = listOf(eff.RestrictAddressFamilies);
+      return l.allow && [...l.items].every((f) => allowed.has(f));
+    },
+    ...(minSystemd ? { minSystemd } : {}),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// IPAddressDeny (analyze-security's assess_ip_address_allow, over 10)
+
+function ipResidual(eff: EffectiveSettings): number {
+  const deny = ipList(eff, 'IPAddressDeny');
+  const denyAll = deny.some((e) => e.family === 2 && e.prefix === 0) && deny.some((e) => e.family === 10 && e.prefix === 0);
+  if (!denyAll) return 1;
+  const allow = ipList(eff, 'IPAddressAllow');
+  const localhost = (e: IpEntry) =>
+    (e.family === 2 && e.prefix === 8 && e.address.startsWith('127.')) || (e.family === 10 && e.prefix === 128 && e.address === '::1');
+  if (allow.some((e) => !localhost(e))) return 0.5;
+  return allow.length ? 0.2 : 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The table
+
+type Def = Omit<OptionSpec, 'properties' | 'exitStatuses' | 'logHints' | 'ladder' | 'cost' | 'confinesSessions'> &
+  Partial<Pick<OptionSpec, 'properties' | 'exitStatuses' | 'logHints' | 'ladder' | 'cost' | 'confinesSessions'>>;
+
+function def(d: Def): OptionSpec {
+  return { properties: [d.name], exitStatuses: [], logHints: [], ladder: [], cost: 'free', confinesSessions: false, ...d };
+}
+
+/** A yes/no option whose only rung is yes. */
+function boolean(d: Omit<Def, 'ladder'>): OptionSpec {
+  return def({ ...d, ladder: [yes(d.name)] });
+}
+
+function explain(name: string, family: OptionSpec['family'], weight: number, explainOnly: string, summary: string, properties = [name]): OptionSpec {
+  return def({ name, family, weight, safety: 'verifiable', prior: 0, minSystemd: 0, explainOnly, summary, properties });
+}
+
+const NO_BPF =
+  'ignored on Debian 12: its systemd is built without the BPF framework (-BPF_FRAMEWORK), so the setting is accepted and has no effect; never counted as hardening';
+
+// Safety is one class per option; `confinesSessions` says separately whether login sessions the
+// service spawns (sshd, cron) keep the setting (they keep namespaces, seccomp, capabilities, NNP,
+// but leave the unit's cgroup, so IPAddressDeny and DevicePolicy do not follow them).
+export const CATALOG: readonly OptionSpec[] = [
+  // ---- filesystem
+  def({
+    name: 'ProtectSystem', family: 'filesystem', weight: 1000, safety: 'reaches-sessions', confinesSessions: true,
+    prior: 0.5, minSystemd: 214, exitStatuses: [NAMESPACE], logHints: ['read-only file system', 'erofs'],
+    ladder: graded('ProtectSystem', { strict: 0, full: 0.3, yes: 0.5, no: 1 }, ['strict', 'full', 'yes'], { strict: 232 }),
+    summary: 'Mounts /usr, /boot, /efi (full: also /etc; strict: everything but /dev, /proc, /sys) read-only; strict needs ReadWritePaths= for state. Login sessions the service spawns get it too.',
+  }),
+  def({
+    name: 'ProtectHome', family: 'filesystem', weight: 1000, safety: 'reaches-sessions', confinesSessions: true,
+    prior: 0.85, minSystemd: 214, exitStatuses: [NAMESPACE], logHints: ['/home/', '/root', '/run/user/'],
+    ladder: graded('ProtectHome', { yes: 0, tmpfs: 0.1, 'read-only': 0.5, no: 1 }, ['yes', 'tmpfs', 'read-only'], { tmpfs: 238 }),
+    summary: 'Hides /home, /root and /run/user (tmpfs: empty read-only; read-only: visible, not writable). Breaks services that serve or write home directories, and logins the service spawns.',
+  }),
+  boolean({
+    name: 'PrivateTmp', family: 'filesystem', weight: 1000, safety: 'reaches-sessions', confinesSessions: true,
+    prior: 0.9, minSystemd: 183, exitStatuses: [NAMESPACE], logHints: ['/tmp/', '/var/tmp/'],
+    summary: 'Private /tmp and /var/tmp. Breaks sockets or files shared through /tmp with other services or users.',
+  }),
+  def({
+    name: 'ProtectProc', family: 'filesystem', weight: 1000, safety: 'latent-risk', confinesSessions: true,
+    prior: 0.8, minSystemd: 247, kernel: 'Linux 5.8 (per-mount procfs hidepid=)', exitStatuses: [NAMESPACE], logHints: ['/proc/'],
+    ladder: [
+      // ptraceable scores like invisible but hides nothing from a root service with CAP_SYS_PTRACE
+      { value: 'invisible', lines: ['ProtectProc=invisible'], residual: 0, inForce: (eff) => str(eff, 'ProtectProc') === 'invisible' },
+      {
+        value: 'noaccess', lines: ['ProtectProc=noaccess'], residual: 1 / 3,
+        inForce: (eff) => ['invisible', 'noaccess', 'ptraceable'].includes(str(eff, 'ProtectProc') ?? ''),
+      },
+    ],
+    summary: "Hides other users' processes in /proc. Breaks monitoring agents and code paths that inspect other processes.",
+  }),
+  def({
+    name: 'ProcSubset', family: 'filesystem', weight: 10, safety: 'latent-risk', confinesSessions: true,
+    prior: 0.7, minSystemd: 247, kernel: 'Linux 5.8 (procfs subset=pid)', exitStatuses: [NAMESPACE], logHints: ['/proc/'],
+    ladder: [{ value: 'pid', lines: ['ProcSubset=pid'], residual: 0, inForce: (eff) => str(eff, 'ProcSubset') === 'pid' }],
+    summary: 'Leaves only /proc/PID in /proc: no /proc/meminfo, /proc/cpuinfo, /proc/sys. Small weight; cheap to give up.',
+  }),
+  boolean({
+    name: 'ProtectKernelTunables', family: 'filesystem', weight: 1000, cost: 'seccomp-number', safety: 'reaches-sessions',
+    confinesSessions: true, prior: 0.95, minSystemd: 232, exitStatuses: [NAMESPACE, SECCOMP],
+    logHints: ['/proc/sys', '/sys/', 'read-only file system'],
+    summary: 'Makes /proc/sys, /sys and friends read-only (and blocks _sysctl). Breaks services that tune the kernel at start.',
+  }),
+  boolean({
+    name: 'ProtectKernelModules', family: 'filesystem', weight: 1000, cost: 'seccomp-number', safety: 'reaches-sessions',
+    confinesSessions: true, prior: 0.97, minSystemd: 232, exitStatuses: [NAMESPACE, SECCOMP], logHints: ['modprobe', 'init_module', '/lib/modules'],
+    summary: 'No module loading (drops CAP_SYS_MODULE, hides /usr/lib/modules). Breaks services that modprobe on demand.',
+  }),
+  boolean({
+    name: 'ProtectKernelLogs', family: 'filesystem', weight: 1000, cost: 'seccomp-number', safety: 'reaches-sessions',
+    confinesSessions: true, prior: 0.95, minSystemd: 244, exitStatuses: [NAMESPACE, SECCOMP], logHints: ['/dev/kmsg', '/proc/kmsg', 'klogctl'],
+    summary: 'No access to the kernel log ring buffer (drops CAP_SYSLOG). Breaks log collectors that read /dev/kmsg.',
+  }),
+  boolean({
+    name: 'ProtectControlGroups', family: 'filesystem', weight: 1000, safety: 'verifiable', confinesSessions: true,
+    prior: 0.95, minSystemd: 232, exitStatuses: [NAMESPACE], logHints: ['/sys/fs/cgroup', 'cgroup'],
+    summary: 'Makes /sys/fs/cgroup read-only. Breaks container managers and services that manage their own cgroups.',
+  }),
+  boolean({
+    name: 'ProtectClock', family: 'filesystem', weight: 1000, cost: 'seccomp-number', safety: 'verifiable', confinesSessions: true,
+    prior: 0.95, minSystemd: 245, exitStatuses: [SECCOMP], logHints: ['clock_settime', 'settimeofday', 'adjtimex', '/dev/rtc'],
+    summary: 'No clock changes (drops CAP_SYS_TIME and CAP_WAKE_ALARM). Adds DeviceAllow=char-rtc, which closes other device access unless DevicePolicy says otherwise.',
+  }),
+  boolean({
+    name: 'PrivateDevices', family: 'filesystem', weight: 1000, cost: 'seccomp-number', safety: 'reaches-sessions',
+    confinesSessions: true, prior: 0.85, minSystemd: 209, exitStatuses: [NAMESPACE, SECCOMP], logHints: ['/dev/'],
+    summary: 'A minimal /dev (null, zero, random, tty…), DevicePolicy=closed, no CAP_MKNOD/CAP_SYS_RAWIO, @raw-io blocked. Breaks hardware access (GPUs, serial ports, disks).',
+  }),
+  def({
+    name: 'PrivateMounts', family: 'filesystem', weight: 1000, safety: 'verifiable', confinesSessions: true,
+    prior: 0.95, minSystemd: 239, exitStatuses: [NAMESPACE], logHints: ['mount'],
+    ladder: [
+      {
+        value: 'yes', lines: ['PrivateMounts=yes'], residual: 0,
+        // any of these already gives the unit its own mount namespace (analyze-security credits it too)
+        inForce: (eff) =>
+          eff.PrivateMounts === true || eff.PrivateDevices === true || eff.PrivateTmp === true ||
+          eff.ProtectControlGroups === true || eff.ProtectKernelTunables === true || eff.ProtectKernelModules === true ||
+          ['ProtectHome', 'ProtectSystem'].some((k) => (str(eff, k) ?? 'no') !== 'no') || !!str(eff, 'RootImage'),
+      },
+    ],
+    properties: [
+      'PrivateMounts', 'PrivateDevices', 'PrivateTmp', 'ProtectControlGroups', 'ProtectKernelTunables',
+      'ProtectKernelModules', 'ProtectHome', 'ProtectSystem', 'RootImage',
+    ],
+    summary: 'Own mount namespace: mounts made by the service stay private. Breaks services that mount file systems for others.',
+  }),
+  boolean({
+    name: 'ProtectHostname', family: 'filesystem', weight: 50, cost: 'seccomp-number', safety: 'verifiable', confinesSessions: true,
+    prior: 0.95, minSystemd: 242, exitStatuses: [NAMESPACE, SECCOMP], logHints: ['sethostname', 'setdomainname', 'hostname'],
+    summary: 'Own UTS namespace; sethostname() fails. Breaks services that set the host name.',
+  }),
+  def({
+    name: 'UMask', family: 'filesystem', weight: 100, safety: 'latent-risk', prior: 0.6, minSystemd: 183,
+    logHints: ['permission denied'], ladder: [umaskRung(0o077), umaskRung(0o027)],
+    summary: 'Files the service creates are private to its user (0027: group may read). Breaks sockets and files that other users or groups must open; shows only when they try.',
+  }),
+
+  // ---- capabilities
+  def({
+    name: 'CapabilityBoundingSet', family: 'capabilities', weight: CAP_SCORE_WEIGHT, safety: 'reaches-sessions', confinesSessions: true,
+    prior: 0.3, minSystemd: 183, exitStatuses: [CAPABILITIES_EXIT], logHints: ['operation not permitted', 'capabilit', 'cap_'],
+    ladder: [
+      capsRung('empty', []),
+      capsRung('daemon', DAEMON_CAPS),
+      capsRung('no-admin', CAPABILITIES.filter((c) => !ADMIN_CAPS.includes(c))),
+    ],
+    summary: 'Drops capabilities from the bounding set with `~` lines only (a plain line would add). Root daemons that switch user need SETUID/SETGID, often CHOWN, DAC_OVERRIDE, NET_BIND_SERVICE. Spawned sessions cannot regain them (no sudo).',
+  }),
+  explain(
+    'AmbientCapabilities', 'capabilities', 500,
+    'set by the vendor because a non-root service needs those capabilities; only a person can say it does not',
+    'Capabilities granted to a non-root process. Left as the vendor set it; the bounding set still caps it.',
+  ),
+  boolean({
+    name: 'NoNewPrivileges', family: 'capabilities', weight: 1000, safety: 'verifiable', confinesSessions: true,
+    prior: 0.85, minSystemd: 187, exitStatuses: [NO_NEW_PRIVILEGES], logHints: ['effective uid is not 0', 'no_new_privs', 'operation not permitted'],
+    summary: 'setuid/setgid binaries and file capabilities stop working for the service and everything it runs (sudo, ping, sendmail/postdrop), including spawned sessions.',
+  }),
+
+  // ---- namespaces
+  boolean({
+    name: 'PrivateUsers', family: 'namespaces', weight: 1000, safety: 'verifiable', confinesSessions: true,
+    prior: 0.3, minSystemd: 232, kernel: 'user namespaces (CONFIG_USER_NS)', exitStatuses: [USER],
+    logHints: ['setgroups', 'setresuid', 'setuid', 'initgroups', 'chown'],
+    summary: 'Own user namespace mapping only root and the service user. Breaks root daemons that switch to another user or chown files.',
+  }),
+  boolean({
+    name: 'PrivateIPC', family: 'namespaces', weight: 0, safety: 'verifiable', confinesSessions: true,
+    prior: 0.9, minSystemd: 248, exitStatuses: [NAMESPACE], logHints: ['shmget', 'semget', 'msgget', 'mq_open'],
+    summary: 'Own SysV IPC and POSIX message queue namespace (not scored by systemd-analyze). Breaks IPC shared with other services.',
+  }),
+  def({
+    name: 'RestrictNamespaces', family: 'namespaces', weight: NS_WEIGHT, cost: 'seccomp-args', safety: 'verifiable', confinesSessions: true,
+    prior: 0.9, minSystemd: 233, exitStatuses: [SECCOMP], logHints: ['unshare', 'setns', 'clone', 'namespace'],
+    ladder: [
+      nsRung('yes', 'yes', []),
+      nsRung('mnt', '~user cgroup ipc net pid uts', ['mnt']),
+      nsRung('~user', '~user', NS_NAMES.filter((n) => n !== 'user')),
+    ],
+    summary: 'Forbids creating namespaces (clone/unshare/setns). Breaks sandboxing services (browsers, bubblewrap, container runtimes).',
+  }),
+  def({
+    name: 'KeyringMode', family: 'namespaces', weight: 1000, safety: 'verifiable', prior: 0.95, minSystemd: 235,
+    exitStatuses: [KEYRING], logHints: ['keyring', 'keyctl'],
+    ladder: [{ value: 'private', lines: ['KeyringMode=private'], residual: 0, inForce: (eff) => str(eff, 'KeyringMode') === 'private' }],
+    summary: 'Own session keyring, not linked to the user keyring. Already the default for system services.',
+  }),
+  def({
+    name: 'RemoveIPC', family: 'namespaces', weight: 100, safety: 'verifiable', prior: 0.9, minSystemd: 232,
+    properties: ['RemoveIPC', 'User', 'DynamicUser'], logHints: ['shared memory', 'semaphore'],
+    ladder: [
+      {
+        value: 'yes', lines: ['RemoveIPC=yes'], residual: 0,
+        // it acts on the service user's IPC objects: meaningless (and not scored) for root
+        inForce: (eff) => eff.RemoveIPC === true || runsAsRoot(eff),
+      },
+    ],
+    summary: "Removes the service user's SysV/POSIX IPC objects when it stops. Not applicable to root services.",
+  }),
+  explain(
+    'NotifyAccess', 'namespaces', 1000,
+    'only "all" scores badly, and a vendor sets it because a child process sends sd_notify; narrowing it needs knowing which process does',
+    'Which processes may send sd_notify status (main, exec, all).',
+  ),
+
+  // ---- seccomp
+  def({
+    name: 'SystemCallArchitectures', family: 'seccomp', weight: 1000, cost: 'seccomp-number', safety: 'verifiable', confinesSessions: true,
+    prior: 0.95, minSystemd: 209, kernel: 'seccomp', exitStatuses: [SECCOMP], logHints: ['bad system call', 'sigsys'],
+    ladder: [
+      {
+        value: 'native', lines: ['SystemCallArchitectures=native'], residual: 0,
+        inForce: (eff) => Array.isArray(eff.SystemCallArchitectures) && (eff.SystemCallArchitectures as string[]).includes('native'),
+      },
+    ],
+    summary: 'Only native-ABI system calls (no 32-bit x86 on amd64). Breaks 32-bit helper binaries.',
+  }),
+  def({
+    name: 'SystemCallFilter', family: 'seccomp', weight: SCF_WEIGHT, cost: 'seccomp-number', safety: 'latent-risk', confinesSessions: true,
+    prior: 0.6, minSystemd: 187, kernel: 'seccomp', exitStatuses: [SECCOMP], logHints: ['bad system call', 'sigsys', 'seccomp'],
+    ladder: [
+      scfRung(SCF_STRICT, ['SystemCallFilter=@system-service', 'SystemCallFilter=~@privileged @resources'], 0, 241),
+      // @system-service allows all of @resources and the @chown/@setuid parts of @privileged (9/10 each)
+      scfRung(SCF_SERVICE, ['SystemCallFilter=@system-service'], (630 + 630) / SCF_WEIGHT, 241),
+      scfRung(SCF_DENY, [`SystemCallFilter=${SCF_DENY}`], scfResidual({ allow: false, items: DENY_GROUPS.flatMap((g) => SYSCALL_GROUPS[g]!) }), 233),
+    ],
+    summary: 'Seccomp system call filter; a filtered call kills the process with SIGSYS, often only on a rare code path. Spawned sessions keep it.',
+  }),
+  def({
+    name: 'RestrictAddressFamilies', family: 'seccomp', weight: AF_WEIGHT, cost: 'seccomp-args', safety: 'restricts-reach', confinesSessions: true,
+    prior: 0.1, minSystemd: 211, kernel: 'seccomp', exitStatuses: [ADDRESS_FAMILIES], logHints: ['address family not supported', 'eafnosupport'],
+    ladder: [
+      afRung([], 249),
+      afRung(['AF_UNIX']),
+      afRung(['AF_UNIX', 'AF_INET', 'AF_INET6']),
+      afRung(['AF_UNIX', 'AF_INET', 'AF_INET6', 'AF_NETLINK']),
+    ],
+    summary: 'Which socket families socket() may create (existing and passed sockets keep working). Type=notify and journald logging need AF_UNIX.',
+  }),
+  boolean({
+    name: 'MemoryDenyWriteExecute', family: 'seccomp', weight: 100, cost: 'seccomp-args', safety: 'latent-risk', confinesSessions: true,
+    prior: 0.75, minSystemd: 231, kernel: 'seccomp', exitStatuses: [SECCOMP], logHints: ['jit', 'mprotect', 'mmap', 'pcre'],
+    summary: 'No writable+executable memory. Breaks JITs (Node/V8, Java, PHP JIT, LuaJIT, PCRE2 JIT), sometimes only when the JIT kicks in.',
+  }),
+  boolean({
+    // its argument check is on sched_setscheduler()/sched_setattr() only: off the hot path
+    name: 'RestrictRealtime', family: 'seccomp', weight: 500, cost: 'seccomp-number', safety: 'verifiable', confinesSessions: true,
+    prior: 0.95, minSystemd: 231, kernel: 'seccomp', exitStatuses: [SECCOMP], logHints: ['sched_setscheduler', 'realtime', 'sched_fifo', 'sched_rr'],
+    summary: 'No realtime scheduling. Breaks audio and latency-sensitive daemons that ask for SCHED_FIFO/RR.',
+  }),
+  boolean({
+    // checks the mode argument of openat()/open()/creat()/chmod()/mkdir()/mknod(): on the hot path
+    name: 'RestrictSUIDSGID', family: 'seccomp', weight: 1000, cost: 'seccomp-args', safety: 'reaches-sessions', confinesSessions: true,
+    prior: 0.95, minSystemd: 242, kernel: 'seccomp', exitStatuses: [SECCOMP],
+    logHints: ['setuid', 'setgid', 'chmod', 'openat2', 'operation not permitted'],
+    summary: 'Cannot create setuid/setgid files (and openat2() is blocked). Breaks package managers and sessions that install such files.',
+  }),
+  boolean({
+    name: 'LockPersonality', family: 'seccomp', weight: 100, cost: 'seccomp-number', safety: 'verifiable', confinesSessions: true,
+    prior: 0.97, minSystemd: 235, kernel: 'seccomp', exitStatuses: [SECCOMP], logHints: ['personality'],
+    summary: 'personality() cannot change the execution domain. Breaks only emulators and legacy tools.',
+  }),
+
+  // ---- network
+  def({
+    // The safety policy owns this option: it builds the real lines from --allow-net/--local-only.
+    // This rung is the local-only default.
+    name: 'IPAddressDeny', family: 'network', weight: 1000, safety: 'restricts-reach', prior: 0.3, minSystemd: 235,
+    kernel: 'cgroup v2 with BPF (CONFIG_CGROUP_BPF)', properties: ['IPAddressDeny', 'IPAddressAllow'],
+    logHints: ['operation not permitted', 'connection timed out'],
+    ladder: [
+      {
+        value: 'any, allow localhost', lines: ['IPAddressDeny=any', 'IPAddressAllow=localhost'], residual: 0.2,
+        inForce: (eff) => ipResidual(eff) <= 0.2 + EPS,
+      },
+    ],
+    summary: 'Packet filter on the unit cgroup, both directions: only localhost may talk to or be reached by the service. Loopback probes cannot vouch for remote clients.',
+  }),
+  boolean({
+    name: 'PrivateNetwork', family: 'network', weight: 2500, safety: 'restricts-reach', confinesSessions: true,
+    prior: 0.1, minSystemd: 183, exitStatuses: [NETWORK],
+    logHints: ['network is unreachable', 'cannot assign requested address', 'temporary failure in name resolution'],
+    summary: 'Own network namespace with only loopback. Breaks anything networked except passed sockets; loopback probes cannot see it.',
+  }),
+
+  // ---- misc: explained, never tried
+  explain(
+    'User', 'misc', 2000,
+    'a new User= or DynamicUser= needs a person: file ownership, state directories and permissions follow the user',
+    'Runs the service as an unprivileged user.',
+    ['User', 'DynamicUser'],
+  ),
+  explain(
+    'RootDirectory', 'misc', 200,
+    'needs a root directory or image that a person prepares',
+    'Runs the service in its own root directory or image (RootDirectory=/RootImage=).',
+    ['RootDirectory', 'RootImage'],
+  ),
+  explain('MountImages', 'misc', 0, 'needs disk images that a person provides', 'Mounts disk images into the service namespace.'),
+  explain(
+    'SupplementaryGroups', 'misc', 200,
+    'groups are part of how the vendor grants access; removing one needs a person (not applicable to root)',
+    'Extra groups the service runs with.',
+  ),
+  explain(
+    'DevicePolicy', 'misc', 1000,
+    'PrivateDevices=yes already implies DevicePolicy=closed; an explicit device list needs knowing which devices the service uses',
+    'Device access through the cgroup device controller (DevicePolicy=/DeviceAllow=).',
+    ['DevicePolicy', 'DeviceAllow'],
+  ),
+  explain(
+    'Delegate', 'misc', 100,
+    'set by the vendor because the service manages its own cgroup subtree (container managers)',
+    'Lets the service manage its own cgroup subtree.',
+  ),
+  explain('RestrictFileSystems', 'misc', 0, NO_BPF, 'Which file system types the service may access (BPF LSM).'),
+  explain('SocketBindAllow', 'misc', 0, NO_BPF, 'Which ports the service may bind (cgroup BPF).'),
+  explain('SocketBindDeny', 'misc', 0, NO_BPF, 'Which ports the service may not bind (cgroup BPF).'),
+  explain('RestrictNetworkInterfaces', 'misc', 0, NO_BPF, 'Which network interfaces the service may use (cgroup BPF).'),
+];
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+const BY_NAME = new Map(CATALOG.map((o) => [o.name, o]));
+
+export function optionByName(name: string): OptionSpec | undefined {
+  return BY_NAME.get(name);
+}
+
+/** Options that can be tried on this systemd: explain-only ones and those it is too old for are
+ * left out, and so are rungs it is too old for (ProtectSystem=strict needs 232). */
+export function usableOptions(catalog: readonly OptionSpec[], systemdVersion: number): OptionSpec[] {
+  const out: OptionSpec[] = [];
+  for (const spec of catalog) {
+    if (spec.explainOnly || spec.minSystemd > systemdVersion) continue;
+    const ladder = spec.ladder.filter((r) => ((r as CatalogRung).minSystemd ?? 0) <= systemdVersion);
+    if (ladder.length === 0) continue;
+    out.push(ladder.length === spec.ladder.length ? spec : { ...spec, ladder });
+  }
+  return out;
+}
+
+/** Rungs strictly stronger than the strongest one already in force (empty when the vendor already
+ * set the strongest value). */
+export function strongerRungs(spec: OptionSpec, eff: EffectiveSettings): Rung[] {
+  const i = spec.ladder.findIndex((r) => r.inForce(eff));
+  return i < 0 ? [...spec.ladder] : spec.ladder.slice(0, i);
+}
+
+/** The drop-in lines that take the unit from `eff` to this rung by tightening only, or null when
+ * that cannot be written (or the rung is already in force). List settings merge across drop-ins:
+ * an allow line after an allow list adds entries, after a deny list it removes them (reference §3). */
+export function renderRung(spec: OptionSpec, rung: Rung, eff: EffectiveSettings): string[] | null {
+  if (rung.inForce(eff)) return null;
+  switch (spec.name) {
+    case 'UMask':
+      // OR in the bits already masked, so no bit is unmasked
+      return [`UMask=${octal(effUmask(eff) | Number.parseInt(rung.value, 8))}`];
+    case 'SystemCallArchitectures':
+      // a vendor's list already restricts ABIs; `native` would be appended to it, not replace it
+      return Array.isArray(eff.SystemCallArchitectures) && eff.SystemCallArchitectures.length ? null : [...rung.lines];
+    case 'SystemCallFilter':
+      return renderSyscallFilter(rung, listOf(eff.SystemCallFilter));
+    case 'RestrictAddressFamilies':
+      return renderAddressFamilies(rung, listOf(eff.RestrictAddressFamilies));
+    case 'IPAddressDeny':
+      // appending to a vendor's deny list could re-allow localhost; the safety policy decides there
+      return ipList(eff, 'IPAddressDeny').length ? null : [...rung.lines];
+    default:
+      // scalars (last one wins), `~` capability and namespace lines: stronger means tighter
+      return [...rung.lines];
+  }
+}
+
+function renderSyscallFilter(rung: Rung, cur: ListValue): string[] | null {
+  const denyOnly = rung.lines.every((l) => l.startsWith('SystemCallFilter=~'));
+  if (unrestricted(cur) || denyOnly) return [...rung.lines]; // first line sets the mode / `~` removes
+  if (cur.allow) {
+    // an allow line would add to the vendor's allow list; `~` lines can only narrow it
+    if (rung.value !== SCF_STRICT) return null;
+    const extra = ['debug', 'mount', 'cpu-emulation', 'obsolete'].filter((g) => SYSCALL_GROUPS[g]!.some((s) => cur.items.has(s)));
+    return [`SystemCallFilter=~${['@privileged', '@resources', ...extra.map((g) => `@${g}`)].join(' ')}`];
+  }
+  // Vendor deny list D: reset, the allow list, then D again: the result allows a subset of what D did.
+  // Not when D returns an errno ("reboot:EPERM"): removed from an allow list, the call would kill.
+  if (cur.suffixed) return null;
+  const again = `SystemCallFilter=~${spellSyscalls(cur.items)}`;
+  return ['SystemCallFilter=', ...rung.lines.filter((l) => l !== again), again];
+}
+
+function renderAddressFamilies(rung: Rung, cur: ListValue): string[] | null {
+  if (rung.value === 'none' || unrestricted(cur)) return [...rung.lines]; // `none` always empties the list
+  const want = rung.value.split(' ');
+  if (cur.allow) {
+    // narrow the vendor's allow list to the rung's families; an allow line would add instead
+    return [`RestrictAddressFamilies=~${[...cur.items].filter((f) => !want.includes(f)).sort().join(' ')}`];
+  }
+  // Vendor deny list D: an allow line would only remove entries from D. Reset, allow, and keep D out.
+  const keepOut = want.filter((f) => cur.items.has(f));
+  return ['RestrictAddressFamilies=', ...rung.lines, ...(keepOut.length ? [`RestrictAddressFamilies=~${keepOut.join(' ')}`] : [])];
+}
