@@ -5,7 +5,9 @@ import { DropIns } from './adapters/dropins.js';
 import { JournalStore } from './adapters/journalStore.js';
 import { runProbes } from './adapters/probes.js';
 import { Systemd } from './adapters/systemd.js';
-import { unitLogsSince } from './adapters/unitLogs.js';
+import { linesSince, logOffsets, tails } from './adapters/logFiles.js';
+import { observeService } from './adapters/observeService.js';
+import { recentUnitLogs, unitLogsSince } from './adapters/unitLogs.js';
 import type { Ports, ProgressEvent } from './engine/ports.js';
 
 export const DEFAULT_STATE_DIR = '/var/lib/autoharden';
@@ -27,6 +29,10 @@ export function buildPorts(systemd: Systemd, unit: string, w: Wiring): Ports {
     dropins: new DropIns(),
     probe: (specs) => runProbes(specs, w.probeTimeoutMs),
     unitLogsSince,
+    observe: (u) => observeService(systemd, u),
+    logOffsets,
+    logLinesSince: linesSince,
+    recentLogs: async (u, files) => [...(await recentUnitLogs(u)), ...tails(files)],
     exposure,
     sleep: (ms, signal) => delay(ms, undefined, signal ? { signal } : undefined),
     now: () => new Date(),

@@ -35,12 +35,13 @@ export function formatTuneReport(r: TuneReport): string {
     `${r.trials} trials, ${r.restarts} restarts, ${(r.durationMs / 1000).toFixed(1)} s`,
     '',
     `accepted (${r.accepted.length}):`,
-    ...r.accepted.map((a) => `  + ${a.option}=${a.value}`),
+    ...r.accepted.map((a) => `  + ${a.option}=${a.value}${a.safety && a.safety !== 'verifiable' ? `  [${a.safety}]` : ''}`),
     `rejected (${r.rejected.length}):`,
     ...r.rejected.map((a) => `  - ${a.option}=${a.value}: ${a.reason}`),
     `skipped (${r.skipped.length}):`,
     ...r.skipped.map((a) => `  · ${a.option}${a.value ? `=${a.value}` : ''}: ${a.reason}`),
   ];
+  if (r.warnings.length) lines.unshift(...r.warnings.map((w) => `WARNING: ${w}`), '');
   if (r.persistedTo) lines.push('', `written to ${r.persistedTo}`);
   return lines.join('\n');
 }

@@ -11,6 +11,7 @@ import { CATALOG } from '../core/catalog.js';
 import { renderDropIn } from '../core/dropin.js';
 import { AutohardenError, EXIT_CODES } from '../core/errors.js';
 import { acceptedSet, unfinishedTrial } from '../core/journal.js';
+import { parseCidr } from '../core/policy.js';
 import { parseProbeSpec } from '../core/probeSpec.js';
 import { parseUnitName } from '../core/unitName.js';
 import type { ProgressEvent } from '../engine/ports.js';
@@ -81,11 +82,18 @@ program
   .option('--settle <ms>', 'how long the unit must stay up after each restart', int('--settle', 100, 600_000), 2000)
   .addOption(new Option('--strategy <name>', 'search strategy').choices(['one-at-a-time', 'adaptive']).default('one-at-a-time'))
   .option('--no-persist', 'keep the accepted set under /run (gone after reboot) instead of /etc')
+  .option('--allow-net <cidr...>', 'peers that may reach the service or that it reaches, besides loopback: allows IPAddressDeny with these allowed')
+  .option('--local-only', 'only loopback may reach the service: allows IPAddressDeny=any with localhost allowed')
+  .option('--confine-sessions', 'also apply settings that confine the login sessions the service spawns (sshd, cron)')
   .option('--json', 'print one JSON document')
   .addOption(stateDirOpt())
   .action(async (unitArg: string, opts) => {
     const unit = parseUnitName(unitArg, { serviceOnly: true });
     const probes = (opts.probe as string[]).map(parseProbeSpec);
+    const allowNet = (opts.allowNet as string[] | undefined) ?? [];
+    allowNet.forEach(parseCidr);
+    if (opts.localOnly && allowNet.length) throw new AutohardenError('Usage', '--local-only and --allow-net contradict each other; pick one');
+    const declarations = { allowNet, localOnly: Boolean(opts.localOnly), confineSessions: Boolean(opts.confineSessions) };
     requireRoot();
     const systemd = await connectSystemd();
     try {
@@ -97,7 +105,7 @@ program
       process.once('SIGTERM', onSignal);
       const report = await withUnit(opts.stateDir, unit, async () => {
         try {
-          return await tune(ports, { unit, probes, settleMs: opts.settle, strategy: opts.strategy, persist: opts.persist, signal: ac.signal }, CATALOG);
+          return await tune(ports, { unit, probes, settleMs: opts.settle, strategy: opts.strategy, persist: opts.persist, declarations, signal: ac.signal }, CATALOG);
         } catch (e) {
           if (!ac.signal.aborted) throw e;
           await recoverUnit(ports, unit, { settleMs: opts.settle, probes, reason: 'interrupted by a signal mid-trial; reverted' });

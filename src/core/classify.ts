@@ -1,6 +1,7 @@
 // Turns what the engine saw during one trial into a verdict with a reason a person can act on.
 // Pure: the engine gathers snapshots, probe results and log lines; this decides.
 import { CLD_DUMPED, CLD_EXITED, CLD_KILLED, EXIT_STATUS_NAMES, SIGNAL_NAMES } from './exitStatus.js';
+import { newErrorLines } from './logcheck.js';
 import type { OptionSpec, ProbeResult, UnitSnapshot, Verdict } from './types.js';
 
 export interface TrialObservation {
@@ -13,6 +14,10 @@ export interface TrialObservation {
   probes: ProbeResult[];
   /** The unit's log lines since the trial began (systemd's own and the service's). */
   logs: string[];
+  /** Lines the trial added to the log files the unit writes. */
+  fileLogs?: string[];
+  /** Signatures of errno-like lines the unit logged before tuning; unset: logs are not judged. */
+  knownErrors?: ReadonlySet<string>;
 }
 
 // systemd: "Main process exited, code=exited, status=226/NAMESPACE", "code=killed, status=31/SYS"
@@ -67,6 +72,12 @@ export function classifyTrial(o: TrialObservation): Verdict {
   }
   const failed = o.probes.find((p) => !p.ok);
   if (failed) return { ok: false, kind: 'probe-failed', reason: `probe ${failed.probe} failed: ${failed.detail}`, evidence };
+  if (o.knownErrors) {
+    const fresh = newErrorLines(o.knownErrors, [...o.logs, ...(o.fileLogs ?? [])]);
+    if (fresh.length) {
+      return { ok: false, kind: 'log-error', reason: `new error in the unit's logs: ${fresh[0]!.slice(0, 300)}`, evidence: fresh.slice(0, 20) };
+    }
+  }
   return { ok: true, kind: 'ok', reason: `active, stable, ${o.probes.length} probe(s) passed`, evidence: [] };
 }
 

@@ -1,6 +1,8 @@
 // What the engine needs from the outside world. Adapters satisfy these structurally; tests may
 // hand in their own. The engine is the only place that sequences side effects.
 import type { JournalRecord, NewRecord } from '../core/journal.js';
+import type { UnitObservation } from '../core/observe.js';
+import type { SafetyFacts } from '../core/policy.js';
 import type { EffectiveSettings, ProbeResult, ProbeSpec, Setting, UnitSnapshot } from '../core/types.js';
 
 export interface UnitInfo {
@@ -45,6 +47,12 @@ export interface Ports {
   dropins: DropInPort;
   probe(specs: readonly ProbeSpec[]): Promise<ProbeResult[]>;
   unitLogsSince(unit: string, since: Date): Promise<string[]>;
+  /** Read-only look at the running unit: sockets, sessions, files it writes. */
+  observe(unit: string): Promise<{ facts: SafetyFacts; logFiles: string[]; observation: UnitObservation }>;
+  logOffsets(files: readonly string[]): Record<string, number>;
+  logLinesSince(offsets: Record<string, number>): string[];
+  /** Recent lines of the unit's journal and log files, for the baseline of known errors. */
+  recentLogs(unit: string, logFiles: readonly string[]): Promise<string[]>;
   exposure(unit: string): Promise<number>;
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   now(): Date;

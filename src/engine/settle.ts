@@ -9,14 +9,18 @@ export interface SettleOptions {
   probes: readonly ProbeSpec[];
   restartTimeoutMs?: number;
   signal?: AbortSignal;
+  /** Log files to read for new errors, and the errors known before tuning (safety policy). */
+  logFiles?: readonly string[];
+  knownErrors?: ReadonlySet<string>;
 }
 
 const SAMPLE_MS = 200;
 
 /** ResetFailed (clears the start rate limit), Restart (job awaited race-free by the adapter),
  * then sample the unit through the settle period and run every probe. */
-export async function restartAndJudge(ports: Ports, unit: string, o: SettleOptions): Promise<Verdict> {
-  const since = new Date(ports.now().getTime() - 1000);
+export async function restartAndJudge(ports: Ports, unit: string, o: SettleOptions): Promise<Verdict & { logs: string[] }> {
+  const since = ports.now();
+  const offsets = ports.logOffsets(o.logFiles ?? []);
   await ports.systemd.resetFailed(unit);
   const jobResult = await ports.systemd.restart(unit, o.restartTimeoutMs ?? 90_000);
   const start = await ports.systemd.snapshot(unit);
@@ -35,5 +39,7 @@ export async function restartAndJudge(ports: Ports, unit: string, o: SettleOptio
   const healthy = jobResult === 'done' && last.activeState === 'active' && last.invocationId === start.invocationId;
   const probes = healthy ? await ports.probe(o.probes) : [];
   const logs = await ports.unitLogsSince(unit, since);
-  return classifyTrial({ jobResult, start, samples, probes, logs });
+  const fileLogs = ports.logLinesSince(offsets);
+  const verdict = classifyTrial({ jobResult, start, samples, probes, logs, fileLogs, knownErrors: o.knownErrors });
+  return { ...verdict, logs: [...logs, ...fileLogs] };
 }

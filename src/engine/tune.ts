@@ -3,7 +3,10 @@
 import { renderRung, strongerRungs, usableOptions } from '../core/catalog.js';
 import { AutohardenError } from '../core/errors.js';
 import { acceptedSet, rolledBackByUser, lastTrialNumber } from '../core/journal.js';
+import { errorSignatures } from '../core/logcheck.js';
+import { probesOnlyLocal } from '../core/observe.js';
 import { OneAtATime, type Candidate, type Planner } from '../core/plan.js';
+import { applySafetyPolicy, type Declarations, type SafetyFacts } from '../core/policy.js';
 import type { EffectiveSettings, OptionSpec, ProbeSpec, Setting, Verdict } from '../core/types.js';
 import type { Ports } from './ports.js';
 import { recoverUnit } from './recover.js';
@@ -15,7 +18,14 @@ export interface TuneOptions {
   settleMs: number;
   strategy: 'one-at-a-time' | 'adaptive';
   persist: boolean;
+  declarations: Declarations;
   signal?: AbortSignal;
+}
+
+/** What one tune run knows about the unit's logs: files to read and errors seen before. */
+interface LogWatch {
+  logFiles: string[];
+  knownErrors: Set<string>;
 }
 
 export interface Outcome {
@@ -35,7 +45,18 @@ export interface TuneReport {
   accepted: Outcome[];
   rejected: Outcome[];
   skipped: Outcome[];
+  warnings: string[];
   persistedTo?: string;
+}
+
+/** Warnings a person must read before trusting the probes. */
+export function probeWarnings(facts: SafetyFacts, onlyLocal: boolean): string[] {
+  const out: string[] = [];
+  if (onlyLocal) {
+    out.push(`every probe goes through loopback or a local command, but the unit listens on ${facts.nonLoopbackListeners.join(', ')}: the probes cannot see what remote clients see; options that restrict reach are held back by policy`);
+  }
+  if (facts.sessionEvidence.length) out.push(`the unit spawns login sessions (${facts.sessionEvidence.join('; ')})`);
+  return out;
 }
 
 const PREFLIGHT_PROBE_RUNS = 3;
@@ -68,12 +89,19 @@ export async function tune(ports: Ports, o: TuneOptions, catalog: readonly Optio
   const t0 = Date.now();
   const { unit } = o;
   const report: TuneReport = {
-    unit, exposureBefore: 0, exposureAfter: 0, trials: 0, restarts: 0, durationMs: 0, accepted: [], rejected: [], skipped: [],
+    unit, exposureBefore: 0, exposureAfter: 0, trials: 0, restarts: 0, durationMs: 0, accepted: [], rejected: [], skipped: [], warnings: [],
   };
   const rec = await recoverUnit(ports, unit, { settleMs: o.settleMs, probes: o.probes });
   if (rec.restarted) report.restarts++;
   await preflight(ports, unit, o.probes);
   report.exposureBefore = await ports.exposure(unit);
+  const observed = await ports.observe(unit);
+  report.warnings = probeWarnings(observed.facts, probesOnlyLocal(o.probes, observed.observation));
+  for (const w of report.warnings) ports.progress({ type: 'info', message: `warning: ${w}` });
+  const watch: LogWatch = {
+    logFiles: observed.logFiles,
+    knownErrors: errorSignatures(await ports.recentLogs(unit, observed.logFiles)),
+  };
 
   const records = ports.journal.read();
   ports.journal.append({ kind: 'tune-begin', strategy: o.strategy, probes: o.probes.map((p) => p.raw), exposure: report.exposureBefore });
@@ -119,7 +147,12 @@ export async function tune(ports: Ports, o: TuneOptions, catalog: readonly Optio
         : "cannot be written as a pure tightening of the vendor's value; left as it is");
       continue;
     }
-    cands.push({ spec, rungs });
+    const decision = applySafetyPolicy(spec, rungs, observed.facts, o.declarations);
+    if ('skip' in decision) {
+      skip(spec.name, rungs[0]?.value ?? '', `${spec.safety}: ${decision.skip}`);
+      continue;
+    }
+    cands.push({ spec, rungs: decision.rungs });
   }
 
   const planner: Planner = new OneAtATime(cands);
@@ -127,7 +160,7 @@ export async function tune(ports: Ports, o: TuneOptions, catalog: readonly Optio
   for (let settings = planner.next(); settings; settings = planner.next()) {
     if (o.signal?.aborted) throw new AutohardenError('Failed', 'interrupted');
     trialNo++;
-    const verdict = await runTrial(ports, o, trialNo, settings, accepted, where, props, byName, report);
+    const verdict = await runTrial(ports, o, trialNo, settings, accepted, where, props, byName, report, watch);
     planner.report(verdict.ok);
     const outs = settings.map((s) => ({ option: s.option, value: s.value, reason: verdict.reason, safety: byName.get(s.option)?.safety }));
     if (verdict.ok) {
@@ -165,6 +198,7 @@ async function runTrial(
   props: string[],
   byName: Map<string, OptionSpec>,
   report: TuneReport,
+  watch: LogWatch,
 ): Promise<Verdict> {
   const { unit } = o;
   ports.progress({ type: 'trial', trial, settings });
@@ -183,7 +217,7 @@ async function runTrial(
     };
   } else {
     try {
-      verdict = await restartAndJudge(ports, unit, { settleMs: o.settleMs, probes: o.probes, signal: o.signal });
+      verdict = await restartAndJudge(ports, unit, { settleMs: o.settleMs, probes: o.probes, signal: o.signal, ...watch });
     } finally {
       report.trials++;
       report.restarts++;
@@ -206,6 +240,8 @@ async function runTrial(
   if (verdict.kind !== 'not-effective') {
     report.restarts++;
     const back = await restartAndJudge(ports, unit, { settleMs: o.settleMs, probes: o.probes });
+    // Whatever the unit logs in its own configuration is not the sandbox's doing.
+    for (const s of errorSignatures(back.logs)) watch.knownErrors.add(s);
     if (!back.ok) {
       throw new AutohardenError('Failed', `${unit} did not come back after reverting ${settings.map((s) => s.option).join(', ')}: ${back.reason}`);
     }

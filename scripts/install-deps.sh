@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what autoharden's demo and tests need on a fresh Debian 12 (run as root), then npm ci
+# and the build. Idempotent; removes nothing the machine had; starts no server on the host.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# Servers the demo and tests run inside throwaway boxes, plus what a box needs (systemd as its
+# PID 1, a system bus, ip, nsenter/unshare, pgrep).
+PKGS=(systemd dbus iproute2 util-linux procps nginx-light memcached redis-server)
+die() { echo "install-deps.sh: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "install-deps.sh: run as root" >&2; exit 4; }
+command -v node >/dev/null && command -v npm >/dev/null || die "node and npm are required"
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' || die "Node >= 20 required, found $(node --version)"
+
+policy=/usr/sbin/policy-rc.d
+policy_backup=
+policy_ours=
+restore_policy() {
+  [ -n "$policy_ours" ] || return 0
+  rm -f "$policy"
+  [ -z "$policy_backup" ] || mv -f "$policy_backup" "$policy"
+  policy_ours=
+}
+trap restore_policy EXIT
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps.sh: apt-get install ${missing[*]}" >&2
+  # policy-rc.d exiting 101 keeps maintainer scripts from starting the servers on this machine.
+  if [ -e "$policy" ]; then policy_backup=$(mktemp /var/tmp/autoharden.policy-rc.d.XXXXXX); cp -a "$policy" "$policy_backup"; fi
+  policy_ours=1
+  printf '#!/bin/sh\n# written by autoharden install-deps.sh for the duration of apt-get install\nexit 101\n' > "$policy"
+  chmod 755 "$policy"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # --no-remove: abort rather than remove anything the machine has
+  apt-get install -y -qq --no-install-recommends --no-remove "${missing[@]}"
+  restore_policy
+fi
+for b in /lib/systemd/systemd nginx memcached redis-server dbus-daemon ip nsenter unshare pgrep; do
+  command -v "$b" >/dev/null || [ -x "$b" ] || die "missing $b after install"
+done
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then npm ci --no-audit --no-fund; fi
+npm run -s build

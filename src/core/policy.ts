@@ -1,0 +1,112 @@
+// The safety policy: what a probe cannot vouch for is not tried unless the user declares it.
+// Pure: observation facts and the user's declarations in, a decision per option out.
+import { BlockList, isIP } from 'node:net';
+import { AutohardenError } from './errors.js';
+import type { OptionSpec, Rung } from './types.js';
+
+/** What the user declared on the command line. */
+export interface Declarations {
+  /** Peers the service may talk to or be reached by, besides loopback (--allow-net). */
+  allowNet: string[];
+  /** Only loopback may reach the service (--local-only). */
+  localOnly: boolean;
+  /** Login sessions the service spawns may be confined too (--confine-sessions). */
+  confineSessions: boolean;
+}
+
+/** What observation of the running unit showed (see core/observe.ts). */
+export interface SafetyFacts {
+  usesInet: boolean;
+  inetEndpoints: string[];
+  nonLoopbackListeners: string[];
+  families: string[];
+  /** Non-loopback addresses of connected peers. */
+  peers: string[];
+  /** Why we think the unit spawns login sessions; empty when it does not. */
+  sessionEvidence: string[];
+  /** Modes of the files and sockets the unit creates and writes. */
+  createdModes: Array<{ path: string; mode: number }>;
+}
+
+export type Decision = { rungs: Rung[] } | { skip: string };
+
+export const NO_DECLARATIONS: Declarations = { allowNet: [], localOnly: false, confineSessions: false };
+
+/** Parses an --allow-net value: an address or CIDR, IPv4 or IPv6. */
+export function parseCidr(raw: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } {
+  const [address = '', p] = raw.split('/');
+  const v = isIP(address);
+  const max = v === 4 ? 32 : 128;
+  const prefix = p === undefined ? max : Number(p);
+  if (!v || !/^\d+$/.test(p ?? String(max)) || prefix < 0 || prefix > max) {
+    throw new AutohardenError('Usage', `bad --allow-net ${JSON.stringify(raw)}: expected ADDRESS[/PREFIX], e.g. 10.0.0.0/8 or 2001:db8::/32`);
+  }
+  return { address, prefix, family: v === 4 ? 'ipv4' : 'ipv6' };
+}
+
+function covered(peer: string, cidrs: readonly string[]): boolean {
+  const list = new BlockList();
+  for (const c of cidrs) {
+    const { address, prefix, family } = parseCidr(c);
+    list.addSubnet(address, prefix, family);
+  }
+  const v = isIP(peer);
+  return v !== 0 && list.check(peer, v === 4 ? 'ipv4' : 'ipv6');
+}
+
+function ipRung(allowNet: readonly string[]): Rung {
+  const lines = ['IPAddressDeny=any', 'IPAddressAllow=localhost', ...(allowNet.length ? [`IPAddressAllow=${allowNet.join(' ')}`] : [])];
+  return {
+    value: allowNet.length ? `any, allow localhost ${allowNet.join(' ')}` : 'any, allow localhost',
+    lines,
+    residual: allowNet.length ? 0.5 : 0.2,
+    inForce: (eff) => {
+      const deny = Array.isArray(eff.IPAddressDeny) ? (eff.IPAddressDeny as Array<{ prefix: number }>) : [];
+      const allow = Array.isArray(eff.IPAddressAllow) ? (eff.IPAddressAllow as Array<{ address: string; prefix: number }>) : [];
+      return deny.filter((e) => e.prefix === 0).length >= 2 && allowNet.every((c) => {
+        const { address, prefix } = parseCidr(c);
+        return allow.some((a) => a.address === address && a.prefix === prefix);
+      });
+    },
+  };
+}
+
+const familiesOf = (rung: Rung) => (rung.value === 'none' ? [] : rung.value.split(/\s+/));
+const umaskOf = (rung: Rung) => Number.parseInt(rung.value, 8);
+
+export function applySafetyPolicy(spec: OptionSpec, rungs: Rung[], f: SafetyFacts, d: Declarations): Decision {
+  if (spec.confinesSessions && f.sessionEvidence.length && !d.confineSessions) {
+    return { skip: `spawns login sessions (${f.sessionEvidence[0]}); ${spec.name} would confine them too — pass --confine-sessions to allow it` };
+  }
+  switch (spec.name) {
+    case 'PrivateNetwork':
+      if (f.usesInet) {
+        return { skip: `has inet sockets (${f.inetEndpoints.slice(0, 3).join(', ')}); a private network would cut off every TCP/UDP client, even on 127.0.0.1` };
+      }
+      return { rungs };
+    case 'IPAddressDeny': {
+      if (!d.localOnly && d.allowNet.length === 0) {
+        const where = f.nonLoopbackListeners.length ? `listens on ${f.nonLoopbackListeners.slice(0, 3).join(', ')}` : 'a loopback probe cannot see who else must reach it';
+        return { skip: `${where}; IPAddressDeny needs --allow-net CIDR… or --local-only` };
+      }
+      const stranded = f.peers.filter((p) => !covered(p, d.allowNet));
+      if (stranded.length) {
+        return { skip: `talks to ${stranded.slice(0, 3).join(', ')}, which the declaration does not cover; add them with --allow-net` };
+      }
+      return { rungs: [ipRung(d.localOnly ? [] : d.allowNet)] };
+    }
+    case 'RestrictAddressFamilies': {
+      const kept = rungs.filter((r) => f.families.every((fam) => familiesOf(r).includes(fam)));
+      return kept.length ? { rungs: kept } : { skip: `uses ${f.families.join(' ')}; no rung keeps them all` };
+    }
+    case 'UMask': {
+      // A umask that masks a bit the unit's files carry would create them with fewer permissions.
+      const kept = rungs.filter((r) => f.createdModes.every((m) => (m.mode & umaskOf(r)) === 0));
+      if (kept.length) return { rungs: kept };
+      const m = f.createdModes.find((x) => rungs.every((r) => (x.mode & umaskOf(r)) !== 0));
+      return { skip: `creates ${m?.path ?? 'files'} with mode ${(m?.mode ?? 0).toString(8).padStart(4, '0')}; a tighter umask would take permissions away from them` };
+    }
+    default:
+      return { rungs };
+  }
+}

@@ -1,0 +1,352 @@
+// A vitest-friendly handle on scripts/box.sh: a real systemd 252 booted as PID 1 of private
+// namespaces (DESIGN.md "Real systemd in tests"). Needs root.
+//
+//   const box = await startBox('it-box');       // one name per test file
+//   await box.installSample();                  // sample/autoharden-sample.service, answering on :81
+//   const r = await box.exec(['systemctl', 'is-active', 'autoharden-sample']);  // never throws on exit != 0
+//   await box.cli(['tune', 'autoharden-sample.service', '--probe', 'http://127.0.0.1:81/']);
+//   await box.stop();
+//
+// Commands run inside the box with a clean environment (PATH, HOME=/root, LANG=C.UTF-8); the
+// checkout is at /run/autoharden-src there, and /etc and /var are overlays private to the box.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const BOX_SH = join(REPO, 'scripts/box.sh');
+export const BOXES_DIR = process.env.AUTOHARDEN_BOX_DIR ?? '/var/tmp/autoharden-boxes';
+/** Where the checkout is mounted inside a box. */
+export const SRC_IN_BOX = '/run/autoharden-src';
+export const SAMPLE_UNIT = 'autoharden-sample.service';
+export const SAMPLE_URL = 'http://127.0.0.1:81/';
+/** Addresses of the veth pair `remote()` sets up. */
+export const BOX_ADDRESS = '10.251.0.1';
+export const REMOTE_ADDRESS = '10.251.0.2';
+
+export interface ExecResult {
+  /** Exit status; 128+N when killed by signal N; 124 when the timeout struck. */
+  code: number;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+export interface ExecOptions {
+  /** Written to the command's stdin (default: nothing, stdin closed). */
+  input?: string;
+  /** Extra environment inside the box (the base environment is clean). */
+  env?: Record<string, string>;
+  /** Kill the command after this long (default 60 s). The result then has code 124. */
+  timeoutMs?: number;
+}
+
+export interface HttpResult {
+  /** HTTP status, or null when no answer came. */
+  status: number | null;
+  body: string;
+  /** Why no answer came: ECONNREFUSED, TimeoutError, EHOSTUNREACH, … */
+  error?: string;
+}
+
+export interface Remote {
+  /** The network namespace of the remote test host (`ip netns exec NETNS …`). */
+  netns: string;
+  /** Its address, and the box's address on the shared link. */
+  address: string;
+  boxAddress: string;
+  /** Run a command on the remote host (the machine's file system, the remote network namespace). */
+  exec(cmd: string[] | string, opts?: ExecOptions): Promise<ExecResult>;
+  sh(script: string, opts?: ExecOptions): Promise<ExecResult>;
+  /** GET a URL from the remote host (Node's fetch). */
+  http(url: string, opts?: { timeoutMs?: number }): Promise<HttpResult>;
+}
+
+export interface InstallSampleOptions {
+  /** Environment= lines for the unit, e.g. { SAMPLE_SOMETIMES_WRITE: '/etc/autoharden-sample.state' }. */
+  env?: Record<string, string>;
+  /** How long to wait for GET / to answer 200 (default 20 s). */
+  timeoutMs?: number;
+}
+
+export interface Box {
+  name: string;
+  /** PID of the box's systemd, as seen from the machine. */
+  pid1: number;
+  /** The box's state directory (overlay upper layers, console.log). */
+  dir: string;
+  /** The cgroup directories box.sh made for the box; gone after stop(). */
+  cgroupDirs: string[];
+  /** Run a command inside the box. An array is run as is; a string by `/bin/sh -c`. Never throws on exit != 0. */
+  exec(cmd: string[] | string, opts?: ExecOptions): Promise<ExecResult>;
+  /** Run a shell script inside the box (`/bin/sh -c`; prepend `set -e` yourself if wanted). */
+  sh(script: string, opts?: ExecOptions): Promise<ExecResult>;
+  /** Like exec, but throws (with stdout and stderr) unless the exit status is 0; resolves to stdout. */
+  check(cmd: string[] | string, opts?: ExecOptions): Promise<string>;
+  /** `node /run/autoharden-src/dist/cli/main.js ...args` inside the box (build first: `npm run build`). */
+  cli(args: string[], opts?: ExecOptions): Promise<ExecResult>;
+  /** Write a file inside the box (parent directories are created). */
+  writeFile(path: string, content: string): Promise<void>;
+  /** Read a file inside the box; null when it does not exist. */
+  readFile(path: string): Promise<string | null>;
+  /** GET a URL from inside the box (Node's fetch), e.g. box.http('http://127.0.0.1:81/'). */
+  http(url: string, opts?: { timeoutMs?: number }): Promise<HttpResult>;
+  /** `systemctl show UNIT -p …` as a record (ActiveState, Result, ExecMainStatus, …). */
+  show(unit: string, props: string[]): Promise<Record<string, string>>;
+  /** Install the sample unit (ExecStart → the checkout's sample), daemon-reload, start it, wait for 200 on :81. */
+  installSample(opts?: InstallSampleOptions): Promise<void>;
+  /** Join a remote test host by a veth pair (box 10.251.0.1, remote 10.251.0.2). */
+  remote(): Promise<Remote>;
+  /** Power the box off and remove its cgroups, netns and files. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+/** Run a program on the machine; resolves with its exit status and output, never rejects on exit != 0. */
+export function run(file: string, args: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+  return new Promise((resolvePromise, reject) => {
+    // detached: its own process group, so a timeout kills nsenter's child as well
+    const child = spawn(file, args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+      env: { ...process.env, ...(opts.env ?? {}) },
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.stdin.on('error', () => { /* the command may not read its stdin */ });
+    child.stdin.end(opts.input ?? '');
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
+    }, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    let exitCode: number | null = null;
+    let settled = false;
+    const finish = () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      child.stdout.destroy();
+      child.stderr.destroy();
+      let stderr = Buffer.concat(err).toString();
+      if (timedOut) stderr += `\n[harness] ${file} ${args.join(' ')}: timed out after ${opts.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms`;
+      resolvePromise({ code: timedOut ? 124 : exitCode ?? 1, stdout: Buffer.concat(out).toString(), stderr, timedOut });
+    };
+    child.on('error', (e) => { clearTimeout(timer); settled = true; reject(e); });
+    child.on('exit', (code, signal) => {
+      exitCode = code ?? 128 + (signal ? signalNumber(signal) : 0);
+      // A process the command left behind may hold the pipes open: don't wait for it forever.
+      setTimeout(finish, 500);
+    });
+    child.on('close', finish);
+  });
+}
+
+function signalNumber(signal: NodeJS.Signals): number {
+  return osConstants.signals[signal] ?? 0;
+}
+
+/**
+ * Poll until `predicate` returns something truthy; resolves to that value. Throws after
+ * `timeoutMs` with the last value or error in the message.
+ */
+export async function waitFor<T>(
+  predicate: () => T | Promise<T>,
+  timeoutMs: number,
+  opts: { intervalMs?: number; what?: string } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await predicate();
+      if (v) return v as NonNullable<T>;
+      last = v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() >= deadline) {
+      const detail = last instanceof Error ? last.message : JSON.stringify(last);
+      throw new Error(`waitFor${opts.what ? ` (${opts.what})` : ''}: not true after ${timeoutMs} ms; last: ${detail}`);
+    }
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 100));
+  }
+}
+
+/** A box name derived from a test file (`import.meta.url`): test/integration/tune.test.ts → "it-tune". */
+export function boxName(fileUrl: string, prefix = 'it'): string {
+  const base = basename(fileURLToPath(fileUrl)).replace(/\.(test|spec)\.[cm]?[jt]s$/, '').replace(/\.[^.]*$/, '');
+  const name = `${prefix}-${base}`.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/-+$/, '');
+  return name.slice(0, 32);
+}
+
+// ---- inside-the-box helpers ----
+
+const HTTP_SCRIPT = `
+const [url, ms] = process.argv.slice(1);
+try {
+  const r = await fetch(url, { signal: AbortSignal.timeout(Number(ms)), redirect: 'manual' });
+  console.log(JSON.stringify({ status: r.status, body: await r.text() }));
+} catch (e) {
+  console.log(JSON.stringify({ status: null, body: '', error: e?.cause?.code ?? e?.name ?? String(e) }));
+}
+process.exit(0);`;
+
+function httpCommand(url: string, timeoutMs: number): string[] {
+  return ['/usr/bin/node', '--input-type=module', '-e', HTTP_SCRIPT, url, String(timeoutMs)];
+}
+
+function parseHttp(r: ExecResult): HttpResult {
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(line) as HttpResult;
+  } catch {
+    return { status: null, body: '', error: `http helper failed (exit ${r.code}): ${r.stderr.trim()}` };
+  }
+}
+
+function toArgv(cmd: string[] | string): string[] {
+  return typeof cmd === 'string' ? ['/bin/sh', '-c', cmd] : cmd;
+}
+
+function withEnv(argv: string[], env?: Record<string, string>): string[] {
+  if (!env || Object.keys(env).length === 0) return argv;
+  return ['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...argv];
+}
+
+function cgroupDirsOf(name: string): string[] {
+  return existsSync('/sys/fs/cgroup/unified')
+    ? [`/sys/fs/cgroup/unified/ah-${name}`, `/sys/fs/cgroup/systemd/ah-${name}`]
+    : [`/sys/fs/cgroup/ah-${name}`];
+}
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+// Boxes this process started; stopped synchronously if the test process exits without stop().
+const live = new Map<string, Box>();
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const name of live.keys()) spawnSync('bash', [BOX_SH, 'stop', name], { stdio: 'ignore' });
+  });
+}
+
+/**
+ * Boot a box. Use one name per test file (see boxName): a box of that name left behind by a dead
+ * test process is stopped first; one owned by a live process is an error.
+ */
+export async function startBox(name: string): Promise<Box> {
+  if (!/^[a-z0-9-]{1,32}$/.test(name)) throw new Error(`startBox: bad box name ${JSON.stringify(name)}`);
+  if (live.has(name)) throw new Error(`startBox: box ${name} already started by this test process`);
+  if (process.getuid?.() !== 0) throw new Error('startBox: needs root');
+  const dir = join(BOXES_DIR, name);
+  const ownerFile = join(dir, 'owner');
+  if (existsSync(dir)) {
+    const owner = Number(existsSync(ownerFile) ? readFileSync(ownerFile, 'utf8') : NaN);
+    if (owner && owner !== process.pid && alive(owner)) {
+      throw new Error(`startBox: box ${name} is in use by process ${owner}; pick another name`);
+    }
+    await run('bash', [BOX_SH, 'stop', name], { timeoutMs: 30_000 });
+  }
+  const started = await run('bash', [BOX_SH, 'start', name], { timeoutMs: 60_000 });
+  const pid1 = Number(started.stdout.trim());
+  if (started.code !== 0 || !pid1) {
+    throw new Error(`startBox ${name}: box.sh start failed (exit ${started.code}):\n${started.stdout}${started.stderr}`);
+  }
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(ownerFile, String(process.pid));
+
+  let stopped = false;
+  const exec = (cmd: string[] | string, opts: ExecOptions = {}) =>
+    run('bash', [BOX_SH, 'exec', name, ...withEnv(toArgv(cmd), opts.env)], { ...opts, env: {} });
+
+  const box: Box = {
+    name,
+    pid1,
+    dir,
+    cgroupDirs: cgroupDirsOf(name),
+    exec,
+    sh: (script, opts) => exec(['/bin/sh', '-c', script], opts),
+    async check(cmd, opts) {
+      const r = await exec(cmd, opts);
+      if (r.code !== 0) {
+        throw new Error(`in box ${name}: ${toArgv(cmd).join(' ')} → exit ${r.code}\n${r.stdout}${r.stderr}`);
+      }
+      return r.stdout;
+    },
+    cli: (args, opts) => exec(['/usr/bin/node', `${SRC_IN_BOX}/dist/cli/main.js`, ...args], opts),
+    async writeFile(path, content) {
+      await box.check(['/bin/sh', '-c', 'mkdir -p "$(dirname "$1")" && cat > "$1"', 'sh', path], { input: content });
+    },
+    async readFile(path) {
+      const r = await exec(['cat', path]);
+      return r.code === 0 ? r.stdout : null;
+    },
+    async http(url, opts = {}) {
+      const ms = opts.timeoutMs ?? 3000;
+      return parseHttp(await exec(httpCommand(url, ms), { timeoutMs: ms + 10_000 }));
+    },
+    async show(unit, props) {
+      const out = await box.check(['systemctl', 'show', unit, ...props.map((p) => `--property=${p}`)]);
+      const rec: Record<string, string> = {};
+      for (const line of out.split('\n')) {
+        const i = line.indexOf('=');
+        if (i > 0) rec[line.slice(0, i)] = line.slice(i + 1);
+      }
+      return rec;
+    },
+    async installSample(opts = {}) {
+      let unit = readFileSync(join(REPO, 'sample', SAMPLE_UNIT), 'utf8').replaceAll('@SRC@', SRC_IN_BOX);
+      const envLines = Object.entries(opts.env ?? {}).map(([k, v]) => `Environment="${k}=${v}"`).join('\n');
+      if (envLines) unit = unit.replace(/^ExecStart=.*$/m, (line) => `${line}\n${envLines}`);
+      await box.writeFile(`/etc/systemd/system/${SAMPLE_UNIT}`, unit);
+      await box.check(['systemctl', 'daemon-reload']);
+      await box.check(['systemctl', 'reset-failed', SAMPLE_UNIT]).catch(() => undefined);
+      await box.check(['systemctl', 'restart', SAMPLE_UNIT]);
+      try {
+        await waitFor(async () => (await box.http(SAMPLE_URL, { timeoutMs: 1000 })).status === 200,
+          opts.timeoutMs ?? 20_000, { what: `${SAMPLE_UNIT} answers 200 on ${SAMPLE_URL}`, intervalMs: 150 });
+      } catch (e) {
+        const status = await exec(['systemctl', 'status', '--no-pager', '-n', '20', SAMPLE_UNIT]);
+        throw new Error(`${(e as Error).message}\n${status.stdout}${status.stderr}`);
+      }
+    },
+    async remote() {
+      const r = await run('bash', [BOX_SH, 'remote', name], { timeoutMs: 30_000 });
+      if (r.code !== 0) throw new Error(`box.sh remote ${name} failed (exit ${r.code}):\n${r.stdout}${r.stderr}`);
+      const netns = r.stdout.trim().split('\n').pop()!;
+      const rexec = (cmd: string[] | string, opts: ExecOptions = {}) =>
+        run('ip', ['netns', 'exec', netns, ...withEnv(toArgv(cmd), opts.env)], { ...opts, env: {} });
+      return {
+        netns,
+        address: REMOTE_ADDRESS,
+        boxAddress: BOX_ADDRESS,
+        exec: rexec,
+        sh: (script, opts) => rexec(['/bin/sh', '-c', script], opts),
+        async http(url, opts = {}) {
+          const ms = opts.timeoutMs ?? 3000;
+          return parseHttp(await rexec(httpCommand(url, ms), { timeoutMs: ms + 10_000 }));
+        },
+      };
+    },
+    async stop() {
+      if (stopped) return;
+      const r = await run('bash', [BOX_SH, 'stop', name], { timeoutMs: 60_000 });
+      if (r.code !== 0) throw new Error(`box.sh stop ${name} failed (exit ${r.code}):\n${r.stdout}${r.stderr}`);
+      stopped = true;
+      live.delete(name);
+    },
+  };
+  live.set(name, box);
+  installExitHook();
+  return box;
+}
