@@ -8,7 +8,7 @@ import { Systemd } from './adapters/systemd.js';
 import { linesSince, logOffsets, tails } from './adapters/logFiles.js';
 import { observeService } from './adapters/observeService.js';
 import { recentUnitLogs, unitLogsSince } from './adapters/unitLogs.js';
-import type { Ports, ProgressEvent } from './engine/ports.js';
+import type { FaultStep, Ports, ProgressEvent } from './engine/ports.js';
 
 export const DEFAULT_STATE_DIR = '/var/lib/autoharden';
 
@@ -20,6 +20,18 @@ export interface Wiring {
 
 export function journalFor(stateDir: string, unit: string): JournalStore {
   return new JournalStore(stateDir, unit);
+}
+
+/** AUTOHARDEN_FAULT=STEP[:N] kills this process with SIGKILL at STEP of the Nth trial (default
+ * the first): crash tests need a death at a named step, not a sleep. */
+function faultFromEnv(): (step: FaultStep) => void {
+  const spec = process.env.AUTOHARDEN_FAULT;
+  if (!spec) return () => {};
+  const [want, nth = '1'] = spec.split(':');
+  let seen = 0;
+  return (step) => {
+    if (step === want && ++seen === Number(nth)) process.kill(process.pid, 'SIGKILL');
+  };
 }
 
 export function buildPorts(systemd: Systemd, unit: string, w: Wiring): Ports {
@@ -37,6 +49,7 @@ export function buildPorts(systemd: Systemd, unit: string, w: Wiring): Ports {
     sleep: (ms, signal) => delay(ms, undefined, signal ? { signal } : undefined),
     now: () => new Date(),
     progress: w.progress,
+    fault: faultFromEnv(),
   };
 }
 

@@ -68,8 +68,7 @@ async function withUnit<T>(stateDir: string, unit: string, fn: () => Promise<T>)
 
 const program = new Command('autoharden')
   .description('Hardens systemd services by experiment: tries sandbox options, keeps what does not break the service.')
-  .showHelpAfterError()
-  .exitOverride()
+    .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
 const stateDirOpt = () => new Option('--state-dir <dir>', 'state directory').default(DEFAULT_STATE_DIR);

@@ -33,6 +33,8 @@ export const recordSchema = z.discriminatedUnion('kind', [
     kind: z.literal('rollback'),
     by: z.enum(['user', 'guard']),
     options: z.array(z.string()),
+    /** `rollback --all` is a fresh start: a later tune may try everything again. */
+    all: z.boolean().optional(),
     reason: z.string(),
   }),
   z.object({ ...base, kind: z.literal('recovered'), trial: z.number(), settings: z.array(setting), reason: z.string() }),
@@ -86,7 +88,8 @@ export function unfinishedTrial(
 export function rolledBackByUser(records: readonly JournalRecord[]): Set<string> {
   const out = new Set<string>();
   for (const r of records) {
-    if (r.kind === 'rollback') for (const o of r.options) out.add(o);
+    if (r.kind === 'rollback' && r.all) out.clear();
+    else if (r.kind === 'rollback' && r.by === 'user') for (const o of r.options) out.add(o);
     if (r.kind === 'trial-end' && r.outcome === 'accepted') for (const s of r.settings) out.delete(s.option);
   }
   return out;

@@ -86,8 +86,11 @@ interface Pending {
 }
 
 // θ grid: 2^-4 … 2^2 in half steps, with a log-normal prior around 1 (σ = 1.5 doublings).
-const THETAS = Array.from({ length: 13 }, (_, i) => 2 ** (-4 + i / 2));
-const THETA_PRIOR = THETAS.map((t) => Math.exp(-(Math.log2(t) ** 2) / (2 * 1.5 ** 2)));
+const ENV = (globalThis as any).process?.env ?? {};
+const LO = Number(ENV.LO ?? -6), HI = Number(ENV.HI ?? 6), SIG = Number(ENV.SIG ?? 2), LIN = ENV.LIN === '1';
+const THETAS = Array.from({ length: (HI - LO) * 2 + 1 }, (_, i) => 2 ** (LO + i / 2));
+const SIGUP = Number(ENV.SIGUP ?? SIG);
+const THETA_PRIOR = THETAS.map((t) => Math.exp(-(Math.log2(t) ** 2) / (2 * (t > 1 ? SIGUP : SIG) ** 2)));
 const MIN_PRIOR = 0.02;
 const MAX_PRIOR = 0.98;
 
@@ -284,6 +287,7 @@ export class Adaptive implements Planner {
 
 /** Failure chance of an item with failure odds `odds`, with the odds scaled by θ. */
 function q(theta: number, odds: number): number {
+  if (LIN) return Math.min(0.995, theta * odds / (1 + odds));
   const o = theta * odds;
   return o / (1 + o);
 }

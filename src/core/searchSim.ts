@@ -3,7 +3,7 @@
 // pair that breaks only together. Pure: the benchmark (bench/search-sim.mjs) and the unit tests
 // drive the planners through it.
 import { OneAtATime, type Candidate, type Planner } from './plan.js';
-import { Adaptive } from './search.js';
+import { Adaptive, type AdaptiveOptions } from './search.js';
 import type { OptionSpec, Rung, Setting } from './types.js';
 
 /** Small seeded PRNG (mulberry32): same seed, same instances. */
@@ -159,10 +159,12 @@ export interface SimOptions {
   instances?: number;
   seed?: number;
   instance?: Omit<InstanceSpec, 'n' | 'k'>;
+  /** Options for the adaptive planner. */
+  adaptive?: AdaptiveOptions;
 }
 
 export function simulate(o: SimOptions = {}): SimRow[] {
-  const { ns = [10, 20, 30, 40], ks = [0, 1, 2, 4, 8], instances = 100, seed = 1, instance = {} } = o;
+  const { ns = [10, 20, 30, 40], ks = [0, 1, 2, 4, 8], instances = 100, seed = 1, instance = {}, adaptive = {} } = o;
   const rows: SimRow[] = [];
   for (const n of ns) {
     for (const k of ks) {
@@ -171,7 +173,7 @@ export function simulate(o: SimOptions = {}): SimRow[] {
       for (let i = 0; i < instances; i++) {
         const inst = makeInstance(rng, { ...instance, n, k });
         const a = drive(new OneAtATime(inst.cands), inst);
-        const b = drive(new Adaptive(inst.cands), inst);
+        const b = drive(new Adaptive(inst.cands, adaptive), inst);
         one += a.trials.length;
         ada += b.trials.length;
         const sa = a.accepted.map(key).sort().join(' ');

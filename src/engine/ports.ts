@@ -56,9 +56,13 @@ export interface Ports {
   exposure(unit: string): Promise<number>;
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   now(): Date;
+  /** Fault injection for crash tests: dies here when told to (AUTOHARDEN_FAULT=STEP). */
+  fault(step: FaultStep): void;
   /** Progress for a person (stderr) or the daemon's signals. */
   progress(event: ProgressEvent): void;
 }
+
+export type FaultStep = 'after-dropin' | 'after-reload' | 'during-settle' | 'during-probe';
 
 export type ProgressEvent =
   | { type: 'info'; message: string }

@@ -34,14 +34,14 @@ export async function rollback(
     const have = accepted.map((s) => s.option).join(', ') || 'none';
     throw new AutohardenError('Failed', `${what.option} is not an accepted option of ${unit} (accepted: ${have})`);
   }
+  const remaining = accepted.filter((s) => !removed.includes(s.option));
+  ports.journal.append({
+    kind: 'rollback', by: o.by ?? 'user', options: removed, all: 'all' in what,
+    reason: o.reason ?? ('all' in what ? 'rollback --all' : `rollback --option ${what.option}`),
+  });
   if (removed.length === 0) {
     return { unit, removed, remaining: [], verdict: { ok: true, kind: 'ok', reason: 'nothing accepted; nothing to roll back', evidence: [] } };
   }
-  const remaining = accepted.filter((s) => !removed.includes(s.option));
-  ports.journal.append({
-    kind: 'rollback', by: o.by ?? 'user', options: removed,
-    reason: o.reason ?? ('all' in what ? 'rollback --all' : `rollback --option ${what.option}`),
-  });
   ports.dropins.writeAccepted(unit, remaining, ports.dropins.acceptedWhere(unit) ?? 'etc');
   await ports.systemd.reload();
   const info = await ports.systemd.unitInfo(unit);

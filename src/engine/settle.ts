@@ -12,6 +12,8 @@ export interface SettleOptions {
   /** Log files to read for new errors, and the errors known before tuning (safety policy). */
   logFiles?: readonly string[];
   knownErrors?: ReadonlySet<string>;
+  /** A trial (not a revert): fault injection may fire. */
+  faults?: boolean;
 }
 
 const SAMPLE_MS = 200;
@@ -32,11 +34,13 @@ export async function restartAndJudge(ports: Ports, unit: string, o: SettleOptio
       await ports.sleep(Math.min(SAMPLE_MS, Math.max(0, end - Date.now())), o.signal);
       const s = await ports.systemd.snapshot(unit);
       samples.push(s);
+      if (o.faults) ports.fault('during-settle');
       if (s.activeState !== 'active' || s.invocationId !== start.invocationId || s.nRestarts !== start.nRestarts) break;
     }
   }
   const last = samples.at(-1) ?? start;
   const healthy = jobResult === 'done' && last.activeState === 'active' && last.invocationId === start.invocationId;
+  if (healthy && o.faults) ports.fault('during-probe');
   const probes = healthy ? await ports.probe(o.probes) : [];
   const logs = await ports.unitLogsSince(unit, since);
   const fileLogs = ports.logLinesSince(offsets);

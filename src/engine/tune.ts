@@ -204,7 +204,9 @@ async function runTrial(
   ports.progress({ type: 'trial', trial, settings });
   ports.journal.append({ kind: 'trial-begin', trial, settings });
   ports.dropins.writeTrial(unit, settings);
+  ports.fault('after-dropin');
   await ports.systemd.reload();
+  ports.fault('after-reload');
 
   let verdict: Verdict;
   const eff = await ports.systemd.serviceProperties(unit, props);
@@ -217,7 +219,7 @@ async function runTrial(
     };
   } else {
     try {
-      verdict = await restartAndJudge(ports, unit, { settleMs: o.settleMs, probes: o.probes, signal: o.signal, ...watch });
+      verdict = await restartAndJudge(ports, unit, { settleMs: o.settleMs, probes: o.probes, signal: o.signal, faults: true, ...watch });
     } finally {
       report.trials++;
       report.restarts++;

@@ -29,6 +29,10 @@ describe('journal store and folds', () => {
     expect(unfinishedTrial(after)).toBeUndefined();
     expect(acceptedSet(after).map((x) => x.option)).toEqual(['PrivateTmp']);
     expect([...rolledBackByUser(after)]).toEqual(['ProtectSystem']);
+    // --all is a fresh start: nothing is held back from a later tune
+    j.append({ kind: 'rollback', by: 'user', options: ['PrivateTmp'], all: true, reason: 'user' });
+    expect([...rolledBackByUser(j.read())]).toEqual([]);
+    expect(acceptedSet(j.read())).toEqual([]);
     // one JSON document per line, nothing else
     expect(readFileSync(j.path, 'utf8').trim().split('\n').every((l) => JSON.parse(l).kind)).toBe(true);
   });
