@@ -1,14 +1,16 @@
 // The trial loop: write candidate → Reload → verify it took effect → ResetFailed → Restart →
 // settle → probes → verdict → journal → next. The planner decides; this only performs.
-import { renderRung, strongerRungs, usableOptions } from '../core/catalog.js';
+// A TuneSession runs one trial per step() so that the daemon can interleave units.
+import { buildCandidates } from '../core/candidates.js';
 import { AutohardenError } from '../core/errors.js';
-import { acceptedSet, rolledBackByUser, lastTrialNumber } from '../core/journal.js';
+import { acceptedSet, lastTrialNumber, rolledBackByUser, type JournalRecord } from '../core/journal.js';
 import { errorSignatures } from '../core/logcheck.js';
 import { probesOnlyLocal } from '../core/observe.js';
-import { OneAtATime, type Candidate, type Planner } from '../core/plan.js';
-import { applySafetyPolicy, type Declarations, type SafetyFacts } from '../core/policy.js';
+import { OneAtATime, type Planner } from '../core/plan.js';
+import type { Declarations, SafetyFacts } from '../core/policy.js';
+import { Adaptive } from '../core/search.js';
 import type { EffectiveSettings, OptionSpec, ProbeSpec, Setting, Verdict } from '../core/types.js';
-import type { Ports } from './ports.js';
+import type { Ports, Where } from './ports.js';
 import { recoverUnit } from './recover.js';
 import { restartAndJudge } from './settle.js';
 
@@ -20,12 +22,8 @@ export interface TuneOptions {
   persist: boolean;
   declarations: Declarations;
   signal?: AbortSignal;
-}
-
-/** What one tune run knows about the unit's logs: files to read and errors seen before. */
-interface LogWatch {
-  logFiles: string[];
-  knownErrors: Set<string>;
+  /** Continue the last unfinished tune of this unit (daemon restart) instead of starting anew. */
+  resume?: boolean;
 }
 
 export interface Outcome {
@@ -49,6 +47,20 @@ export interface TuneReport {
   persistedTo?: string;
 }
 
+/** What one tune run knows about the unit's logs: files to read and errors seen before. */
+interface LogWatch {
+  logFiles: string[];
+  knownErrors: Set<string>;
+}
+
+const PREFLIGHT_PROBE_RUNS = 3;
+/** The confirmation trial of the whole accepted set settles this many times longer. */
+const CONFIRM_SETTLE_FACTOR = 3;
+
+export function allProperties(catalog: readonly OptionSpec[]): string[] {
+  return [...new Set(catalog.flatMap((o) => o.properties))];
+}
+
 /** Warnings a person must read before trusting the probes. */
 export function probeWarnings(facts: SafetyFacts, onlyLocal: boolean): string[] {
   const out: string[] = [];
@@ -57,12 +69,6 @@ export function probeWarnings(facts: SafetyFacts, onlyLocal: boolean): string[] 
   }
   if (facts.sessionEvidence.length) out.push(`the unit spawns login sessions (${facts.sessionEvidence.join('; ')})`);
   return out;
-}
-
-const PREFLIGHT_PROBE_RUNS = 3;
-
-export function allProperties(catalog: readonly OptionSpec[]): string[] {
-  return [...new Set(catalog.flatMap((o) => o.properties))];
 }
 
 /** Refuses, changing nothing, unless the unit is a loaded, active service whose probes pass. */
@@ -80,173 +86,217 @@ export async function preflight(ports: Ports, unit: string, probes: readonly Pro
   }
 }
 
-function inForce(spec: OptionSpec, value: string, eff: EffectiveSettings): boolean {
-  const rung = spec.ladder.find((r) => r.value === value);
+function inForce(spec: OptionSpec | undefined, value: string, eff: EffectiveSettings): boolean {
+  const rung = spec?.ladder.find((r) => r.value === value);
   return rung ? rung.inForce(eff) : false;
 }
 
-export async function tune(ports: Ports, o: TuneOptions, catalog: readonly OptionSpec[]): Promise<TuneReport> {
-  const t0 = Date.now();
-  const { unit } = o;
-  const report: TuneReport = {
-    unit, exposureBefore: 0, exposureAfter: 0, trials: 0, restarts: 0, durationMs: 0, accepted: [], rejected: [], skipped: [], warnings: [],
-  };
-  const rec = await recoverUnit(ports, unit, { settleMs: o.settleMs, probes: o.probes });
-  if (rec.restarted) report.restarts++;
-  await preflight(ports, unit, o.probes);
-  report.exposureBefore = await ports.exposure(unit);
-  const observed = await ports.observe(unit);
-  report.warnings = probeWarnings(observed.facts, probesOnlyLocal(o.probes, observed.observation));
-  for (const w of report.warnings) ports.progress({ type: 'info', message: `warning: ${w}` });
-  const watch: LogWatch = {
-    logFiles: observed.logFiles,
-    knownErrors: errorSignatures(await ports.recentLogs(unit, observed.logFiles)),
-  };
-
-  const records = ports.journal.read();
-  ports.journal.append({ kind: 'tune-begin', strategy: o.strategy, probes: o.probes.map((p) => p.raw), exposure: report.exposureBefore });
-  const where = ports.dropins.acceptedWhere(unit) ?? 'run';
-  let accepted: Setting[] = acceptedSet(records);
-  const userRolledBack = rolledBackByUser(records);
-  const byName = new Map(catalog.map((c) => [c.name, c]));
-  const props = allProperties(catalog);
-  const eff = await ports.systemd.serviceProperties(unit, props);
-
-  const skip = (option: string, value: string, reason: string) => {
-    ports.journal.append({ kind: 'skipped', option, value, reason });
-    report.skipped.push({ option, value, reason, safety: byName.get(option)?.safety });
-  };
-
-  const version = await ports.systemd.version();
-  const usable = new Set(usableOptions(catalog, version).map((c) => c.name));
-  const cands: Candidate[] = [];
-  for (const spec of catalog) {
-    if (spec.explainOnly) {
-      skip(spec.name, '', spec.explainOnly);
-      continue;
-    }
-    if (!usable.has(spec.name)) {
-      skip(spec.name, '', `needs systemd ${spec.minSystemd}+ (this is ${version})`);
-      continue;
-    }
-    if (accepted.some((a) => a.option === spec.name)) continue; // accepted earlier, still in force
-    if (userRolledBack.has(spec.name)) {
-      skip(spec.name, '', 'rolled back by the user; not retried (tune it again after removing it from the journal)');
-      continue;
-    }
-    // Lines are rendered against the effective value so that they only tighten what the vendor
-    // and admin set (list settings merge across drop-ins).
-    const stronger = strongerRungs(spec, eff);
-    const rungs = stronger.flatMap((r) => {
-      const lines = renderRung(spec, r, eff);
-      return lines ? [{ ...r, lines }] : [];
-    });
-    if (rungs.length === 0) {
-      skip(spec.name, spec.ladder[0]?.value ?? '', stronger.length === 0
-        ? 'already in force (set by the vendor or admin)'
-        : "cannot be written as a pure tightening of the vendor's value; left as it is");
-      continue;
-    }
-    const decision = applySafetyPolicy(spec, rungs, observed.facts, o.declarations);
-    if ('skip' in decision) {
-      skip(spec.name, rungs[0]?.value ?? '', `${spec.safety}: ${decision.skip}`);
-      continue;
-    }
-    cands.push({ spec, rungs: decision.rungs });
-  }
-
-  const planner: Planner = new OneAtATime(cands);
-  let trialNo = lastTrialNumber(records);
-  for (let settings = planner.next(); settings; settings = planner.next()) {
-    if (o.signal?.aborted) throw new AutohardenError('Failed', 'interrupted');
-    trialNo++;
-    const verdict = await runTrial(ports, o, trialNo, settings, accepted, where, props, byName, report, watch);
-    planner.report(verdict.ok);
-    const outs = settings.map((s) => ({ option: s.option, value: s.value, reason: verdict.reason, safety: byName.get(s.option)?.safety }));
-    if (verdict.ok) {
-      accepted = [...accepted.filter((a) => !settings.some((s) => s.option === a.option)), ...settings];
-      report.accepted.push(...outs);
-    } else {
-      report.rejected.push(...outs);
+/** option=value pairs rejected since the last tune-begin: a resumed tune does not retry them. */
+function rejectedSinceBegin(records: readonly JournalRecord[]): Set<string> {
+  const out = new Set<string>();
+  for (const r of records) {
+    if (r.kind === 'tune-begin') out.clear();
+    if (r.kind === 'trial-end' && r.outcome !== 'accepted' && r.settings.length === 1) {
+      out.add(`${r.settings[0]!.option}=${r.settings[0]!.value}`);
     }
   }
-
-  if (o.persist && accepted.length) {
-    const path = ports.dropins.writeAccepted(unit, accepted, 'etc');
-    await ports.systemd.reload();
-    if (path) {
-      ports.journal.append({ kind: 'persisted', path });
-      report.persistedTo = path;
-    }
-  }
-  report.exposureAfter = await ports.exposure(unit);
-  report.durationMs = Date.now() - t0;
-  ports.journal.append({
-    kind: 'tune-end', exposureBefore: report.exposureBefore, exposureAfter: report.exposureAfter,
-    trials: report.trials, restarts: report.restarts, durationMs: report.durationMs,
-  });
-  return report;
+  return out;
 }
 
-async function runTrial(
-  ports: Ports,
-  o: TuneOptions,
-  trial: number,
-  settings: Setting[],
-  accepted: Setting[],
-  where: 'run' | 'etc',
-  props: string[],
-  byName: Map<string, OptionSpec>,
-  report: TuneReport,
-  watch: LogWatch,
-): Promise<Verdict> {
-  const { unit } = o;
-  ports.progress({ type: 'trial', trial, settings });
-  ports.journal.append({ kind: 'trial-begin', trial, settings });
-  ports.dropins.writeTrial(unit, settings);
-  ports.fault('after-dropin');
-  await ports.systemd.reload();
-  ports.fault('after-reload');
+export class TuneSession {
+  readonly report: TuneReport;
+  private planner!: Planner;
+  private accepted: Setting[] = [];
+  private where: Where = 'run';
+  private trialNo = 0;
+  private watch: LogWatch = { logFiles: [], knownErrors: new Set() };
+  private readonly byName: Map<string, OptionSpec>;
+  private readonly props: string[];
+  private readonly t0 = Date.now();
+  private confirmed = false;
 
-  let verdict: Verdict;
-  const eff = await ports.systemd.serviceProperties(unit, props);
-  const ignored = settings.filter((s) => !inForce(byName.get(s.option)!, s.value, eff));
-  if (ignored.length) {
-    verdict = {
-      ok: false, kind: 'not-effective',
-      reason: `systemd did not apply ${ignored.map((s) => `${s.option}=${s.value}`).join(', ')} (read back over D-Bus)`,
-      evidence: [],
+  constructor(
+    private readonly ports: Ports,
+    private readonly o: TuneOptions,
+    private readonly catalog: readonly OptionSpec[],
+  ) {
+    this.report = {
+      unit: o.unit, exposureBefore: 0, exposureAfter: 0, trials: 0, restarts: 0, durationMs: 0,
+      accepted: [], rejected: [], skipped: [], warnings: [],
     };
-  } else {
-    try {
-      verdict = await restartAndJudge(ports, unit, { settleMs: o.settleMs, probes: o.probes, signal: o.signal, faults: true, ...watch });
-    } finally {
+    this.byName = new Map(catalog.map((c) => [c.name, c]));
+    this.props = allProperties(catalog);
+  }
+
+  /** Recover, check, observe and plan. Changes nothing on the unit unless a trial was left unfinished. */
+  async begin(): Promise<void> {
+    const { ports, o, report } = this;
+    const { unit } = o;
+    const rec = await recoverUnit(ports, unit, { settleMs: o.settleMs, probes: o.probes });
+    if (rec.restarted) report.restarts++;
+    await preflight(ports, unit, o.probes);
+    report.exposureBefore = await ports.exposure(unit);
+    const observed = await ports.observe(unit);
+    report.warnings = probeWarnings(observed.facts, probesOnlyLocal(o.probes, observed.observation));
+    for (const w of report.warnings) ports.progress({ type: 'info', message: `warning: ${w}` });
+    this.watch = {
+      logFiles: observed.logFiles,
+      knownErrors: errorSignatures(await ports.recentLogs(unit, observed.logFiles)),
+    };
+
+    const records = ports.journal.read();
+    if (!o.resume) {
+      ports.journal.append({ kind: 'tune-begin', strategy: o.strategy, probes: o.probes.map((p) => p.raw), exposure: report.exposureBefore });
+    }
+    this.where = ports.dropins.acceptedWhere(unit) ?? 'run';
+    this.accepted = acceptedSet(records);
+    this.trialNo = lastTrialNumber(records);
+    const { candidates, skipped } = buildCandidates({
+      catalog: this.catalog,
+      systemdVersion: await ports.systemd.version(),
+      eff: await ports.systemd.serviceProperties(unit, this.props),
+      accepted: this.accepted,
+      rolledBack: rolledBackByUser(records),
+      rejected: o.resume ? rejectedSinceBegin(records) : new Set(),
+      facts: observed.facts,
+      declarations: o.declarations,
+    });
+    for (const s of skipped) {
+      if (!o.resume) ports.journal.append({ kind: 'skipped', ...s });
+      report.skipped.push({ ...s, safety: this.byName.get(s.option)?.safety });
+    }
+    this.planner = o.strategy === 'adaptive' ? new Adaptive(candidates) : new OneAtATime(candidates);
+  }
+
+  /** Runs the next trial; false when the search is over (call finish()). */
+  async step(): Promise<boolean> {
+    if (this.o.signal?.aborted) throw new AutohardenError('Failed', 'interrupted');
+    const settings = this.planner.next();
+    if (!settings) return false;
+    this.trialNo++;
+    const { verdict, ineffective } = await this.runTrial(this.trialNo, settings);
+    this.planner.report(verdict.ok, ineffective);
+    const out = (s: Setting, reason: string) => ({ option: s.option, value: s.value, reason, safety: this.byName.get(s.option)?.safety });
+    for (const s of settings) {
+      if (ineffective.includes(s.option)) this.report.rejected.push(out(s, 'systemd did not apply it (read back over D-Bus)'));
+    }
+    const tried = settings.filter((s) => !ineffective.includes(s.option));
+    if (verdict.ok) {
+      this.accepted = [...this.accepted.filter((a) => !tried.some((s) => s.option === a.option)), ...tried];
+      this.report.accepted.push(...tried.map((s) => out(s, verdict.reason)));
+    } else if (tried.length === 1) {
+      // A failed batch of several says only that one of them breaks; the planner splits it.
+      this.report.rejected.push(out(tried[0]!, verdict.reason));
+    }
+    return true;
+  }
+
+  /** Confirms the whole accepted set (adaptive), persists it, and scores the result. */
+  async finish(): Promise<TuneReport> {
+    const { ports, o, report } = this;
+    if (o.strategy === 'adaptive' && report.trials > 0 && !this.confirmed) await this.confirm();
+    if (o.persist && this.accepted.length) {
+      const path = ports.dropins.writeAccepted(o.unit, this.accepted, 'etc');
+      await ports.systemd.reload();
+      if (path) {
+        ports.journal.append({ kind: 'persisted', path });
+        report.persistedTo = path;
+      }
+    }
+    report.exposureAfter = await ports.exposure(o.unit);
+    report.durationMs = Date.now() - this.t0;
+    ports.journal.append({
+      kind: 'tune-end', exposureBefore: report.exposureBefore, exposureAfter: report.exposureAfter,
+      trials: report.trials, restarts: report.restarts, durationMs: report.durationMs,
+    });
+    return report;
+  }
+
+  /** One restart of the complete accepted set with a longer settle: batches were judged on top
+   * of partial sets, and some failures take longer to show. On failure, the most recently
+   * accepted settings are rolled back one at a time until the unit is healthy again. */
+  private async confirm(): Promise<void> {
+    const { ports, o, report } = this;
+    this.confirmed = true;
+    const judge = () => {
+      report.restarts++;
+      return restartAndJudge(ports, o.unit, { settleMs: o.settleMs * CONFIRM_SETTLE_FACTOR, probes: o.probes, ...this.watch });
+    };
+    let verdict = await judge();
+    while (!verdict.ok && this.accepted.length) {
+      const last = this.accepted.at(-1)!;
+      ports.journal.append({ kind: 'rollback', by: 'guard', options: [last.option], reason: `confirmation of the whole set failed: ${verdict.reason}` });
+      this.accepted = this.accepted.slice(0, -1);
+      report.accepted = report.accepted.filter((a) => a.option !== last.option);
+      report.rejected.push({ option: last.option, value: last.value, reason: `confirmation failed: ${verdict.reason}` });
+      ports.dropins.writeAccepted(o.unit, this.accepted, this.where);
+      await ports.systemd.reload();
+      verdict = await judge();
+    }
+    if (!verdict.ok) throw new AutohardenError('Failed', `${o.unit} is unhealthy even without any accepted option: ${verdict.reason}`);
+  }
+
+  private async runTrial(trial: number, proposed: Setting[]): Promise<{ verdict: Verdict; ineffective: string[] }> {
+    const { ports, o, report } = this;
+    const { unit } = o;
+    ports.progress({ type: 'trial', trial, settings: proposed });
+    ports.journal.append({ kind: 'trial-begin', trial, settings: proposed });
+    ports.dropins.writeTrial(unit, proposed);
+    ports.fault('after-dropin');
+    await ports.systemd.reload();
+    ports.fault('after-reload');
+
+    // An unknown key or bad value in a drop-in is only a warning to systemd: read back what it applied.
+    const eff = await ports.systemd.serviceProperties(unit, this.props);
+    const ineffective = proposed.filter((s) => !inForce(this.byName.get(s.option), s.value, eff)).map((s) => s.option);
+    let settings = proposed.filter((s) => !ineffective.includes(s.option));
+    if (ineffective.length && settings.length) {
+      ports.dropins.writeTrial(unit, settings);
+      await ports.systemd.reload();
+    }
+
+    let verdict: Verdict;
+    if (settings.length === 0) {
+      verdict = { ok: false, kind: 'not-effective', reason: `systemd did not apply ${ineffective.join(', ')} (read back over D-Bus)`, evidence: [] };
+      settings = proposed;
+    } else {
       report.trials++;
       report.restarts++;
+      verdict = await restartAndJudge(ports, unit, { settleMs: o.settleMs, probes: o.probes, signal: o.signal, faults: true, ...this.watch });
     }
-  }
 
-  const outcome = verdict.ok ? 'accepted' : 'rejected';
-  ports.journal.append({ kind: 'trial-end', trial, settings, outcome, verdict: verdict.kind, reason: verdict.reason, evidence: verdict.evidence });
-  ports.progress({ type: 'verdict', trial, settings, outcome, reason: verdict.reason });
-  if (verdict.ok) {
-    // Same effective config, moved from the trial file into the accepted one: no restart needed.
-    const next = [...accepted.filter((a) => !settings.some((s) => s.option === a.option)), ...settings];
-    ports.dropins.writeAccepted(unit, next, where);
+    const outcome = verdict.ok ? 'accepted' : 'rejected';
+    ports.journal.append({ kind: 'trial-end', trial, settings, outcome, verdict: verdict.kind, reason: verdict.reason, evidence: verdict.evidence });
+    ports.progress({ type: 'verdict', trial, settings, outcome, reason: verdict.reason });
+    if (verdict.ok) {
+      // Same effective config, moved from the trial file into the accepted one: no restart needed.
+      const next = [...this.accepted.filter((a) => !settings.some((s) => s.option === a.option)), ...settings];
+      ports.dropins.writeAccepted(unit, next, this.where);
+      ports.dropins.removeTrial(unit);
+      await ports.systemd.reload();
+      return { verdict, ineffective };
+    }
     ports.dropins.removeTrial(unit);
     await ports.systemd.reload();
-    return verdict;
-  }
-  ports.dropins.removeTrial(unit);
-  await ports.systemd.reload();
-  if (verdict.kind !== 'not-effective') {
-    report.restarts++;
-    const back = await restartAndJudge(ports, unit, { settleMs: o.settleMs, probes: o.probes });
-    // Whatever the unit logs in its own configuration is not the sandbox's doing.
-    for (const s of errorSignatures(back.logs)) watch.knownErrors.add(s);
-    if (!back.ok) {
-      throw new AutohardenError('Failed', `${unit} did not come back after reverting ${settings.map((s) => s.option).join(', ')}: ${back.reason}`);
+    if (verdict.kind !== 'not-effective') {
+      report.restarts++;
+      const back = await restartAndJudge(ports, unit, { settleMs: o.settleMs, probes: o.probes });
+      // Whatever the unit logs in its own configuration is not the sandbox's doing.
+      for (const s of errorSignatures(back.logs)) this.watch.knownErrors.add(s);
+      if (!back.ok) {
+        throw new AutohardenError('Failed', `${unit} did not come back after reverting ${settings.map((s) => s.option).join(', ')}: ${back.reason}`);
+      }
     }
+    return { verdict, ineffective };
   }
-  return verdict;
+}
+
+/** The whole loop in-process, as `autoharden tune` runs it. */
+export async function tune(ports: Ports, o: TuneOptions, catalog: readonly OptionSpec[]): Promise<TuneReport> {
+  const session = new TuneSession(ports, o, catalog);
+  await session.begin();
+  while (await session.step()) {
+    /* one trial per step */
+  }
+  return session.finish();
 }

@@ -1,0 +1,68 @@
+// Which options a tune may try on this unit, and which it leaves out and why. Pure.
+import { renderRung, strongerRungs, usableOptions } from './catalog.js';
+import type { Candidate } from './plan.js';
+import { applySafetyPolicy, type Declarations, type SafetyFacts } from './policy.js';
+import type { EffectiveSettings, OptionSpec, Setting } from './types.js';
+
+export interface CandidateInput {
+  catalog: readonly OptionSpec[];
+  systemdVersion: number;
+  /** Effective settings read back over D-Bus, accepted set included. */
+  eff: EffectiveSettings;
+  accepted: readonly Setting[];
+  /** Options the user rolled back one by one: not retried. */
+  rolledBack: ReadonlySet<string>;
+  /** option=value pairs already rejected in this tune (a resumed tune does not retry them). */
+  rejected: ReadonlySet<string>;
+  facts: SafetyFacts;
+  declarations: Declarations;
+}
+
+export interface Skip {
+  option: string;
+  value: string;
+  reason: string;
+}
+
+export function buildCandidates(i: CandidateInput): { candidates: Candidate[]; skipped: Skip[] } {
+  const candidates: Candidate[] = [];
+  const skipped: Skip[] = [];
+  const usable = new Map(usableOptions(i.catalog, i.systemdVersion).map((c) => [c.name, c]));
+  for (const full of i.catalog) {
+    const skip = (value: string, reason: string) => skipped.push({ option: full.name, value, reason });
+    if (full.explainOnly) {
+      skip('', full.explainOnly);
+      continue;
+    }
+    const spec = usable.get(full.name);
+    if (!spec) {
+      skip('', `needs systemd ${full.minSystemd}+ (this is ${i.systemdVersion})`);
+      continue;
+    }
+    if (i.accepted.some((a) => a.option === spec.name)) continue; // accepted earlier, still in force
+    if (i.rolledBack.has(spec.name)) {
+      skip('', 'rolled back by the user; not retried until `rollback --all`');
+      continue;
+    }
+    // Lines are rendered against the effective value so that they only tighten what the vendor
+    // and admin set (list settings merge across drop-ins).
+    const stronger = strongerRungs(spec, i.eff).filter((r) => !i.rejected.has(`${spec.name}=${r.value}`));
+    const rungs = stronger.flatMap((r) => {
+      const lines = renderRung(spec, r, i.eff);
+      return lines ? [{ ...r, lines }] : [];
+    });
+    if (rungs.length === 0) {
+      skip(spec.ladder[0]?.value ?? '', stronger.length === 0
+        ? 'already in force (set by the vendor or admin), or every stronger value was rejected'
+        : "cannot be written as a pure tightening of the vendor's value; left as it is");
+      continue;
+    }
+    const decision = applySafetyPolicy(spec, rungs, i.facts, i.declarations);
+    if ('skip' in decision) {
+      skip(rungs[0]?.value ?? '', `${spec.safety}: ${decision.skip}`);
+      continue;
+    }
+    candidates.push({ spec, rungs: decision.rungs });
+  }
+  return { candidates, skipped };
+}
