@@ -1,4 +1,5 @@
 // The composition root: the one place that builds adapters and hands them to the engine.
+import { statSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { exposure } from './adapters/analyze.js';
 import { DropIns } from './adapters/dropins.js';
@@ -43,6 +44,13 @@ export function buildPorts(systemd: Systemd, unit: string, w: Wiring): Ports {
     unitLogsSince,
     observe: (u) => observeService(systemd, u),
     logOffsets,
+    isDirectory: (p) => {
+      try {
+        return statSync(p).isDirectory();
+      } catch {
+        return false;
+      }
+    },
     logLinesSince: linesSince,
     recentLogs: async (u, files) => [...(await recentUnitLogs(u)), ...tails(files)],
     exposure,

@@ -1,7 +1,7 @@
 // Glue between systemd and /proc: observe a running service and turn what it holds into the
 // facts the safety policy and the log check need.
 import { readlinkSync, statSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, dirname } from 'node:path';
 import {
   familiesInUse, formatEndpoint, nonLoopbackListeners, peers, sessionEvidence, usesInet, type UnitObservation,
 } from '../core/observe.js';
@@ -47,6 +47,7 @@ export async function observeService(systemd: SystemdPort, unit: string): Promis
     peers: peers(obs),
     sessionEvidence: obs.sessions ? sessionEvidence(obs.sessions) : [],
     createdModes: created.map(({ path, mode }) => ({ path, mode })),
+    writableDirs: [...new Set(written.filter((m) => m.file).map((m) => dirname(m.path)))].sort(),
   };
   const logFiles = written.filter((m) => m.file && (m.path.startsWith('/var/log/') || m.path.endsWith('.log'))).map((m) => m.path);
   return { facts, logFiles, observation: obs };

@@ -1,5 +1,6 @@
 // Which options a tune may try on this unit, and which it leaves out and why. Pure.
 import { renderRung, strongerRungs, usableOptions } from './catalog.js';
+import { learnable, withWritablePaths } from './learn.js';
 import type { Candidate } from './plan.js';
 import { applySafetyPolicy, type Declarations, type SafetyFacts } from './policy.js';
 import type { EffectiveSettings, OptionSpec, Setting } from './types.js';
@@ -62,7 +63,10 @@ export function buildCandidates(i: CandidateInput): { candidates: Candidate[]; s
       skip(rungs[0]?.value ?? '', `${spec.safety}: ${decision.skip}`);
       continue;
     }
-    candidates.push({ spec, rungs: decision.rungs });
+    // strict with the directories the unit writes kept writable: stronger than falling back to full
+    const seeds = (i.facts.writableDirs ?? []).filter(learnable);
+    const seeded = spec.name === 'ProtectSystem' ? decision.rungs.map((r) => (r.value === 'strict' ? withWritablePaths(r, seeds) : r)) : decision.rungs;
+    candidates.push({ spec, rungs: seeded });
   }
   return { candidates, skipped };
 }

@@ -55,7 +55,7 @@ function unhealthy(start: UnitSnapshot, s: UnitSnapshot): string | undefined {
 }
 
 export function classifyTrial(o: TrialObservation): Verdict {
-  const evidence = o.logs.slice(-20);
+  const evidence = [...o.logs, ...(o.fileLogs ?? [])].slice(-30);
   const bad = [o.start, ...o.samples].map((s) => ({ s, why: unhealthy(o.start, s) })).find((x) => x.why);
   if (o.jobResult !== 'done' || bad) {
     const snap = bad?.s ?? o.samples.at(-1) ?? o.start;

@@ -26,6 +26,8 @@ export interface SafetyFacts {
   sessionEvidence: string[];
   /** Modes of the files and sockets the unit creates and writes. */
   createdModes: Array<{ path: string; mode: number }>;
+  /** Directories of the files it holds open for writing: seeds for ReadWritePaths. */
+  writableDirs?: string[];
 }
 
 export type Decision = { rungs: Rung[] } | { skip: string };
@@ -74,10 +76,32 @@ function ipRung(allowNet: readonly string[]): Rung {
 const familiesOf = (rung: Rung) => (rung.value === 'none' ? [] : rung.value.split(/\s+/));
 const umaskOf = (rung: Rung) => Number.parseInt(rung.value, 8);
 
+/**
+ * Settings a spawned login session inherits although the catalog does not mark them as confining:
+ * the umask passes from sshd or cron to every shell and job they start (Debian's PAM stacks have no
+ * pam_umask), so UMask=0077 on sshd makes every file an admin creates over ssh private.
+ */
+const INHERITED_BY_SESSIONS: ReadonlySet<string> = new Set(['UMask']);
+
+export function confinesSessions(spec: OptionSpec): boolean {
+  return spec.confinesSessions || INHERITED_BY_SESSIONS.has(spec.name);
+}
+
+/**
+ * The reach checks come first: their reason holds whatever the user says about sessions
+ * (--confine-sessions does not make PrivateNetwork safe for a unit with inet sockets), so that
+ * is the reason a skip gives.
+ */
 export function applySafetyPolicy(spec: OptionSpec, rungs: Rung[], f: SafetyFacts, d: Declarations): Decision {
-  if (spec.confinesSessions && f.sessionEvidence.length && !d.confineSessions) {
+  const decision = reachAndModes(spec, rungs, f, d);
+  if ('skip' in decision) return decision;
+  if (confinesSessions(spec) && f.sessionEvidence.length && !d.confineSessions) {
     return { skip: `spawns login sessions (${f.sessionEvidence[0]}); ${spec.name} would confine them too — pass --confine-sessions to allow it` };
   }
+  return decision;
+}
+
+function reachAndModes(spec: OptionSpec, rungs: Rung[], f: SafetyFacts, d: Declarations): Decision {
   switch (spec.name) {
     case 'PrivateNetwork':
       if (f.usesInet) {

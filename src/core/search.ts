@@ -2,29 +2,33 @@
 // find the culprits by splitting it (adaptive group testing), so that k breaking options among n
 // cost about k·log2(n/k) trials instead of n. Pure: no I/O.
 //
-// Model. Each live item is one rung of one option. A trial applies the accepted set plus a batch;
-// the planner assumes breakage is monotone (adding restrictions never repairs a broken service),
-// which holds for single breaking settings and for pairs that break only together alike. Then:
-//  - a passing batch is accepted as a whole — the only way anything is ever accepted, so every
-//    accepted setting was part of a trial that passed on top of the then-accepted set;
-//  - a failing batch G is a "suspect" group: accepted ∪ G breaks, and by monotonicity it keeps
-//    breaking whatever is accepted later. We test a part H of it: if H passes, H is accepted and
-//    G∖H is still a suspect (no trial needed to know it); if H fails, H is the suspect and G∖H
-//    goes back to the pool untested. A suspect of one item is rejected without a trial;
+// Model. Each live item is one rung of one option. A trial applies the accepted set plus a batch.
+// The planner assumes breakage is monotone — adding restrictions never repairs a broken service —
+// which holds for settings that break alone and for pairs that break only together alike. Then:
+//  - a passing batch is accepted as a whole. That is the only way anything is ever accepted, so
+//    every accepted setting was part of a trial that passed on top of the then-accepted set;
+//  - a failing batch G is a "suspect": accepted ∪ G breaks, and by monotonicity keeps breaking
+//    whatever is accepted later. A part H of it is tried: if H passes, H is accepted and G∖H is
+//    still a suspect (known without a trial); if H fails, H is the suspect and G∖H goes back to
+//    the pool untested. A suspect of one item is rejected without a trial of its own;
 //  - a rejected rung makes the option's next rung an item again (value ladders).
+// If breakage is not monotone (a flaky probe), the inference can only wrongly reject, never accept.
 //
-// Batch sizes come from the priors (chance that an item works), Hwang-style: a new batch takes
-// items in order of expected gain while the chance that the whole batch passes stays ≥ batchTarget,
-// and a suspect is split where the chance that the tested part passes, given that the suspect
-// fails, is nearest splitTarget (with equal priors: halves). The very first batch is the
-// prediction: every candidate whose prior is ≥ predictThreshold, in one trial.
+// Sizes come from the priors (chance that an item works), as in Hwang's generalised binary
+// splitting: a new batch takes items in order of expected gain while the chance that the whole
+// batch passes stays ≥ batchTarget (risky items that would push it below wait for a later, smaller
+// batch, or go alone); a suspect is split so that the chance the tried part passes, given that the
+// suspect fails, is nearest splitTarget — with equal priors that is about half, and the safest
+// items are tried first so that a pass accepts them and leaves the risky rest as the suspect. The
+// very first batch is the prediction: every candidate whose prior is ≥ predictThreshold.
 //
-// Calibration. Services differ in how much hardening they tolerate, so the catalog's priors are
-// scaled per service: each item's failure odds are multiplied by an unknown factor θ, and a
-// posterior over a small grid of θ values is recomputed from the verdicts so far (accepted items,
-// rejected items and suspect groups make an exact likelihood for independent items). A service
-// that took the predicted batch gets bigger batches for its risky options; one that broke often
-// gets smaller ones.
+// Calibration. Services differ in how much hardening they tolerate, so the catalog's failure
+// chances (1 − prior) of the strongest rungs are scaled per service by a fragility factor θ: a
+// service with θ = 0.3 breaks under each option with 0.3 times the catalog's chance. A posterior over a grid of θ values is
+// recomputed from the verdicts so far — accepted items, rejected items and the open suspect make an
+// exact likelihood for independent items — and every chance above is averaged over it. A service
+// that took the predicted batch gets big batches for its risky options; one that broke often gets
+// small ones, down to one option per trial (which is then one-at-a-time again).
 import { orderByGain, toSetting, type Candidate, type Planner } from './plan.js';
 import type { Setting } from './types.js';
 
@@ -33,18 +37,21 @@ export interface AdaptiveOptions {
   predictThreshold?: number;
   /** A new batch grows while its chance to pass stays at least this (default 0.5). */
   batchTarget?: number;
-  /** Split a failed batch where the tested part passes with about this chance (default 0.5). */
+  /** Split a failed batch where the tried part passes with about this chance (default 0.5). */
   splitTarget?: number;
-  /** Prior of the next rung after a rung is rejected, as a function of the rejected rung's prior.
-   * Default: halfway between that prior and 0.6 (see nextRungPrior). */
+  /** Chance that an option's strongest rung works, when observation knows better than the
+   * catalog's spec.prior (default: spec.prior). */
+  priorOf?: (c: Candidate) => number;
+  /** Prior of the next rung after a rung is rejected, from the rejected rung's prior
+   * (default nextRungPrior). */
   nextRungPrior?: (failedPrior: number) => number;
-  /** Learn a per-service scale on the catalog's failure odds (default true). */
+  /** Learn the service's fragility from the verdicts (default true); false trusts the priors as they are. */
   calibrate?: boolean;
 }
 
 export type RejectReason =
-  | 'failed' // this rung was in a trial, on its own, that failed
-  | 'inferred' // a failing batch minus a passing part left only this rung (no trial of its own)
+  | 'failed' // this rung failed in a trial on its own
+  | 'inferred' // a failing batch minus a part that then passed left only this rung: no trial of its own
   | 'ineffective'; // systemd did not apply it
 
 export interface Rejection {
@@ -52,11 +59,11 @@ export interface Rejection {
   reason: RejectReason;
 }
 
-/** Default ladder rule: a rejected rung shows the service uses some of what that rung forbids; the
- * next, weaker rung forbids less. So its chance is pulled towards a coin flip slightly favouring
- * success (0.6): lower than a confident prior (0.9 → 0.75: the sibling's failure is real
- * evidence the service touches this area), higher than a pessimistic one (0.3 → 0.45: a weaker
- * capability set or syscall filter usually does fit once the strongest did not). */
+/** Default ladder rule. A rejected rung shows the service uses some of what that rung forbids; the
+ * next, weaker rung forbids less. Its chance is pulled halfway towards 0.6: below a confident prior
+ * (0.9 → 0.75: the sibling's failure is evidence that the service touches this area) and above a
+ * pessimistic one (0.3 → 0.45: once the strictest capability set or address-family list failed,
+ * the broader next rung usually fits). */
 export function nextRungPrior(failedPrior: number): number {
   return (failedPrior + 0.6) / 2;
 }
@@ -64,10 +71,8 @@ export function nextRungPrior(failedPrior: number): number {
 interface Item {
   cand: number;
   rung: number;
-  /** Prior chance that this rung works, before calibration. */
+  /** Chance that this rung works, before calibration. */
   prior: number;
-  /** Failure odds (1 − prior) / prior, before calibration. */
-  odds: number;
   gain: number;
   seq: number;
   setting: Setting;
@@ -75,26 +80,43 @@ interface Item {
 
 interface Suspect {
   items: Item[];
-  /** This exact set failed in a trial (rather than being left over from a passing part). */
+  /** This exact set failed in a trial (rather than being what a passing part left over). */
   observed: boolean;
 }
 
 interface Pending {
   items: Item[];
-  /** When splitting a suspect: the part not under trial. */
+  /** When a suspect is being split: its part not under trial. */
   rest?: Item[];
 }
 
-// θ grid: 2^-4 … 2^2 in half steps, with a log-normal prior around 1 (σ = 1.5 doublings).
-const ENV = (globalThis as any).process?.env ?? {};
-const LO = Number(ENV.LO ?? -6), HI = Number(ENV.HI ?? 6), SIG = Number(ENV.SIG ?? 2), LIN = ENV.LIN === '1';
-const THETAS = Array.from({ length: (HI - LO) * 2 + 1 }, (_, i) => 2 ** (LO + i / 2));
-const SIGUP = Number(ENV.SIGUP ?? SIG);
-const THETA_PRIOR = THETAS.map((t) => Math.exp(-(Math.log2(t) ** 2) / (2 * (t > 1 ? SIGUP : SIG) ** 2)));
+// Fragility grid θ = 2^-6 … 2^4 in half doublings. Prior: log-normal around 1 (the catalog is
+// right), wider downwards (σ 2.5 doublings: a simple daemon may take nearly everything) than
+// upwards (σ 1.5: the risky options already carry low priors).
+const THETAS = Array.from({ length: 21 }, (_, i) => 2 ** (-6 + i / 2));
+const THETA_PRIOR = THETAS.map((t) => {
+  const l = Math.log2(t);
+  const sd = l < 0 ? 2.5 : 1.5;
+  return Math.exp(-(l * l) / (2 * sd * sd));
+});
+const ONLY_ONE = THETAS.map((t) => (t === 1 ? 1 : 0));
 const MIN_PRIOR = 0.02;
 const MAX_PRIOR = 0.98;
 
 const clampPrior = (p: number) => Math.min(MAX_PRIOR, Math.max(MIN_PRIOR, Number.isFinite(p) ? p : 0.5));
+
+/** Chance that an item fails on a service of fragility θ. A weaker rung's prior already comes
+ * from its stronger sibling's failure on this very service, so θ does not scale it again (and it
+ * teaches nothing about θ). */
+const failChance = (theta: number, it: Item) => (it.rung > 0 ? 1 - it.prior : Math.min(0.995, theta * (1 - it.prior)));
+
+function passAll(theta: number, items: readonly Item[]): number {
+  let p = 1;
+  for (const it of items) p *= 1 - failChance(theta, it);
+  return p;
+}
+
+const byGain = (a: Item, b: Item) => b.gain - a.gain || a.seq - b.seq;
 
 export class Adaptive implements Planner {
   private readonly cands: Candidate[];
@@ -121,7 +143,8 @@ export class Adaptive implements Planner {
     this.splitTarget = opts.splitTarget ?? 0.5;
     this.rungPrior = opts.nextRungPrior ?? nextRungPrior;
     this.calibrate = opts.calibrate ?? true;
-    this.cands.forEach((c, i) => this.pool.push(this.item(i, 0, c.spec.prior)));
+    const priorOf = opts.priorOf ?? ((c: Candidate) => c.spec.prior);
+    this.cands.forEach((c, i) => this.pool.push(this.item(i, 0, priorOf(c))));
   }
 
   next(): Setting[] | undefined {
@@ -135,8 +158,8 @@ export class Adaptive implements Planner {
     const w = this.posterior();
     const suspect = this.suspects.pop();
     if (suspect) {
-      const [tested, rest] = this.split(suspect.items, w);
-      return this.issue({ items: tested, rest });
+      const [tried, rest] = this.split(suspect.items, w);
+      return this.issue({ items: tried, rest });
     }
     if (this.pool.length === 0) return undefined;
     return this.issue({ items: this.batch(w) });
@@ -150,18 +173,19 @@ export class Adaptive implements Planner {
     const off = new Set(ineffective);
     const tried: Item[] = [];
     for (const it of p.items) {
-      if (off.has(this.cands[it.cand]!.spec.name)) this.reject(it, 'ineffective');
+      if (off.has(it.setting.option)) this.reject(it, 'ineffective');
       else tried.push(it);
     }
     const rest = p.rest ?? [];
-    if (tried.length === 0 || (tried.length < p.items.length && rest.length > 0)) {
-      // Nothing was judged, or the suspect we split held settings systemd ignores, so its failure
-      // may not mean what we took it to mean: put the untested part back, no inference.
+    if (tried.length < p.items.length && rest.length > 0) {
+      // The suspect being split held settings systemd ignores: its failure may not mean what we
+      // took it to mean. Judge what was tried, put the untried part back untested.
       if (ok) this.kept.push(...tried);
       else if (tried.length) this.suspects.push({ items: tried, observed: true });
       this.pool.push(...rest);
       return;
     }
+    if (tried.length === 0) return;
     if (ok) {
       this.kept.push(...tried);
       if (rest.length) this.suspects.push({ items: rest, observed: false });
@@ -185,17 +209,19 @@ export class Adaptive implements Planner {
     return this.trialCount;
   }
 
+  /** The service's fragility as learnt so far (posterior mean of θ; 1 = as the catalog says). */
+  fragility(): number {
+    const w = this.posterior();
+    return THETAS.reduce((s, t, j) => s + w[j]! * t, 0);
+  }
+
   // -------------------------------------------------------------------------------------------
 
   private item(cand: number, rung: number, prior: number): Item {
     const c = this.cands[cand]!;
     const r = c.rungs[rung]!;
     const p = clampPrior(prior);
-    return {
-      cand, rung, prior: p, odds: (1 - p) / p, seq: this.seq++,
-      gain: c.spec.weight * (1 - r.residual) * p,
-      setting: toSetting(c.spec, r),
-    };
+    return { cand, rung, prior: p, seq: this.seq++, gain: c.spec.weight * (1 - r.residual) * p, setting: toSetting(c.spec, r) };
   }
 
   private issue(p: Pending): Setting[] {
@@ -211,13 +237,13 @@ export class Adaptive implements Planner {
     if (it.rung + 1 < c.rungs.length) this.pool.push(this.item(it.cand, it.rung + 1, this.rungPrior(it.prior)));
   }
 
-  /** Posterior weights over THETAS given the verdicts so far (uniform-ish prior when not calibrating). */
+  /** Posterior weights over THETAS given the verdicts so far. */
   private posterior(): number[] {
-    if (!this.calibrate) return THETAS.map((t) => (t === 1 ? 1 : 0));
+    if (!this.calibrate) return ONLY_ONE;
     const ll = THETAS.map((t, j) => {
       let s = Math.log(THETA_PRIOR[j]!);
-      for (const it of this.kept) s += Math.log(1 - q(t, it.odds));
-      for (const it of this.failed) s += Math.log(q(t, it.odds));
+      for (const it of this.kept) s += Math.log(1 - failChance(t, it));
+      for (const it of this.failed) s += Math.log(failChance(t, it));
       for (const g of this.suspects) s += Math.log(Math.max(1e-300, 1 - passAll(t, g.items)));
       return s;
     });
@@ -227,25 +253,16 @@ export class Adaptive implements Planner {
     return w.map((x) => x / sum);
   }
 
-  /** Chance that all of `items` work, averaged over the posterior. */
-  private passChance(w: number[], items: readonly Item[]): number {
-    return THETAS.reduce((s, t, j) => s + w[j]! * passAll(t, items), 0);
-  }
-
   /** Takes the next batch out of the pool. */
-  private batch(w: number[]): Item[] {
+  private batch(w: readonly number[]): Item[] {
     const order = [...this.pool].sort(byGain);
-    let chosen: Item[];
-    if (!this.predicted && this.predictThreshold <= 1) {
-      chosen = order.filter((it) => it.prior >= this.predictThreshold);
-    } else {
-      chosen = [];
-    }
+    let chosen: Item[] = [];
+    if (!this.predicted) chosen = order.filter((it) => it.prior >= this.predictThreshold);
     this.predicted = true;
     if (chosen.length === 0) {
       const prod = THETAS.map(() => 1);
       for (const it of order) {
-        const next = THETAS.map((t, j) => prod[j]! * (1 - q(t, it.odds)));
+        const next = THETAS.map((t, j) => prod[j]! * (1 - failChance(t, it)));
         const chance = next.reduce((s, x, j) => s + w[j]! * x, 0);
         if (chosen.length === 0 || chance >= this.batchTarget) {
           chosen.push(it);
@@ -258,22 +275,30 @@ export class Adaptive implements Planner {
     return chosen;
   }
 
-  /** Splits a failed group (≥ 2 items) into the part to test and the rest. The tested part is the
-   * safest items, as many as keep its chance of passing, given the group fails, nearest splitTarget:
-   * if it passes they are all accepted and the risky rest stays a suspect. */
-  private split(items: readonly Item[], w: number[]): [Item[], Item[]] {
-    const g = [...items].sort((a, b) => a.odds - b.odds || byGain(a, b));
+  /** Splits a failed group of ≥ 2 items into the part to try and the rest: the safest items, as
+   * many as make the chance that they pass, given that the group fails, nearest splitTarget. */
+  private split(items: readonly Item[], w: readonly number[]): [Item[], Item[]] {
+    const g = [...items].sort((a, b) => b.prior - a.prior || byGain(a, b));
     const m = g.length;
+    // head[j][k]: chance that the first k items pass under THETAS[j]; tail[j][k]: the items from k on
+    const head = THETAS.map((t) => {
+      const out = [1];
+      for (const it of g) out.push(out.at(-1)! * (1 - failChance(t, it)));
+      return out;
+    });
+    const tail = THETAS.map((t) => {
+      const out = [1];
+      for (let i = m - 1; i >= 0; i--) out.unshift(out[0]! * (1 - failChance(t, g[i]!)));
+      return out;
+    });
     let best = 1;
     let bestScore = Infinity;
     for (let k = 1; k < m; k++) {
-      const head = g.slice(0, k);
-      const tail = g.slice(k);
       let chance = 0;
-      THETAS.forEach((t, j) => {
-        const all = passAll(t, g);
+      THETAS.forEach((_, j) => {
+        const all = head[j]![m]!;
         if (all >= 1) return;
-        chance += (w[j]! * passAll(t, head) * (1 - passAll(t, tail))) / (1 - all);
+        chance += (w[j]! * head[j]![k]! * (1 - tail[j]![k]!)) / (1 - all);
       });
       const score = Math.abs(chance - this.splitTarget) + 1e-9 * Math.abs(k - m / 2);
       if (score < bestScore) {
@@ -283,21 +308,4 @@ export class Adaptive implements Planner {
     }
     return [g.slice(0, best), g.slice(best)];
   }
-}
-
-/** Failure chance of an item with failure odds `odds`, with the odds scaled by θ. */
-function q(theta: number, odds: number): number {
-  if (LIN) return Math.min(0.995, theta * odds / (1 + odds));
-  const o = theta * odds;
-  return o / (1 + o);
-}
-
-function passAll(theta: number, items: readonly Item[]): number {
-  let p = 1;
-  for (const it of items) p *= 1 - q(theta, it.odds);
-  return p;
-}
-
-function byGain(a: Item, b: Item): number {
-  return b.gain - a.gain || a.seq - b.seq;
 }

@@ -47,6 +47,9 @@ export interface InstanceSpec {
   priors?: readonly number[];
   /** Choose the breaking options with weight 1 − prior (default true: the priors are informative). */
   informative?: boolean;
+  /** Rescale the priors so that the expected number of breaking options is k: the planner's
+   * beliefs are then right on average instead of the catalog's (default false). */
+  calibrated?: boolean;
 }
 
 export const key = (s: { option: string; value: string }) => `${s.option}=${s.value}`;
@@ -74,6 +77,10 @@ export function makeInstance(rng: () => number, spec: InstanceSpec): SimInstance
     const prior = priors[Math.floor(rng() * priors.length)]!;
     const weight = Math.round(50 + rng() * 1950);
     cands.push({ spec: fakeSpec(name, weight, prior, rungs), rungs });
+  }
+  if (spec.calibrated) {
+    const total = cands.reduce((s, c) => s + (1 - c.spec.prior), 0);
+    for (const c of cands) c.spec.prior = 1 - Math.min(0.95, ((1 - c.spec.prior) * k) / total);
   }
   // k breaking options, drawn without replacement, weighted by 1 − prior when informative
   const left = cands.map((_, i) => i);
@@ -147,11 +154,18 @@ export interface SimRow {
   n: number;
   k: number;
   instances: number;
+  /** Mean trials. */
   oneAtATime: number;
   adaptive: number;
+  /** Mean restarts under the current engine: one per trial, plus one to revert each failed trial. */
+  oneAtATimeRestarts: number;
+  adaptiveRestarts: number;
   /** Instances where the two ended with different accepted sets (0 without pairs). */
   mismatches: number;
 }
+
+/** Restarts a run costs when every failed trial is reverted with a restart of its own. */
+export const restarts = (r: Run) => r.trials.length + r.trials.filter((t) => !t.ok).length;
 
 export interface SimOptions {
   ns?: readonly number[];
@@ -169,29 +183,36 @@ export function simulate(o: SimOptions = {}): SimRow[] {
   for (const n of ns) {
     for (const k of ks) {
       const rng = prng(seed * 1_000_003 + n * 101 + k);
-      let one = 0, ada = 0, mismatches = 0;
+      let one = 0, ada = 0, oneR = 0, adaR = 0, mismatches = 0;
       for (let i = 0; i < instances; i++) {
         const inst = makeInstance(rng, { ...instance, n, k });
         const a = drive(new OneAtATime(inst.cands), inst);
         const b = drive(new Adaptive(inst.cands, adaptive), inst);
         one += a.trials.length;
         ada += b.trials.length;
+        oneR += restarts(a);
+        adaR += restarts(b);
         const sa = a.accepted.map(key).sort().join(' ');
         const sb = b.accepted.map(key).sort().join(' ');
         if (sa !== sb) mismatches++;
       }
-      rows.push({ n, k, instances, oneAtATime: one / instances, adaptive: ada / instances, mismatches });
+      rows.push({
+        n, k, instances, oneAtATime: one / instances, adaptive: ada / instances,
+        oneAtATimeRestarts: oneR / instances, adaptiveRestarts: adaR / instances, mismatches,
+      });
     }
   }
   return rows;
 }
 
 export function formatTable(rows: readonly SimRow[]): string {
-  const head = ['n', 'k', 'one-at-a-time', 'adaptive', 'ratio', 'k·log2(n/k)'];
+  const pct = (a: number, b: number) => `${b ? ((100 * a) / b).toFixed(0) : '-'}%`;
+  const head = ['n', 'k', 'trials 1-at-a-time', 'adaptive', 'ratio', 'k·log2(n/k)', 'restarts 1-at-a-time', 'adaptive', 'ratio'];
   const body = rows.map((r) => [
-    String(r.n), String(r.k), r.oneAtATime.toFixed(1), r.adaptive.toFixed(1),
-    `${((100 * r.adaptive) / r.oneAtATime).toFixed(0)}%`,
+    String(r.n), String(r.k),
+    r.oneAtATime.toFixed(1), r.adaptive.toFixed(1), pct(r.adaptive, r.oneAtATime),
     r.k ? (r.k * Math.log2(r.n / r.k)).toFixed(1) : '0',
+    r.oneAtATimeRestarts.toFixed(1), r.adaptiveRestarts.toFixed(1), pct(r.adaptiveRestarts, r.oneAtATimeRestarts),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');

@@ -50,6 +50,7 @@ export interface Ports {
   /** Read-only look at the running unit: sockets, sessions, files it writes. */
   observe(unit: string): Promise<{ facts: SafetyFacts; logFiles: string[]; observation: UnitObservation }>;
   logOffsets(files: readonly string[]): Record<string, number>;
+  isDirectory(path: string): boolean;
   logLinesSince(offsets: Record<string, number>): string[];
   /** Recent lines of the unit's journal and log files, for the baseline of known errors. */
   recentLogs(unit: string, logFiles: readonly string[]): Promise<string[]>;

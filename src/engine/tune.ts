@@ -4,7 +4,9 @@
 import { buildCandidates } from '../core/candidates.js';
 import { AutohardenError } from '../core/errors.js';
 import { acceptedSet, lastTrialNumber, rolledBackByUser, type JournalRecord } from '../core/journal.js';
+import { baseValue, learnFromFailure } from '../core/learn.js';
 import { errorSignatures } from '../core/logcheck.js';
+import { LIKELY_FREE_CAPS, Minimizer, capabilityItems, capabilityStep, syscallItems, syscallStep, type MinimizeStep } from '../core/minimize.js';
 import { probesOnlyLocal } from '../core/observe.js';
 import { OneAtATime, type Planner } from '../core/plan.js';
 import type { Declarations, SafetyFacts } from '../core/policy.js';
@@ -56,6 +58,8 @@ interface LogWatch {
 const PREFLIGHT_PROBE_RUNS = 3;
 /** The confirmation trial of the whole accepted set settles this many times longer. */
 const CONFIRM_SETTLE_FACTOR = 3;
+/** How often one candidate may be retried with more learned ReadWritePaths. */
+const MAX_LEARN_ROUNDS = 4;
 
 export function allProperties(catalog: readonly OptionSpec[]): string[] {
   return [...new Set(catalog.flatMap((o) => o.properties))];
@@ -87,8 +91,13 @@ export async function preflight(ports: Ports, unit: string, probes: readonly Pro
 }
 
 function inForce(spec: OptionSpec | undefined, value: string, eff: EffectiveSettings): boolean {
-  const rung = spec?.ladder.find((r) => r.value === value);
+  const rung = spec?.ladder.find((r) => r.value === baseValue(value));
   return rung ? rung.inForce(eff) : false;
+}
+
+interface MinimizeTask {
+  m: Minimizer;
+  make(removed: readonly string[]): MinimizeStep;
 }
 
 /** option=value pairs rejected since the last tune-begin: a resumed tune does not retry them. */
@@ -114,6 +123,9 @@ export class TuneSession {
   private readonly props: string[];
   private readonly t0 = Date.now();
   private confirmed = false;
+  private minimizing: MinimizeTask[] | undefined;
+  /** Checks for values the ladder does not list (minimisation steps), by option=value. */
+  private readonly dynamic = new Map<string, (eff: EffectiveSettings) => boolean>();
 
   constructor(
     private readonly ports: Ports,
@@ -171,10 +183,21 @@ export class TuneSession {
   /** Runs the next trial; false when the search is over (call finish()). */
   async step(): Promise<boolean> {
     if (this.o.signal?.aborted) throw new AutohardenError('Failed', 'interrupted');
-    const settings = this.planner.next();
-    if (!settings) return false;
+    let settings = this.planner.next();
+    if (!settings) return this.minimizeStep();
     this.trialNo++;
-    const { verdict, ineffective } = await this.runTrial(this.trialNo, settings);
+    let { verdict, ineffective } = await this.runTrial(this.trialNo, settings);
+    // ProtectSystem=strict failing on a read-only path: retry with that directory writable.
+    for (let round = 0; !verdict.ok && round < MAX_LEARN_ROUNDS; round++) {
+      const learned = learnFromFailure(settings, verdict.evidence, (p) => this.ports.isDirectory(p));
+      if (!learned) break;
+      const tried = settings.map((s) => `${s.option}=${s.value}`).join(' ');
+      if (settings.length === 1) this.report.rejected.push(...settings.map((s) => ({ option: s.option, value: s.value, reason: `${verdict.reason} (retrying with the paths it named)` })));
+      this.ports.progress({ type: 'info', message: `learned writable paths from: ${tried}` });
+      settings = learned;
+      this.trialNo++;
+      ({ verdict, ineffective } = await this.runTrial(this.trialNo, settings));
+    }
     this.planner.report(verdict.ok, ineffective);
     const out = (s: Setting, reason: string) => ({ option: s.option, value: s.value, reason, safety: this.byName.get(s.option)?.safety });
     for (const s of settings) {
@@ -183,12 +206,55 @@ export class TuneSession {
     const tried = settings.filter((s) => !ineffective.includes(s.option));
     if (verdict.ok) {
       this.accepted = [...this.accepted.filter((a) => !tried.some((s) => s.option === a.option)), ...tried];
+      this.report.accepted = this.report.accepted.filter((a) => !tried.some((s) => s.option === a.option));
       this.report.accepted.push(...tried.map((s) => out(s, verdict.reason)));
     } else if (tried.length === 1) {
       // A failed batch of several says only that one of them breaks; the planner splits it.
       this.report.rejected.push(out(tried[0]!, verdict.reason));
     }
     return true;
+  }
+
+  /** After the search: shrink the set-valued settings it accepted, one trial per step. */
+  private async minimizeStep(): Promise<boolean> {
+    this.minimizing ??= await this.planMinimization();
+    for (let task = this.minimizing[0]; task; task = this.minimizing[0]) {
+      const group = task.m.next();
+      if (!group) {
+        this.minimizing.shift();
+        continue;
+      }
+      const step = task.make([...task.m.removed(), ...group]);
+      this.dynamic.set(`${step.setting.option}=${step.setting.value}`, step.inForce);
+      this.trialNo++;
+      const { verdict } = await this.runTrial(this.trialNo, [step.setting]);
+      task.m.report(verdict.ok);
+      const out = { option: step.setting.option, value: step.setting.value, reason: verdict.reason, safety: this.byName.get(step.setting.option)?.safety };
+      if (verdict.ok) {
+        this.accepted = [...this.accepted.filter((a) => a.option !== step.setting.option), step.setting];
+        this.report.accepted = [...this.report.accepted.filter((a) => a.option !== step.setting.option), out];
+      } else {
+        this.report.rejected.push(out);
+      }
+      return true;
+    }
+    return false;
+  }
+
+  private async planMinimization(): Promise<MinimizeTask[]> {
+    const eff = await this.ports.systemd.serviceProperties(this.o.unit, this.props);
+    const tasks: MinimizeTask[] = [];
+    const caps = this.accepted.find((a) => a.option === 'CapabilityBoundingSet');
+    if (caps && caps.value !== 'empty') {
+      const items = capabilityItems(eff);
+      tasks.push({ m: new Minimizer(items, this.o.strategy, LIKELY_FREE_CAPS), make: (removed) => capabilityStep(eff, removed) });
+    }
+    const scf = this.accepted.find((a) => a.option === 'SystemCallFilter');
+    if (scf) {
+      const items = syscallItems(eff);
+      if (items.length) tasks.push({ m: new Minimizer(items, this.o.strategy), make: (removed) => syscallStep(scf, removed) });
+    }
+    return tasks;
   }
 
   /** Confirms the whole accepted set (adaptive), persists it, and scores the result. */
@@ -248,7 +314,9 @@ export class TuneSession {
 
     // An unknown key or bad value in a drop-in is only a warning to systemd: read back what it applied.
     const eff = await ports.systemd.serviceProperties(unit, this.props);
-    const ineffective = proposed.filter((s) => !inForce(this.byName.get(s.option), s.value, eff)).map((s) => s.option);
+    const ineffective = proposed
+      .filter((s) => !(this.dynamic.get(`${s.option}=${s.value}`)?.(eff) ?? inForce(this.byName.get(s.option), s.value, eff)))
+      .map((s) => s.option);
     let settings = proposed.filter((s) => !ineffective.includes(s.option));
     if (ineffective.length && settings.length) {
       ports.dropins.writeTrial(unit, settings);
