@@ -47,6 +47,8 @@ export async function observeService(systemd: SystemdPort, unit: string): Promis
     peers: peers(obs),
     sessionEvidence: obs.sessions ? sessionEvidence(obs.sessions) : [],
     createdModes: created.map(({ path, mode }) => ({ path, mode })),
+    uids: [...new Set(obs.processes.map((p) => p.uid))].sort((a, b) => a - b),
+    commands: [...new Set([exe, ...obs.processes.map((p) => p.name)].filter(Boolean))],
     writableDirs: [...new Set(written.filter((m) => m.file).map((m) => dirname(m.path)))].sort(),
   };
   const logFiles = written.filter((m) => m.file && (m.path.startsWith('/var/log/') || m.path.endsWith('.log'))).map((m) => m.path);

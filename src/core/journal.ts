@@ -95,6 +95,17 @@ export function rolledBackByUser(records: readonly JournalRecord[]): Set<string>
   return out;
 }
 
+/** A trial failed and the unit may still run (or lie) broken: the adaptive search lets the next
+ * trial's restart revert it, so a crash in between must restart the unit with the accepted set. */
+export function revertPending(records: readonly JournalRecord[]): boolean {
+  let pending = false;
+  for (const r of records) {
+    if (r.kind === 'trial-end') pending = r.outcome !== 'accepted' && r.verdict !== 'not-effective';
+    else if (r.kind === 'tune-end' || r.kind === 'recovered' || r.kind === 'rollback') pending = false;
+  }
+  return pending;
+}
+
 export function lastTrialNumber(records: readonly JournalRecord[]): number {
   let n = 0;
   for (const r of records) if (r.kind === 'trial-begin') n = Math.max(n, r.trial);

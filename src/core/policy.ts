@@ -28,6 +28,9 @@ export interface SafetyFacts {
   createdModes: Array<{ path: string; mode: number }>;
   /** Directories of the files it holds open for writing: seeds for ReadWritePaths. */
   writableDirs?: string[];
+  /** User ids its processes run as, and their command names: priors for the search. */
+  uids?: number[];
+  commands?: string[];
 }
 
 export type Decision = { rungs: Rung[] } | { skip: string };

@@ -1,6 +1,6 @@
 // Brings a unit's drop-ins back in line with its journal: an unfinished trial (crash, kill -9,
 // Ctrl-C) is reverted and journaled, a stray trial file removed, the accepted file rewritten.
-import { acceptedSet, unfinishedTrial } from '../core/journal.js';
+import { acceptedSet, revertPending, unfinishedTrial } from '../core/journal.js';
 import { renderDropIn } from '../core/dropin.js';
 import type { ProbeSpec } from '../core/types.js';
 import type { Ports } from './ports.js';
@@ -23,7 +23,8 @@ export async function recoverUnit(
   const wantAccepted = accepted.length ? renderDropIn(unit, accepted, 'accepted') : undefined;
   const drift = ports.dropins.readAccepted(unit) !== wantAccepted;
   const strayTrial = ports.dropins.hasTrial(unit);
-  if (!open && !drift && !strayTrial) return { recovered: false, restarted: false };
+  const pending = revertPending(records);
+  if (!open && !drift && !strayTrial && !pending) return { recovered: false, restarted: false };
 
   if (open) {
     ports.journal.append({
@@ -36,10 +37,10 @@ export async function recoverUnit(
   ports.dropins.removeTrial(unit);
   if (drift) ports.dropins.writeAccepted(unit, accepted, where);
   await ports.systemd.reload();
-  ports.progress({ type: 'info', message: `${unit}: reverted an unfinished trial; restarting with the accepted set only` });
+  ports.progress({ type: 'info', message: `${unit}: bringing the unit back to its accepted set (an earlier run stopped mid-trial)` });
   const info = await ports.systemd.unitInfo(unit);
   // A unit the admin stopped stays stopped; one that runs must run the repaired config.
-  if (info.activeState === 'inactive' && !open) return { recovered: true, restarted: false };
+  if (info.activeState === 'inactive' && !open && !pending) return { recovered: true, restarted: false };
   await restartAndJudge(ports, unit, { settleMs: o.settleMs, probes: o.probes });
   return { recovered: true, restarted: true };
 }

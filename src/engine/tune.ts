@@ -9,6 +9,7 @@ import { errorSignatures } from '../core/logcheck.js';
 import { LIKELY_FREE_CAPS, Minimizer, capabilityItems, capabilityStep, syscallItems, syscallStep, type MinimizeStep } from '../core/minimize.js';
 import { probesOnlyLocal } from '../core/observe.js';
 import { OneAtATime, type Planner } from '../core/plan.js';
+import { observedPrior } from '../core/priors.js';
 import type { Declarations, SafetyFacts } from '../core/policy.js';
 import { Adaptive } from '../core/search.js';
 import type { EffectiveSettings, OptionSpec, ProbeSpec, Setting, Verdict } from '../core/types.js';
@@ -124,6 +125,9 @@ export class TuneSession {
   private readonly t0 = Date.now();
   private confirmed = false;
   private minimizing: MinimizeTask[] | undefined;
+  /** A failed trial whose revert restart has not happened yet (adaptive). */
+  private revertPending: Setting[] | undefined;
+  private failedInARow = 0;
   /** Checks for values the ladder does not list (minimisation steps), by option=value. */
   private readonly dynamic = new Map<string, (eff: EffectiveSettings) => boolean>();
 
@@ -177,7 +181,10 @@ export class TuneSession {
       if (!o.resume) ports.journal.append({ kind: 'skipped', ...s });
       report.skipped.push({ ...s, safety: this.byName.get(s.option)?.safety });
     }
-    this.planner = o.strategy === 'adaptive' ? new Adaptive(candidates) : new OneAtATime(candidates);
+    const facts = observed.facts;
+    this.planner = o.strategy === 'adaptive'
+      ? new Adaptive(candidates, { priorOf: (c) => observedPrior(c.spec, facts) })
+      : new OneAtATime(candidates);
   }
 
   /** Runs the next trial; false when the search is over (call finish()). */
@@ -261,6 +268,7 @@ export class TuneSession {
   async finish(): Promise<TuneReport> {
     const { ports, o, report } = this;
     if (o.strategy === 'adaptive' && report.trials > 0 && !this.confirmed) await this.confirm();
+    else await this.revert();
     if (o.persist && this.accepted.length) {
       const path = ports.dropins.writeAccepted(o.unit, this.accepted, 'etc');
       await ports.systemd.reload();
@@ -289,6 +297,7 @@ export class TuneSession {
       return restartAndJudge(ports, o.unit, { settleMs: o.settleMs * CONFIRM_SETTLE_FACTOR, probes: o.probes, ...this.watch });
     };
     let verdict = await judge();
+    this.revertPending = undefined; // the confirmation restart runs the accepted set: it is the revert
     while (!verdict.ok && this.accepted.length) {
       const last = this.accepted.at(-1)!;
       ports.journal.append({ kind: 'rollback', by: 'guard', options: [last.option], reason: `confirmation of the whole set failed: ${verdict.reason}` });
@@ -337,6 +346,8 @@ export class TuneSession {
     ports.journal.append({ kind: 'trial-end', trial, settings, outcome, verdict: verdict.kind, reason: verdict.reason, evidence: verdict.evidence });
     ports.progress({ type: 'verdict', trial, settings, outcome, reason: verdict.reason });
     if (verdict.ok) {
+      this.failedInARow = 0;
+      this.revertPending = undefined;
       // Same effective config, moved from the trial file into the accepted one: no restart needed.
       const next = [...this.accepted.filter((a) => !settings.some((s) => s.option === a.option)), ...settings];
       ports.dropins.writeAccepted(unit, next, this.where);
@@ -347,15 +358,30 @@ export class TuneSession {
     ports.dropins.removeTrial(unit);
     await ports.systemd.reload();
     if (verdict.kind !== 'not-effective') {
-      report.restarts++;
-      const back = await restartAndJudge(ports, unit, { settleMs: o.settleMs, probes: o.probes });
-      // Whatever the unit logs in its own configuration is not the sandbox's doing.
-      for (const s of errorSignatures(back.logs)) this.watch.knownErrors.add(s);
-      if (!back.ok) {
-        throw new AutohardenError('Failed', `${unit} did not come back after reverting ${settings.map((s) => s.option).join(', ')}: ${back.reason}`);
-      }
+      this.failedInARow++;
+      this.revertPending = settings;
+      // The adaptive strategy lets the next trial's restart do the revert (one restart less per
+      // failure: the unit is already down), but checks the accepted set alone after two failures
+      // in a row, so that a unit broken for another reason does not get every candidate rejected.
+      if (o.strategy !== 'adaptive' || this.failedInARow >= 2) await this.revert();
     }
     return { verdict, ineffective };
+  }
+
+  /** Restart with the accepted set only and require it healthy. */
+  private async revert(): Promise<void> {
+    const settings = this.revertPending;
+    if (!settings) return;
+    const { ports, o, report } = this;
+    report.restarts++;
+    const back = await restartAndJudge(ports, o.unit, { settleMs: o.settleMs, probes: o.probes });
+    // Whatever the unit logs in its own configuration is not the sandbox's doing.
+    for (const s of errorSignatures(back.logs)) this.watch.knownErrors.add(s);
+    if (!back.ok) {
+      throw new AutohardenError('Failed', `${o.unit} did not come back after reverting ${settings.map((s) => s.option).join(', ')}: ${back.reason}`);
+    }
+    this.revertPending = undefined;
+    this.failedInARow = 0;
   }
 }
 
