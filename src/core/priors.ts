@@ -6,6 +6,21 @@ import type { OptionSpec } from './types.js';
 
 const JIT = /^(node|nodejs|java|php|php-fpm.*|luajit|dotnet|mono|beam\.smp|pypy.*)$/;
 
+/** Capabilities observation says the unit will not miss: tried together in one trial first. */
+export function likelyFreeCaps(f: SafetyFacts, base: readonly string[]): string[] {
+  const uids = f.uids ?? [];
+  const switchesUser = uids.includes(0) && uids.some((u) => u !== 0);
+  const lowPort = f.inetEndpoints.some((e) => {
+    const port = Number(/:(\d+)$/.exec(e)?.[1]);
+    return port > 0 && port < 1024;
+  });
+  return [
+    ...base,
+    ...(switchesUser ? [] : ['CAP_SETUID', 'CAP_SETGID', 'CAP_SETPCAP']),
+    ...(lowPort ? [] : ['CAP_NET_BIND_SERVICE']),
+  ];
+}
+
 export function observedPrior(spec: OptionSpec, f: SafetyFacts): number {
   const uids = f.uids ?? [];
   const switchesUser = uids.includes(0) && uids.some((u) => u !== 0);
@@ -17,7 +32,8 @@ export function observedPrior(spec: OptionSpec, f: SafetyFacts): number {
     case 'CapabilityBoundingSet':
       return runsAsRoot ? Math.min(spec.prior, 0.05) : spec.prior;
     case 'SystemCallFilter':
-      return switchesUser ? Math.min(spec.prior, 0.1) : spec.prior;
+      // V8 calls pkey_alloc at start, which @system-service lacks in systemd 252 (@pkey)
+      return switchesUser || (f.commands ?? []).some((c) => /^node(js)?$/.test(c)) ? Math.min(spec.prior, 0.1) : spec.prior;
     case 'MemoryDenyWriteExecute':
       return jit ? 0.02 : spec.prior;
     default:

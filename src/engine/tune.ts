@@ -9,7 +9,7 @@ import { errorSignatures } from '../core/logcheck.js';
 import { LIKELY_FREE_CAPS, Minimizer, capabilityItems, capabilityStep, syscallItems, syscallStep, type MinimizeStep } from '../core/minimize.js';
 import { probesOnlyLocal } from '../core/observe.js';
 import { OneAtATime, type Planner } from '../core/plan.js';
-import { observedPrior } from '../core/priors.js';
+import { likelyFreeCaps, observedPrior } from '../core/priors.js';
 import type { Declarations, SafetyFacts } from '../core/policy.js';
 import { Adaptive } from '../core/search.js';
 import type { EffectiveSettings, OptionSpec, ProbeSpec, Setting, Verdict } from '../core/types.js';
@@ -128,6 +128,7 @@ export class TuneSession {
   /** A failed trial whose revert restart has not happened yet (adaptive). */
   private revertPending: Setting[] | undefined;
   private failedInARow = 0;
+  private facts: SafetyFacts | undefined;
   /** Checks for values the ladder does not list (minimisation steps), by option=value. */
   private readonly dynamic = new Map<string, (eff: EffectiveSettings) => boolean>();
 
@@ -182,6 +183,7 @@ export class TuneSession {
       report.skipped.push({ ...s, safety: this.byName.get(s.option)?.safety });
     }
     const facts = observed.facts;
+    this.facts = facts;
     this.planner = o.strategy === 'adaptive'
       ? new Adaptive(candidates, { priorOf: (c) => observedPrior(c.spec, facts) })
       : new OneAtATime(candidates);
@@ -254,7 +256,8 @@ export class TuneSession {
     const caps = this.accepted.find((a) => a.option === 'CapabilityBoundingSet');
     if (caps && caps.value !== 'empty') {
       const items = capabilityItems(eff);
-      tasks.push({ m: new Minimizer(items, this.o.strategy, LIKELY_FREE_CAPS), make: (removed) => capabilityStep(eff, removed) });
+      const free = this.facts ? likelyFreeCaps(this.facts, LIKELY_FREE_CAPS) : LIKELY_FREE_CAPS;
+      tasks.push({ m: new Minimizer(items, this.o.strategy, free), make: (removed) => capabilityStep(eff, removed) });
     }
     const scf = this.accepted.find((a) => a.option === 'SystemCallFilter');
     if (scf) {
