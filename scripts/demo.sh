@@ -13,7 +13,7 @@ in_box() { bash scripts/box.sh exec $BOX "$@"; }
 ah() { in_box node /run/autoharden-src/dist/cli/main.js "$@"; }
 in_box sh -c 'sed "s#@SRC@#/run/autoharden-src#" /run/autoharden-src/sample/autoharden-sample.service > /etc/systemd/system/autoharden-sample.service && systemctl daemon-reload && systemctl start autoharden-sample nginx'
 for _ in $(seq 50); do in_box node -e 'fetch("http://127.0.0.1:81/").then(r=>process.exit(r.ok?0:1),()=>process.exit(1))' && break; sleep 0.1; done
-STRATEGY=${STRATEGY:-one-at-a-time}
+STRATEGY=${STRATEGY:-adaptive}
 echo "== autoharden tune autoharden-sample.service (the bundled sample)"
 ah tune autoharden-sample.service --probe http://127.0.0.1:81/ --strategy "$STRATEGY" --settle "${SETTLE:-1500}"
 echo; echo "== autoharden tune nginx.service (Debian's nginx-light)"

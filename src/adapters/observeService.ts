@@ -3,7 +3,7 @@
 import { readlinkSync, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import {
-  familiesInUse, formatEndpoint, nonLoopbackListeners, peers, sessionEvidence, usesInet, type UnitObservation,
+  familiesInUse, formatEndpoint, nonLoopbackListeners, peers, sessionEvidence, sessionsStayInUnit, usesInet, type UnitObservation,
 } from '../core/observe.js';
 import type { SafetyFacts } from '../core/policy.js';
 import type { SystemdPort } from '../engine/ports.js';
@@ -46,6 +46,7 @@ export async function observeService(systemd: SystemdPort, unit: string): Promis
     families: familiesInUse(obs),
     peers: peers(obs),
     sessionEvidence: obs.sessions ? sessionEvidence(obs.sessions) : [],
+    sessionsStayInUnit: obs.sessions ? sessionsStayInUnit(obs.sessions) : false,
     createdModes: created.map(({ path, mode }) => ({ path, mode })),
     uids: [...new Set(obs.processes.map((p) => p.uid))].sort((a, b) => a - b),
     commands: [...new Set([exe, ...obs.processes.map((p) => p.name)].filter(Boolean))],

@@ -1,7 +1,8 @@
 // New errors in the unit's own logs: a rare code path no probe reaches often still logs the errno
 // the sandbox caused. A trial that adds such a line, unseen before tuning, is rejected.
 
-// errno texts the sandbox causes (reference §4): EROFS, EACCES, EPERM, EAFNOSUPPORT, ENOSYS, SIGSYS.
+// errno texts the sandbox causes (reference §4): EROFS, EACCES, EPERM, EAFNOSUPPORT, ENOSYS, SIGSYS,
+// ENETUNREACH.
 const ERRNO_LIKE = [
   /read-only file system/i,
   /\berofs\b/i,
@@ -15,6 +16,9 @@ const ERRNO_LIKE = [
   /function not implemented/i,
   /\benosys\b/i,
   /protocol not supported/i,
+  // PrivateNetwork leaves only loopback: a connection out fails with ENETUNREACH.
+  /network is unreachable/i,
+  /\benetunreach\b/i,
 ];
 
 export function isErrnoLike(line: string): boolean {

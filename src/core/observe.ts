@@ -230,8 +230,21 @@ export function sessionEvidence(input: SessionInput): string[] {
   }
   if (input.pamStack !== undefined && pamUsesSystemd(input.pamStack)) {
     out.push(`PAM stack ${input.pamService ?? '?'} registers sessions with pam_systemd.so`);
+  } else if (input.pamStack !== undefined && pamSetsLoginuid(input.pamStack)) {
+    // cron and atd: their jobs get a login UID but stay in the unit's cgroup and sandbox.
+    out.push(`PAM stack ${input.pamService ?? '?'} opens sessions for people (pam_loginuid.so)`);
   }
   return out;
+}
+
+/**
+ * Spawned sessions that stay in the unit's cgroup: nothing moves them to a session-N.scope (no
+ * pam_systemd, as with cron and atd). Settings that act on the cgroup (IPAddressDeny) reach them too.
+ */
+export function sessionsStayInUnit(input: SessionInput): boolean {
+  if (!spawnsSessions(input)) return false;
+  const moved = input.processes.some((p) => SESSION_SCOPE.test(p.cgroup));
+  return !moved && !(input.pamStack !== undefined && pamUsesSystemd(input.pamStack));
 }
 
 export function spawnsSessions(input: SessionInput): boolean {
@@ -241,6 +254,11 @@ export function spawnsSessions(input: SessionInput): boolean {
 /** A session line (optionally '-session') whose module is pam_systemd.so. */
 export function pamUsesSystemd(stack: string): boolean {
   return /^\s*-?session\s+(\[[^\]]*\]|\S+)\s+(\S*\/)?pam_systemd\.so(\s|$)/m.test(stack);
+}
+
+/** A session line whose module is pam_loginuid.so: the service runs things on a person's behalf. */
+export function pamSetsLoginuid(stack: string): boolean {
+  return /^\s*-?session\s+(\[[^\]]*\]|\S+)\s+(\S*\/)?pam_loginuid\.so(\s|$)/m.test(stack);
 }
 
 const PAM_NAME = /^[A-Za-z0-9_@+-][A-Za-z0-9_.@+-]*$/;
@@ -465,4 +483,42 @@ export function probesOnlyLocal(probes: readonly ProbeSpec[], obs: UnitObservati
     const host = probeHost(p)?.toLowerCase();
     return host !== undefined && (host === 'localhost' || host.endsWith('.localhost') || isLoopback(host));
   });
+}
+
+function probePort(p: ProbeSpec): number | undefined {
+  if (p.kind === 'tcp') return p.port;
+  if (p.kind !== 'http') return undefined;
+  try {
+    const u = new URL(p.url);
+    return u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * TCP listeners no http/tcp probe connects to (matched by port). An exec probe is taken to reach
+ * none: `redis-cli -s SOCKET`, `pg_isready -h /run/postgresql` and `mysqladmin ping` go through a
+ * Unix socket, and then nothing a trial checks notices that TCP clients are cut off.
+ */
+export function unprobedListeners(probes: readonly ProbeSpec[], obs: UnitObservation): InetSocket[] {
+  const ports = new Set(probes.map(probePort).filter((p) => p !== undefined));
+  return listeners(obs).filter((s) => s.proto.startsWith('tcp') && !ports.has(s.local.port));
+}
+
+/**
+ * What a person must read before trusting the probes, as sentences: the probes stay on loopback
+ * while the unit listens beyond it (probesOnlyLocal), or no probe reaches some TCP listener at all.
+ */
+export function probeBlindSpots(probes: readonly ProbeSpec[], obs: UnitObservation): string[] {
+  const out: string[] = [];
+  if (probesOnlyLocal(probes, obs)) {
+    out.push(`every probe goes through loopback or a local command, but the unit listens on ${nonLoopbackListeners(obs).map((s) => formatEndpoint(s.local)).join(', ')}: the probes cannot see what remote clients see; options that restrict reach are held back by policy`);
+  }
+  const unprobed = unprobedListeners(probes, obs);
+  if (unprobed.length) {
+    const where = unprobed.map((s) => formatEndpoint(s.local)).join(', ');
+    out.push(`no http:// or tcp:// probe connects to ${where}; where an exec probe goes through a Unix socket, the trials cannot see whether TCP clients still get through, so options that cut them off are left to the safety policy`);
+  }
+  return out;
 }

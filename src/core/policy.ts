@@ -24,6 +24,8 @@ export interface SafetyFacts {
   peers: string[];
   /** Why we think the unit spawns login sessions; empty when it does not. */
   sessionEvidence: string[];
+  /** Those sessions stay in the unit's cgroup (no pam_systemd moves them out): cgroup settings reach them. */
+  sessionsStayInUnit?: boolean;
   /** Modes of the files and sockets the unit creates and writes. */
   createdModes: Array<{ path: string; mode: number }>;
   /** Directories of the files it holds open for writing: seeds for ReadWritePaths. */
@@ -86,8 +88,11 @@ const umaskOf = (rung: Rung) => Number.parseInt(rung.value, 8);
  */
 const INHERITED_BY_SESSIONS: ReadonlySet<string> = new Set(['UMask']);
 
-export function confinesSessions(spec: OptionSpec): boolean {
-  return spec.confinesSessions || INHERITED_BY_SESSIONS.has(spec.name);
+/** Settings that act on the unit's cgroup: they reach sessions only while those stay in it. */
+const CGROUP_SCOPED: ReadonlySet<string> = new Set(['IPAddressDeny']);
+
+export function confinesSessions(spec: OptionSpec, f?: Pick<SafetyFacts, 'sessionsStayInUnit'>): boolean {
+  return spec.confinesSessions || INHERITED_BY_SESSIONS.has(spec.name) || (f?.sessionsStayInUnit === true && CGROUP_SCOPED.has(spec.name));
 }
 
 /**
@@ -98,7 +103,7 @@ export function confinesSessions(spec: OptionSpec): boolean {
 export function applySafetyPolicy(spec: OptionSpec, rungs: Rung[], f: SafetyFacts, d: Declarations): Decision {
   const decision = reachAndModes(spec, rungs, f, d);
   if ('skip' in decision) return decision;
-  if (confinesSessions(spec) && f.sessionEvidence.length && !d.confineSessions) {
+  if (confinesSessions(spec, f) && f.sessionEvidence.length && !d.confineSessions) {
     return { skip: `spawns login sessions (${f.sessionEvidence[0]}); ${spec.name} would confine them too — pass --confine-sessions to allow it` };
   }
   return decision;

@@ -7,7 +7,7 @@ import { acceptedSet, lastTrialNumber, rolledBackByUser, type JournalRecord } fr
 import { baseValue, learnFromFailure } from '../core/learn.js';
 import { errorSignatures } from '../core/logcheck.js';
 import { LIKELY_FREE_CAPS, Minimizer, capabilityItems, capabilityStep, syscallItems, syscallStep, type MinimizeStep } from '../core/minimize.js';
-import { probesOnlyLocal } from '../core/observe.js';
+import { probeBlindSpots } from '../core/observe.js';
 import { OneAtATime, type Planner } from '../core/plan.js';
 import { likelyFreeCaps, observedPrior } from '../core/priors.js';
 import type { Declarations, SafetyFacts } from '../core/policy.js';
@@ -67,11 +67,8 @@ export function allProperties(catalog: readonly OptionSpec[]): string[] {
 }
 
 /** Warnings a person must read before trusting the probes. */
-export function probeWarnings(facts: SafetyFacts, onlyLocal: boolean): string[] {
-  const out: string[] = [];
-  if (onlyLocal) {
-    out.push(`every probe goes through loopback or a local command, but the unit listens on ${facts.nonLoopbackListeners.join(', ')}: the probes cannot see what remote clients see; options that restrict reach are held back by policy`);
-  }
+export function probeWarnings(facts: SafetyFacts, blindSpots: readonly string[]): string[] {
+  const out = [...blindSpots];
   if (facts.sessionEvidence.length) out.push(`the unit spawns login sessions (${facts.sessionEvidence.join('; ')})`);
   return out;
 }
@@ -154,7 +151,7 @@ export class TuneSession {
     await preflight(ports, unit, o.probes);
     report.exposureBefore = await ports.exposure(unit);
     const observed = await ports.observe(unit);
-    report.warnings = probeWarnings(observed.facts, probesOnlyLocal(o.probes, observed.observation));
+    report.warnings = probeWarnings(observed.facts, probeBlindSpots(o.probes, observed.observation));
     for (const w of report.warnings) ports.progress({ type: 'info', message: `warning: ${w}` });
     this.watch = {
       logFiles: observed.logFiles,
@@ -178,6 +175,8 @@ export class TuneSession {
       facts: observed.facts,
       declarations: o.declarations,
     });
+    // Rungs the policy builds (IPAddressDeny from --allow-net) are not in the catalog's ladder.
+    for (const c of candidates) for (const r of c.rungs) this.dynamic.set(`${c.spec.name}=${r.value}`, (eff) => r.inForce(eff));
     for (const s of skipped) {
       if (!o.resume) ports.journal.append({ kind: 'skipped', ...s });
       report.skipped.push({ ...s, safety: this.byName.get(s.option)?.safety });

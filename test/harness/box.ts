@@ -3,14 +3,20 @@
 //
 //   const box = await startBox('it-box');       // one name per test file
 //   await box.installSample();                  // sample/autoharden-sample.service, answering on :81
+//   await box.installBurner();                  // the cost sample, answering on 127.0.0.1:82
 //   const r = await box.exec(['systemctl', 'is-active', 'autoharden-sample']);  // never throws on exit != 0
 //   await box.cli(['tune', 'autoharden-sample.service', '--probe', 'http://127.0.0.1:81/']);
 //   await box.stop();
 //
+//   const remote = await box.remote();          // a remote test host: 10.251.0.2, the box is 10.251.0.1
+//   await remote.addAddress('10.251.0.3');      // a second source address on it
+//   const backend = remote.background(['node', '-e', '…listen(8080, "10.251.0.2")']);  // killed by backend.kill() or box.stop()
+//   await remote.http('http://10.251.0.1/', { from: '10.251.0.3' });
+//
 // Commands run inside the box with a clean environment (PATH, HOME=/root, LANG=C.UTF-8); the
 // checkout is at /run/autoharden-src there, and /etc and /var are overlays private to the box.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +28,10 @@ export const BOXES_DIR = process.env.AUTOHARDEN_BOX_DIR ?? '/var/tmp/autoharden-
 export const SRC_IN_BOX = '/run/autoharden-src';
 export const SAMPLE_UNIT = 'autoharden-sample.service';
 export const SAMPLE_URL = 'http://127.0.0.1:81/';
+/** The cost sample (sample/autoharden-burner.c), compiled into the checkout's dist/ by installBurner(). */
+export const BURNER_UNIT = 'autoharden-burner.service';
+export const BURNER_BIN = join(REPO, 'dist/sample/autoharden-burner');
+export const BURNER_BIN_IN_BOX = `${SRC_IN_BOX}/dist/sample/autoharden-burner`;
 /** Addresses of the veth pair `remote()` sets up. */
 export const BOX_ADDRESS = '10.251.0.1';
 export const REMOTE_ADDRESS = '10.251.0.2';
@@ -60,8 +70,18 @@ export interface Remote {
   /** Run a command on the remote host (the machine's file system, the remote network namespace). */
   exec(cmd: string[] | string, opts?: ExecOptions): Promise<ExecResult>;
   sh(script: string, opts?: ExecOptions): Promise<ExecResult>;
-  /** GET a URL from the remote host (Node's fetch). */
-  http(url: string, opts?: { timeoutMs?: number }): Promise<HttpResult>;
+  /** GET a URL from the remote host (Node's fetch); with `from`, from that source address (Node's http). */
+  http(url: string, opts?: { timeoutMs?: number; from?: string }): Promise<HttpResult>;
+  /** Add another address (ADDRESS/24) to the remote host's end of the link, e.g. 10.251.0.3. */
+  addAddress(address: string): Promise<void>;
+  /** Start a long-running command on the remote host; killed by its kill(), by box.stop(), or at exit. */
+  background(cmd: string[] | string): Background;
+}
+
+export interface Background {
+  pid: number;
+  /** SIGKILL its process group; resolves once it is gone. Idempotent. */
+  kill(): Promise<void>;
 }
 
 export interface InstallSampleOptions {
@@ -97,6 +117,9 @@ export interface Box {
   show(unit: string, props: string[]): Promise<Record<string, string>>;
   /** Install the sample unit (ExecStart → the checkout's sample), daemon-reload, start it, wait for 200 on :81. */
   installSample(opts?: InstallSampleOptions): Promise<void>;
+  /** Compile the cost sample on the machine (compileBurner), install its unit (answering on
+   * 127.0.0.1:82), start it and wait until `BURNER_BIN_IN_BOX client 1 getppid` succeeds. */
+  installBurner(opts?: { timeoutMs?: number }): Promise<void>;
   /** Join a remote test host by a veth pair (box 10.251.0.1, remote 10.251.0.2). */
   remote(): Promise<Remote>;
   /** Power the box off and remove its cgroups, netns and files. Idempotent. */
@@ -145,6 +168,25 @@ export function run(file: string, args: string[], opts: ExecOptions = {}): Promi
     });
     child.on('close', finish);
   });
+}
+
+let burnerCompiled = false;
+/**
+ * Compile sample/autoharden-burner.c with the machine's cc into dist/sample/ (git-ignored; the
+ * boxes see it under /run/autoharden-src). Once per process; atomic, so a box never runs half a file.
+ */
+export function compileBurner(): string {
+  if (burnerCompiled && existsSync(BURNER_BIN)) return BURNER_BIN;
+  mkdirSync(dirname(BURNER_BIN), { recursive: true });
+  const tmp = `${BURNER_BIN}.${process.pid}.tmp`;
+  const r = spawnSync('cc', ['-O2', '-Wall', '-o', tmp, join(REPO, 'sample/autoharden-burner.c')], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    rmSync(tmp, { force: true });
+    throw new Error(`compileBurner: cc failed (${r.error?.message ?? `exit ${r.status}`}):\n${r.stdout ?? ''}${r.stderr ?? ''}`);
+  }
+  renameSync(tmp, BURNER_BIN);
+  burnerCompiled = true;
+  return BURNER_BIN;
 }
 
 function signalNumber(signal: NodeJS.Signals): number {
@@ -201,6 +243,32 @@ function httpCommand(url: string, timeoutMs: number): string[] {
   return ['/usr/bin/node', '--input-type=module', '-e', HTTP_SCRIPT, url, String(timeoutMs)];
 }
 
+// Like HTTP_SCRIPT, from a chosen source address (fetch cannot bind one).
+const HTTP_FROM_SCRIPT = `
+import { request } from 'node:http';
+const [url, ms, localAddress] = process.argv.slice(1);
+const out = (o) => { console.log(JSON.stringify(o)); process.exit(0); };
+const req = request(url, { localAddress, timeout: Number(ms) }, (res) => {
+  let body = '';
+  res.setEncoding('utf8');
+  res.on('data', (c) => { body += c; });
+  res.on('end', () => out({ status: res.statusCode, body }));
+});
+req.on('timeout', () => { req.destroy(); out({ status: null, body: '', error: 'TimeoutError' }); });
+req.on('error', (e) => out({ status: null, body: '', error: e.code ?? String(e) }));
+req.end();`;
+
+function httpFromCommand(url: string, timeoutMs: number, from: string): string[] {
+  return ['/usr/bin/node', '--input-type=module', '-e', HTTP_FROM_SCRIPT, url, String(timeoutMs), from];
+}
+
+// Background processes started on remote hosts: an `ip netns del` does not end them.
+const backgrounds = new Set<number>();
+function killGroup(pid: number): void {
+  try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ }
+  backgrounds.delete(pid);
+}
+
 function parseHttp(r: ExecResult): HttpResult {
   const line = r.stdout.trim().split('\n').pop() ?? '';
   try {
@@ -236,6 +304,7 @@ function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.once('exit', () => {
+    for (const pid of [...backgrounds]) killGroup(pid);
     for (const name of live.keys()) spawnSync('bash', [BOX_SH, 'stop', name], { stdio: 'ignore' });
   });
 }
@@ -266,6 +335,7 @@ export async function startBox(name: string): Promise<Box> {
   writeFileSync(ownerFile, String(process.pid));
 
   let stopped = false;
+  const ownBackgrounds = new Set<number>();
   const exec = (cmd: string[] | string, opts: ExecOptions = {}) =>
     run('bash', [BOX_SH, 'exec', name, ...withEnv(toArgv(cmd), opts.env)], { ...opts, env: {} });
 
@@ -320,6 +390,21 @@ export async function startBox(name: string): Promise<Box> {
         throw new Error(`${(e as Error).message}\n${status.stdout}${status.stderr}`);
       }
     },
+    async installBurner(opts = {}) {
+      compileBurner();
+      const unit = readFileSync(join(REPO, 'sample', BURNER_UNIT), 'utf8').replaceAll('@BIN@', BURNER_BIN_IN_BOX);
+      await box.writeFile(`/etc/systemd/system/${BURNER_UNIT}`, unit);
+      await box.check(['systemctl', 'daemon-reload']);
+      await box.check(['systemctl', 'reset-failed', BURNER_UNIT]).catch(() => undefined);
+      await box.check(['systemctl', 'restart', BURNER_UNIT]);
+      try {
+        await waitFor(async () => (await exec([BURNER_BIN_IN_BOX, 'client', '1', 'getppid'], { timeoutMs: 5000 })).code === 0,
+          opts.timeoutMs ?? 20_000, { what: `${BURNER_UNIT} answers on 127.0.0.1:82`, intervalMs: 100 });
+      } catch (e) {
+        const status = await exec(['systemctl', 'status', '--no-pager', '-n', '20', BURNER_UNIT]);
+        throw new Error(`${(e as Error).message}\n${status.stdout}${status.stderr}`);
+      }
+    },
     async remote() {
       const r = await run('bash', [BOX_SH, 'remote', name], { timeoutMs: 30_000 });
       if (r.code !== 0) throw new Error(`box.sh remote ${name} failed (exit ${r.code}):\n${r.stdout}${r.stderr}`);
@@ -334,11 +419,40 @@ export async function startBox(name: string): Promise<Box> {
         sh: (script, opts) => rexec(['/bin/sh', '-c', script], opts),
         async http(url, opts = {}) {
           const ms = opts.timeoutMs ?? 3000;
-          return parseHttp(await rexec(httpCommand(url, ms), { timeoutMs: ms + 10_000 }));
+          const cmd = opts.from ? httpFromCommand(url, ms, opts.from) : httpCommand(url, ms);
+          return parseHttp(await rexec(cmd, { timeoutMs: ms + 10_000 }));
+        },
+        async addAddress(address) {
+          const links = await run('ip', ['-n', netns, '-o', 'link', 'show', 'type', 'veth'], { timeoutMs: 10_000 });
+          const dev = /^\d+:\s+([^:@\s]+)/.exec(links.stdout)?.[1];
+          if (!dev) throw new Error(`remote ${netns}: no veth link:\n${links.stdout}${links.stderr}`);
+          const r = await run('ip', ['-n', netns, 'addr', 'replace', `${address}/24`, 'dev', dev], { timeoutMs: 10_000 });
+          if (r.code !== 0) throw new Error(`remote ${netns}: ip addr add ${address} failed:\n${r.stderr}`);
+        },
+        background(cmd) {
+          const child = spawn('ip', ['netns', 'exec', netns, ...toArgv(cmd)], { stdio: 'ignore', detached: true });
+          child.unref();
+          const pid = child.pid!;
+          backgrounds.add(pid);
+          ownBackgrounds.add(pid);
+          const exited = new Promise<void>((res) => {
+            child.once('exit', () => res());
+            child.once('error', () => res());
+          });
+          return {
+            pid,
+            async kill() {
+              killGroup(pid);
+              ownBackgrounds.delete(pid);
+              await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+            },
+          };
         },
       };
     },
     async stop() {
+      for (const pid of [...ownBackgrounds]) killGroup(pid);
+      ownBackgrounds.clear();
       if (stopped) return;
       const r = await run('bash', [BOX_SH, 'stop', name], { timeoutMs: 60_000 });
       if (r.code !== 0) throw new Error(`box.sh stop ${name} failed (exit ${r.code}):\n${r.stdout}${r.stderr}`);

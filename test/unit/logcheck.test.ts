@@ -17,6 +17,8 @@ describe('new errors in the unit logs', () => {
     const line = 'caddy: unable to autosave config to /var/lib/caddy/autosave.json: open …: read-only file system';
     expect(newErrorLines(known, ['all good', line])).toEqual([line]);
     expect(newErrorLines(known, ['socket(AF_NETLINK): Address family not supported by protocol'])).toHaveLength(1);
+    expect(newErrorLines(known, ['connect() to 10.251.0.2:8080 failed (101: Network is unreachable) while connecting to upstream'])).toHaveLength(1);
+    expect(newErrorLines(known, ['autoharden-sample: sometimes-write /etc/x failed: EROFS: read-only file system, open \'/etc/x\''])).toHaveLength(1);
   });
 
   it('does not flag ordinary lines', () => {

@@ -14,6 +14,7 @@ import {
   nonLoopbackListeners,
   formatEndpoint,
   opensForWriting,
+  pamSetsLoginuid,
   pamUsesSystemd,
   parseFdinfoFlags,
   parseLoginuid,
@@ -26,9 +27,12 @@ import {
   parseStat,
   parseStatus,
   peers,
+  probeBlindSpots,
   probesOnlyLocal,
   sessionEvidence,
+  sessionsStayInUnit,
   spawnsSessions,
+  unprobedListeners,
   usesInet,
   writeTargets,
   type RawNetTables,
@@ -245,6 +249,27 @@ describe('probesOnlyLocal', () => {
   });
 });
 
+describe('probeBlindSpots', () => {
+  const probes = (...raw: string[]) => raw.map(parseProbeSpec);
+  const where = (xs: ReturnType<typeof unprobedListeners>) => xs.map((s) => formatEndpoint(s.local));
+  it('names TCP listeners no http/tcp probe connects to: a Unix-socket probe of a TCP service', () => {
+    expect(where(unprobedListeners(probes('exec:redis-cli -s /run/redis/redis-server.sock ping'), redis()))).toEqual(['127.0.0.1:6379', '[::1]:6379']);
+    const w = probeBlindSpots(probes('exec:redis-cli -s /run/redis/redis-server.sock ping'), redis());
+    expect(w).toHaveLength(1);
+    expect(w[0]).toMatch(/^no http:\/\/ or tcp:\/\/ probe connects to 127\.0\.0\.1:6379, \[::1\]:6379; /);
+  });
+  it('a probe on the port covers the listener, whatever the address it uses', () => {
+    expect(unprobedListeners(probes('tcp://127.0.0.1:6379'), redis())).toEqual([]);
+    expect(unprobedListeners(probes('http://127.0.0.1/'), nginx())).toEqual([]);
+    expect(where(unprobedListeners(probes('https://127.0.0.1/'), nginx()))).toEqual(['0.0.0.0:80', '[::]:80']);
+  });
+  it('keeps the loopback-only warning, word for word', () => {
+    const w = probeBlindSpots(probes('http://127.0.0.1/'), nginx());
+    expect(w).toEqual(['every probe goes through loopback or a local command, but the unit listens on 0.0.0.0:80, [::]:80: the probes cannot see what remote clients see; options that restrict reach are held back by policy']);
+    expect(probeBlindSpots(probes('http://127.0.0.1/', 'http://10.251.0.1/'), nginx())).toEqual([]);
+  });
+});
+
 describe('session detection', () => {
   const proc = (pid: number): SessionProcess => ({
     pid,
@@ -283,6 +308,22 @@ describe('session detection', () => {
     expect(fx('pam-login.txt')).not.toContain('pam_systemd');
     expect(pamUsesSystemd(stack)).toBe(true);
     expect(sessionEvidence({ processes: [], pamService: 'login', pamStack: stack })).toEqual(['PAM stack login registers sessions with pam_systemd.so']);
+  });
+
+  it('a PAM stack with pam_loginuid.so (cron, atd: jobs for people, kept in the unit) → true', () => {
+    const cron = '@include common-auth\nsession required pam_loginuid.so\n@include common-session-noninteractive\n';
+    expect(pamSetsLoginuid(cron)).toBe(true);
+    expect(pamSetsLoginuid('# session required pam_loginuid.so\nauth required pam_loginuid.so\n')).toBe(false);
+    expect(sessionEvidence({ processes: [], pamService: 'cron', pamStack: cron })).toEqual(['PAM stack cron opens sessions for people (pam_loginuid.so)']);
+    // pam_systemd says more; one line of PAM evidence is enough
+    const sshd = flattenPamStack('sshd', (n) => (n === 'sshd' ? 'session required pam_loginuid.so\n@include common-session\n' : pam(n)))!;
+    expect(sessionEvidence({ processes: [], pamService: 'sshd', pamStack: sshd })).toEqual(['PAM stack sshd registers sessions with pam_systemd.so']);
+    expect(sessionEvidence({ processes: [], pamService: 'runuser', pamStack: flattenPamStack('runuser', pam)! })).toEqual([]);
+    // cron's jobs stay in cron.service; sshd's sessions move to a scope
+    expect(sessionsStayInUnit({ processes: [], pamService: 'cron', pamStack: cron })).toBe(true);
+    expect(sessionsStayInUnit({ processes: [], pamService: 'sshd', pamStack: sshd })).toBe(false);
+    expect(sessionsStayInUnit({ processes: [proc(230), proc(231), proc(232)], pamService: 'cron', pamStack: cron })).toBe(false);
+    expect(sessionsStayInUnit({ processes: [] })).toBe(false);
   });
 
   it('PAM stacks without pam_systemd, or pulling it only into another type → false', () => {
