@@ -8,8 +8,9 @@ import { runProbes } from './adapters/probes.js';
 import { Systemd } from './adapters/systemd.js';
 import { linesSince, logOffsets, tails } from './adapters/logFiles.js';
 import { observeService } from './adapters/observeService.js';
+import { runWorkload } from './adapters/workload.js';
 import { recentUnitLogs, unitLogsSince } from './adapters/unitLogs.js';
-import type { FaultStep, Ports, ProgressEvent } from './engine/ports.js';
+import type { FaultStep, Ports, ProgressEvent, SystemdPort } from './engine/ports.js';
 
 export const DEFAULT_STATE_DIR = '/var/lib/autoharden';
 
@@ -35,7 +36,7 @@ function faultFromEnv(): (step: FaultStep) => void {
   };
 }
 
-export function buildPorts(systemd: Systemd, unit: string, w: Wiring): Ports {
+export function buildPorts(systemd: SystemdPort, unit: string, w: Wiring): Ports {
   return {
     systemd,
     journal: journalFor(w.stateDir, unit),
@@ -44,6 +45,7 @@ export function buildPorts(systemd: Systemd, unit: string, w: Wiring): Ports {
     unitLogsSince,
     observe: (u) => observeService(systemd, u),
     logOffsets,
+    runWorkload: (spec, timeoutMs) => runWorkload(spec, timeoutMs),
     isDirectory: (p) => {
       try {
         return statSync(p).isDirectory();

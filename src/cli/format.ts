@@ -24,6 +24,8 @@ export function formatRecord(r: JournalRecord): string {
       return `${head}recovered #${r.trial} ${sv(r.settings)} — ${r.reason}`;
     case 'persisted':
       return `${head}persisted ${r.path}`;
+    case 'cost':
+      return `${head}cost      ${r.verdict} ${r.description} — ${r.options.length} options: ${r.options.join(' ')}`;
     case 'tune-end':
       return `${head}tune      done: exposure ${r.exposureBefore ?? '?'} → ${r.exposureAfter ?? '?'}, ${r.trials} trials, ${r.restarts} restarts, ${(r.durationMs / 1000).toFixed(1)} s`;
   }

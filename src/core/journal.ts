@@ -41,6 +41,21 @@ export const recordSchema = z.discriminatedUnion('kind', [
   z.object({ ...base, kind: z.literal('persisted'), path: z.string() }),
   z.object({
     ...base,
+    kind: z.literal('cost'),
+    /** Options of the measured set, against the unit without autoharden's drop-ins. */
+    options: z.array(z.string()),
+    verdict: z.enum(['within', 'over', 'undecided']),
+    ratio: z.number(),
+    spread: z.number(),
+    lower: z.number().nullable(),
+    upper: z.number().nullable(),
+    pairs: z.number(),
+    budget: z.number(),
+    atBound: z.boolean(),
+    description: z.string(),
+  }),
+  z.object({
+    ...base,
     kind: z.literal('tune-end'),
     exposureBefore: z.number().nullable(),
     exposureAfter: z.number().nullable(),
@@ -65,6 +80,9 @@ export function acceptedSet(records: readonly JournalRecord[]): Setting[] {
         accepted.delete(s.option);
         accepted.set(s.option, s);
       }
+    } else if (r.kind === 'trial-end' && r.outcome === 'too-costly') {
+      // measured after it was accepted: dropped to keep the whole set within the budget
+      for (const s of r.settings) if (accepted.get(s.option)?.value === s.value) accepted.delete(s.option);
     } else if (r.kind === 'rollback') {
       for (const o of r.options) accepted.delete(o);
     }

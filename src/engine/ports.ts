@@ -1,6 +1,7 @@
 // What the engine needs from the outside world. Adapters satisfy these structurally; tests may
 // hand in their own. The engine is the only place that sequences side effects.
 import type { JournalRecord, NewRecord } from '../core/journal.js';
+import type { WorkloadSpec } from '../core/cost.js';
 import type { UnitObservation } from '../core/observe.js';
 import type { SafetyFacts } from '../core/policy.js';
 import type { EffectiveSettings, ProbeResult, ProbeSpec, Setting, UnitSnapshot } from '../core/types.js';
@@ -51,6 +52,8 @@ export interface Ports {
   observe(unit: string): Promise<{ facts: SafetyFacts; logFiles: string[]; observation: UnitObservation }>;
   logOffsets(files: readonly string[]): Record<string, number>;
   isDirectory(path: string): boolean;
+  /** Runs the user's workload once: seconds, or the figure it prints. */
+  runWorkload(spec: WorkloadSpec, timeoutMs: number): Promise<number>;
   logLinesSince(offsets: Record<string, number>): string[];
   /** Recent lines of the unit's journal and log files, for the baseline of known errors. */
   recentLogs(unit: string, logFiles: readonly string[]): Promise<string[]>;

@@ -2,6 +2,7 @@
 // settle → probes → verdict → journal → next. The planner decides; this only performs.
 // A TuneSession runs one trial per step() so that the daemon can interleave units.
 import { buildCandidates } from '../core/candidates.js';
+import { CostMeasurement, describeCost, higherIsBetter, type Config, type CostDecision, type WorkloadSpec } from '../core/cost.js';
 import { AutohardenError } from '../core/errors.js';
 import { acceptedSet, lastTrialNumber, rolledBackByUser, type JournalRecord } from '../core/journal.js';
 import { baseValue, learnFromFailure } from '../core/learn.js';
@@ -27,6 +28,19 @@ export interface TuneOptions {
   signal?: AbortSignal;
   /** Continue the last unfinished tune of this unit (daemon restart) instead of starting anew. */
   resume?: boolean;
+  /** Cost-aware tuning: the workload that measures the service, the slowdown it may take
+   * (fraction, 0.05 = 5 %), and how many restarts measuring may spend. */
+  workload?: WorkloadSpec;
+  budget?: number;
+  measureRestarts?: number;
+}
+
+export interface CostSummary {
+  options: string[];
+  verdict: string;
+  ratio: number;
+  spread: number;
+  description: string;
 }
 
 export interface Outcome {
@@ -48,6 +62,8 @@ export interface TuneReport {
   skipped: Outcome[];
   warnings: string[];
   persistedTo?: string;
+  /** The measured cost of the accepted set (with --workload). */
+  cost?: CostSummary;
 }
 
 /** What one tune run knows about the unit's logs: files to read and errors seen before. */
@@ -61,6 +77,9 @@ const PREFLIGHT_PROBE_RUNS = 3;
 const CONFIRM_SETTLE_FACTOR = 3;
 /** How often one candidate may be retried with more learned ReadWritePaths. */
 const MAX_LEARN_ROUNDS = 4;
+const DEFAULT_BUDGET = 0.05;
+const DEFAULT_MEASURE_RESTARTS = 40;
+const WORKLOAD_TIMEOUT_MS = 120_000;
 
 export function allProperties(catalog: readonly OptionSpec[]): string[] {
   return [...new Set(catalog.flatMap((o) => o.properties))];
@@ -149,6 +168,14 @@ export class TuneSession {
     const rec = await recoverUnit(ports, unit, { settleMs: o.settleMs, probes: o.probes });
     if (rec.restarted) report.restarts++;
     await preflight(ports, unit, o.probes);
+    if (o.workload) {
+      // once on the untouched unit: a warm-up, and a workload that fails now is the user's to fix
+      try {
+        await ports.runWorkload(o.workload, WORKLOAD_TIMEOUT_MS);
+      } catch (e) {
+        throw new AutohardenError('Failed', `workload ${o.workload.raw} fails before any change: ${(e as Error).message.split('\n')[0]}`);
+      }
+    }
     report.exposureBefore = await ports.exposure(unit);
     const observed = await ports.observe(unit);
     report.warnings = probeWarnings(observed.facts, probeBlindSpots(o.probes, observed.observation));
@@ -269,8 +296,9 @@ export class TuneSession {
   /** Confirms the whole accepted set (adaptive), persists it, and scores the result. */
   async finish(): Promise<TuneReport> {
     const { ports, o, report } = this;
+    await this.revert();
+    if (o.workload) await this.costPhase(o.workload);
     if (o.strategy === 'adaptive' && report.trials > 0 && !this.confirmed) await this.confirm();
-    else await this.revert();
     if (o.persist && this.accepted.length) {
       const path = ports.dropins.writeAccepted(o.unit, this.accepted, 'etc');
       await ports.systemd.reload();
@@ -286,6 +314,70 @@ export class TuneSession {
       trials: report.trials, restarts: report.restarts, durationMs: report.durationMs,
     });
     return report;
+  }
+
+  /** Measures the accepted set against the unit without autoharden's drop-ins; while it is over
+   * the budget, drops the argument-inspecting option of least exposure weight (journaled as
+   * too-costly) and measures again. */
+  private async costPhase(spec: WorkloadSpec): Promise<void> {
+    const { ports, o, report } = this;
+    const budget = o.budget ?? DEFAULT_BUDGET;
+    let restartsLeft = o.measureRestarts ?? DEFAULT_MEASURE_RESTARTS;
+    const weight = (s: Setting) => this.byName.get(s.option)?.weight ?? 0;
+    const costly = this.accepted.filter((s) => this.byName.get(s.option)?.cost === 'seccomp-args').sort((a, b) => weight(a) - weight(b));
+    let set = [...this.accepted];
+    let running: Config | null = 'B'; // the unit runs the accepted set now
+    for (;;) {
+      const m = new CostMeasurement({ budget, higherIsBetter: higherIsBetter(spec), maxPairs: 12, restartsLeft }, running);
+      for (let steps = m.next(); steps.length; steps = m.next()) {
+        for (const step of steps) {
+          if (step.restart) await this.runConfig(step.config === 'A' ? [] : set);
+          m.record(step, await ports.runWorkload(spec, WORKLOAD_TIMEOUT_MS));
+        }
+      }
+      restartsLeft -= m.restarts;
+      running = m.running;
+      const d: CostDecision | undefined = m.decision();
+      if (!d) {
+        report.warnings.push(`no restarts left to measure the cost of ${set.length} options (--measure-restarts)`);
+        break;
+      }
+      const description = describeCost(d);
+      ports.journal.append({
+        kind: 'cost', options: set.map((s) => s.option), verdict: d.verdict, ratio: d.ratio, spread: d.spread,
+        lower: d.lower, upper: d.upper, pairs: d.pairs, budget, atBound: d.atBound, description,
+      });
+      report.cost = { options: set.map((s) => s.option), verdict: d.verdict, ratio: d.ratio, spread: d.spread, description };
+      ports.progress({ type: 'info', message: `cost of ${set.length} options: ${d.verdict} ${description}` });
+      const drop = d.verdict === 'over' ? costly.find((c) => set.includes(c)) : undefined;
+      if (!drop) break;
+      set = set.filter((s) => s !== drop);
+      this.trialNo++;
+      const reason = `the whole set costs ${description}; dropped the argument-inspecting option of least exposure weight`;
+      ports.journal.append({ kind: 'trial-begin', trial: this.trialNo, settings: [drop] });
+      ports.journal.append({
+        kind: 'trial-end', trial: this.trialNo, settings: [drop], outcome: 'too-costly', verdict: 'cost', reason, evidence: [],
+        cost: { ratio: d.ratio, spread: d.spread },
+      });
+      report.accepted = report.accepted.filter((a) => a.option !== drop.option);
+      report.rejected.push({ option: drop.option, value: drop.value, reason: `too-costly: ${reason}`, safety: this.byName.get(drop.option)?.safety });
+      running = null;
+    }
+    this.accepted = set;
+    // end on the accepted set: the drop-in as the journal has it, and the unit running it
+    ports.dropins.writeAccepted(o.unit, set, this.where);
+    await ports.systemd.reload();
+    if (running !== 'B') await this.runConfig(set);
+  }
+
+  /** Restarts the unit into a configuration for a measurement; it must come up healthy. */
+  private async runConfig(settings: Setting[]): Promise<void> {
+    const { ports, o, report } = this;
+    ports.dropins.writeAccepted(o.unit, settings, this.where);
+    await ports.systemd.reload();
+    report.restarts++;
+    const v = await restartAndJudge(ports, o.unit, { settleMs: Math.min(o.settleMs, 1000), probes: o.probes });
+    if (!v.ok) throw new AutohardenError('Failed', `${o.unit} is unhealthy while measuring its cost: ${v.reason}`);
   }
 
   /** One restart of the complete accepted set with a longer settle: batches were judged on top
