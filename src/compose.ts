@@ -24,8 +24,9 @@ export function journalFor(stateDir: string, unit: string): JournalStore {
   return new JournalStore(stateDir, unit);
 }
 
-/** AUTOHARDEN_FAULT=STEP[:N] kills this process with SIGKILL at STEP of the Nth trial (default
- * the first): crash tests need a death at a named step, not a sleep. */
+/** AUTOHARDEN_FAULT=STEP[:N] kills this process with SIGKILL the Nth time a trial reaches STEP
+ * (default the first; during-settle is reached once per settle sample): crash tests need a death
+ * at a named step, not a sleep. */
 function faultFromEnv(): (step: FaultStep) => void {
   const spec = process.env.AUTOHARDEN_FAULT;
   if (!spec) return () => {};

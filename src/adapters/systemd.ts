@@ -10,10 +10,31 @@
 //   as → string[]; (bas) → {allow, items}; a(iayu) → [{family, address, prefix}];
 //   ay → lower-case hex; anything else → best-effort text (string[] for arrays, fields joined by
 //   a space, e.g. DeviceAllow a(ss) → ["char-rtc r"]).
+//
+// systemd re-executing itself (daemon-reexec) keeps our bus connection but replaces systemd's:
+// org.freedesktop.systemd1 gets a new owner (NameOwnerChanged), calls in flight fail with NoReply,
+// and a job that finishes while systemd is away never gets its JobRemoved. On a new owner the
+// adapter re-subscribes, re-checks every job it waits for (a job that is gone is settled from the
+// unit's state), retries calls that systemd dropped, and tells the listener (setEvents).
+// Watched units (watchUnit) report PropertiesChanged and UnitNew through the same listener, with
+// one match rule per watched unit added once.
 import { readFileSync } from 'node:fs';
 import { DBusError, Message, MessageType, sessionBus, systemBus } from 'dbus-next';
 import type { MessageBus } from 'dbus-next';
 import type { EffectiveSettings, EffectiveValue, UnitSnapshot } from '../core/types.js';
+
+/** What a connection reports besides call results; one listener per connection (setEvents). */
+export interface SystemdEvents {
+  /** PropertiesChanged on a watched unit: the interface (org.freedesktop.systemd1.Unit, …Service)
+   * and the changed values, converted as serviceProperties() converts them. UnitNew (systemd
+   * announces a unit it has not announced since it started) comes with iface '' and no values. */
+  unitChanged?(unit: string, iface: string, changed: Record<string, EffectiveValue>): void;
+  /** systemd re-executed or restarted (org.freedesktop.systemd1 has a new owner). Called after
+   * the adapter re-subscribed and re-checked the jobs it waits for. */
+  managerRestarted?(): void;
+  /** The connection failed or was closed: every later call rejects with this error. */
+  closed?(err: SystemdError): void;
+}
 
 export type SystemdErrorCode =
   | 'NoSuchUnit' // unit not found (LoadState not-found) or not loaded
@@ -63,6 +84,7 @@ const MANAGER_PATH = '/org/freedesktop/systemd1';
 const MANAGER_IFACE = 'org.freedesktop.systemd1.Manager';
 const SERVICE_IFACE = 'org.freedesktop.systemd1.Service';
 const PROPS_IFACE = 'org.freedesktop.DBus.Properties';
+const JOB_IFACE = 'org.freedesktop.systemd1.Job';
 const DBUS = 'org.freedesktop.DBus';
 const DBUS_PATH = '/org/freedesktop/DBus';
 
@@ -71,14 +93,36 @@ const DBUS_PATH = '/org/freedesktop/DBus';
 const JOB_REMOVED_MATCH = `type='signal',sender='${SYSTEMD}',path='${MANAGER_PATH}',interface='${MANAGER_IFACE}',member='JobRemoved'`;
 const OWNER_MATCH = `type='signal',sender='${DBUS}',path='${DBUS_PATH}',interface='${DBUS}',member='NameOwnerChanged',arg0='${SYSTEMD}'`;
 
+const unitMatches = (unit: string, path: string): string[] => [
+  `type='signal',sender='${SYSTEMD}',path='${path}',interface='${PROPS_IFACE}',member='PropertiesChanged'`,
+  `type='signal',sender='${SYSTEMD}',path='${MANAGER_PATH}',interface='${MANAGER_IFACE}',member='UnitNew',arg0='${unit}'`,
+];
+
 /** JobRemoved results kept for jobs whose enqueue call has not returned yet (a bound, not a quota). */
 const MAX_BUFFERED_RESULTS = 4096;
+
+/** Errors that mean systemd left the bus under the call (daemon-reexec): retried once it is back. */
+const PEER_GONE = new Set([
+  'org.freedesktop.DBus.Error.NoReply',
+  'org.freedesktop.DBus.Error.ServiceUnknown',
+  'org.freedesktop.DBus.Error.NameHasNoOwner',
+  'org.freedesktop.DBus.Error.Spawn.ChildExited',
+  'org.freedesktop.DBus.Error.Spawn.ChildSignaled',
+  'org.freedesktop.DBus.Error.Spawn.Failed',
+  'org.freedesktop.DBus.Error.Spawn.FailedToSetup',
+  'org.freedesktop.DBus.Error.Spawn.ServiceNotFound',
+]);
+/** How long a call that failed with NoReply waits for systemd's NameOwnerChanged to show up. */
+const OWNER_GRACE_MS = 1000;
+/** Retries of one call across systemd's re-executions. */
+const MAX_PEER_RETRIES = 3;
 
 interface Pending {
   fail(err: SystemdError): void;
 }
 
 interface JobWaiter {
+  unit: string;
   resolve(result: string): void;
   fail(err: SystemdError): void;
 }
@@ -95,6 +139,15 @@ export class Systemd {
   private enqueuing = 0;
   /** Unique bus name of systemd; signals from anyone else are ignored. */
   private owner: string | null = null;
+  /** Bumped whenever org.freedesktop.systemd1 gets a (new) owner. */
+  private ownerEpoch = 0;
+  /** systemd left the bus (NameOwnerChanged to nobody) and has not come back yet. */
+  private ownerLost = false;
+  private readonly ownerWaiters = new Set<() => void>();
+  private everSubscribed = false;
+  /** Watched units by object path. */
+  private readonly watched = new Map<string, string>();
+  private events: SystemdEvents = {};
   private failure: SystemdError | null = null;
 
   private constructor(
@@ -224,6 +277,44 @@ export class Systemd {
     return this.runJob('StopUnit', unit, timeoutMs);
   }
 
+  /** The one listener of this connection (replaces any earlier one). */
+  setEvents(events: SystemdEvents): void {
+    this.events = events;
+  }
+
+  /** Report PropertiesChanged/UnitNew of `unit` to the listener from now on. Idempotent. */
+  async watchUnit(unit: string): Promise<void> {
+    const path = await this.unitPath(unit);
+    if (this.watched.get(path) === unit) return;
+    this.watched.set(path, unit);
+    try {
+      for (const rule of unitMatches(unit, path)) await this.call(DBUS, DBUS_PATH, DBUS, 'AddMatch', 's', [rule]);
+    } catch (e) {
+      this.watched.delete(path);
+      throw e;
+    }
+  }
+
+  /** Stop reporting `unit`; removes its match rules. Idempotent. */
+  async unwatchUnit(unit: string): Promise<void> {
+    const path = this.unitPaths.get(unit);
+    if (!path || this.watched.get(path) !== unit) return;
+    this.watched.delete(path);
+    for (const rule of unitMatches(unit, path)) {
+      await this.call(DBUS, DBUS_PATH, DBUS, 'RemoveMatch', 's', [rule]).catch(() => undefined);
+    }
+  }
+
+  /** Units watched now. */
+  watchedUnits(): string[] {
+    return [...this.watched.values()];
+  }
+
+  /** True until close() or a bus failure. */
+  get connected(): boolean {
+    return this.failure === null;
+  }
+
   /** Disconnect. Pending calls and job waits reject with SystemdError('Bus'). Idempotent. */
   close(): void {
     this.fail(new SystemdError('Bus', 'connection closed'));
@@ -268,6 +359,7 @@ export class Systemd {
         reject(new SystemdError('Timeout', `job ${job} for ${unit} did not finish within ${timeoutMs} ms`));
       }, timeoutMs);
       this.jobWaiters.set(job, {
+        unit,
         resolve: (result) => {
           clearTimeout(timer);
           resolve(result);
@@ -285,12 +377,30 @@ export class Systemd {
     const body: unknown[] = Array.isArray(msg.body) ? msg.body : [];
     if (msg.interface === DBUS && msg.member === 'NameOwnerChanged') {
       if (msg.sender !== DBUS || body[0] !== SYSTEMD) return;
-      this.owner = typeof body[2] === 'string' && body[2] !== '' ? body[2] : null;
+      this.ownerChanged(typeof body[2] === 'string' && body[2] !== '' ? body[2] : null);
+      return;
+    }
+    // Anyone may send us a unicast signal; only systemd's own count.
+    if (this.owner === null || msg.sender !== this.owner) return;
+    if (msg.interface === PROPS_IFACE && msg.member === 'PropertiesChanged') {
+      const unit = this.watched.get(msg.path);
+      const [iface, changed] = body;
+      if (!unit || typeof iface !== 'string' || !changed || typeof changed !== 'object') return;
+      const values: Record<string, EffectiveValue> = {};
+      for (const [k, v] of Object.entries(changed as Record<string, unknown>)) {
+        if (v && typeof v === 'object' && 'signature' in v && 'value' in v) {
+          values[k] = convertProperty(k, String((v as { signature: unknown }).signature), (v as { value: unknown }).value);
+        }
+      }
+      this.emit(() => this.events.unitChanged?.(unit, iface, values));
+      return;
+    }
+    if (msg.interface === MANAGER_IFACE && msg.member === 'UnitNew' && msg.path === MANAGER_PATH) {
+      const [unit] = body;
+      if (typeof unit === 'string' && [...this.watched.values()].includes(unit)) this.emit(() => this.events.unitChanged?.(unit, '', {}));
       return;
     }
     if (msg.interface !== MANAGER_IFACE || msg.member !== 'JobRemoved' || msg.path !== MANAGER_PATH) return;
-    // Anyone may send us a unicast signal; only systemd's own count.
-    if (this.owner === null || msg.sender !== this.owner) return;
     const [, job, , result] = body;
     if (typeof job !== 'string' || typeof result !== 'string') return;
     const waiter = this.jobWaiters.get(job);
@@ -304,6 +414,81 @@ export class Systemd {
     if (this.jobResults.size > MAX_BUFFERED_RESULTS) {
       const oldest = this.jobResults.keys().next().value;
       if (oldest !== undefined) this.jobResults.delete(oldest);
+    }
+  }
+
+  /** NameOwnerChanged for org.freedesktop.systemd1. A new owner after a known one is systemd
+   * re-executed (or restarted): re-subscribe, settle jobs whose JobRemoved was lost, report. */
+  private ownerChanged(next: string | null): void {
+    const prev = this.owner;
+    this.owner = next;
+    if (next === null) {
+      this.ownerLost = true;
+      return;
+    }
+    this.ownerLost = false;
+    this.ownerEpoch++;
+    for (const wake of [...this.ownerWaiters]) wake();
+    // Before our first Subscribe succeeded, connect() subscribes to whoever owns the name.
+    if (next !== prev && this.everSubscribed) void this.afterManagerRestart();
+  }
+
+  private async afterManagerRestart(): Promise<void> {
+    try {
+      // systemd carries its subscribers across a re-execution, but not across a restart.
+      await this.call(SYSTEMD, MANAGER_PATH, MANAGER_IFACE, 'Subscribe').catch((e: unknown) => {
+        if (!(e instanceof SystemdError && e.dbusName === `${SYSTEMD}.AlreadySubscribed`)) throw e;
+      });
+      // A job that ended while systemd was away has no JobRemoved coming: settle it from the
+      // unit's state. One that still exists will send its JobRemoved to the subscription.
+      await Promise.all([...this.jobWaiters.keys()].map((job) => this.recheckJob(job)));
+    } catch {
+      if (this.failure) return;
+      // Subscribe failed: the listener still hears of the restart and re-reads what it needs.
+    }
+    this.emit(() => this.events.managerRestarted?.());
+  }
+
+  private async recheckJob(job: string): Promise<void> {
+    const waiter = this.jobWaiters.get(job);
+    if (!waiter) return;
+    try {
+      await this.call(SYSTEMD, job, PROPS_IFACE, 'Get', 'ss', [JOB_IFACE, 'State']);
+      return; // still queued or running
+    } catch (e) {
+      if (!(e instanceof SystemdError) || e.code === 'Bus' || e.code === 'Timeout') return;
+    }
+    const snap = await this.snapshot(waiter.unit).catch(() => undefined);
+    if (this.jobWaiters.get(job) !== waiter) return; // JobRemoved came meanwhile
+    this.jobWaiters.delete(job);
+    const up = snap && ['active', 'reloading', 'activating'].includes(snap.activeState);
+    waiter.resolve(up ? 'done' : 'failed');
+  }
+
+  /** Resolves true once systemd has an owner newer than `epoch`, false after `ms`. */
+  private ownerAfter(epoch: number, ms: number): Promise<boolean> {
+    const ready = () => this.failure !== null || (!this.ownerLost && this.ownerEpoch > epoch);
+    if (ready()) return Promise.resolve(this.failure === null);
+    return new Promise<boolean>((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.ownerWaiters.delete(wake);
+        resolve(ok);
+      };
+      const wake = () => {
+        if (ready()) done(this.failure === null);
+      };
+      const timer = setTimeout(() => done(false), Math.max(0, ms));
+      this.ownerWaiters.add(wake);
+    });
+  }
+
+  /** Listener calls never throw into the message loop. */
+  private emit(fn: () => void): void {
+    try {
+      fn();
+    } catch {
+      // the listener's problem, not the connection's
     }
   }
 
@@ -332,8 +517,9 @@ export class Systemd {
     return out;
   }
 
-  /** One method call with a timeout. Errors come back as SystemdError. */
-  private call(
+  /** One method call with a timeout. Calls to systemd that it dropped by going away (daemon-reexec)
+   * are sent again once it is back, within the same timeout. Errors come back as SystemdError. */
+  private async call(
     destination: string,
     path: string,
     iface: string,
@@ -341,6 +527,33 @@ export class Systemd {
     signature = '',
     body: unknown[] = [],
     timeoutMs = this.callTimeoutMs,
+  ): Promise<unknown[]> {
+    if (destination !== SYSTEMD) return this.callOnce(destination, path, iface, member, signature, body, timeoutMs);
+    const deadline = Date.now() + timeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      if (this.ownerLost) await this.ownerAfter(this.ownerEpoch, deadline - Date.now());
+      const epoch = this.ownerEpoch;
+      try {
+        const out = await this.callOnce(destination, path, iface, member, signature, body, Math.max(1, deadline - Date.now()));
+        if (member === 'Subscribe') this.everSubscribed = true;
+        return out;
+      } catch (e) {
+        if (attempt >= MAX_PEER_RETRIES || !(e instanceof SystemdError) || !PEER_GONE.has(e.dbusName ?? '')) throw e;
+        // NameOwnerChanged may trail the error a little; a lasting absence waits up to the deadline.
+        const wait = this.ownerLost ? deadline - Date.now() : Math.min(OWNER_GRACE_MS, deadline - Date.now());
+        if (!(await this.ownerAfter(epoch, wait))) throw e;
+      }
+    }
+  }
+
+  private callOnce(
+    destination: string,
+    path: string,
+    iface: string,
+    member: string,
+    signature: string,
+    body: unknown[],
+    timeoutMs: number,
   ): Promise<unknown[]> {
     if (this.failure) return Promise.reject(this.failure);
     const what = `${iface}.${member}`;
@@ -406,11 +619,13 @@ export class Systemd {
       w.fail(err);
     }
     this.jobResults.clear();
+    for (const wake of [...this.ownerWaiters]) wake();
     try {
       this.bus.disconnect();
     } catch {
       // already gone
     }
+    this.emit(() => this.events.closed?.(err));
   }
 }
 

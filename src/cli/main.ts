@@ -1,77 +1,28 @@
 #!/usr/bin/env node
-// The autoharden command line: parse and validate, then call the engine (in-process) and print.
+// The autoharden command line: parse and validate, then call the engine (in-process) or the
+// daemon, and print. journal, rollback, status and export go through the daemon when it runs and
+// act on the state directory directly when it does not.
+//
+// Only what parsing needs is loaded up front; each command loads the engine, adapters or the
+// daemon when it runs, so that a quick `status` does not pay for all of them.
 import { Command, CommanderError, Option } from 'commander';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import pretty from 'pino-pretty';
-import { lockUnit } from '../adapters/lock.js';
-import { buildPorts, connectSystemd, DEFAULT_STATE_DIR, journalFor } from '../compose.js';
-import { CATALOG } from '../core/catalog.js';
-import { renderDropIn } from '../core/dropin.js';
 import { AutohardenError, EXIT_CODES } from '../core/errors.js';
-import { acceptedSet, unfinishedTrial } from '../core/journal.js';
+import type { JournalRecord } from '../core/journal.js';
 import { parseCidr } from '../core/policy.js';
 import { parseProbeSpec } from '../core/probeSpec.js';
 import { parseUnitName } from '../core/unitName.js';
-import type { ProgressEvent } from '../engine/ports.js';
-import { recoverUnit } from '../engine/recover.js';
-import { rollback } from '../engine/rollback.js';
-import { tune } from '../engine/tune.js';
-import { exposure } from '../adapters/analyze.js';
+import { formatStatus, type StatusRow } from '../daemon/statusFormat.js';
+import type { RollbackResult } from '../engine/rollback.js';
+import { collect, daemonFor, int, print, progress, requireJournal, requireRoot, stateDirOpt, withUnit } from './common.js';
+import { registerDaemonCommands } from './daemonCommands.js';
 import { formatRecord, formatTuneReport } from './format.js';
-
-const log = process.stderr.isTTY
-  ? pino({ base: undefined }, pretty({ destination: 2, sync: true, ignore: 'pid,hostname' }))
-  : pino({ base: undefined }, pino.destination({ fd: 2, sync: true }));
-
-function progress(e: ProgressEvent): void {
-  if (e.type === 'info') log.info(e.message);
-  else if (e.type === 'trial') log.info(`trial #${e.trial}: ${e.settings.map((s) => `${s.option}=${s.value}`).join(' ')}`);
-  else log.info(`trial #${e.trial}: ${e.outcome}: ${e.reason}`);
-}
-
-function requireRoot(): void {
-  if (process.getuid?.() !== 0) throw new AutohardenError('AccessDenied', 'autoharden must run as root to change units');
-}
-
-function int(name: string, min: number, max: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new AutohardenError('Usage', `${name} must be a whole number from ${min} to ${max}`);
-    return n;
-  };
-}
-
-function collect(v: string, prev: string[]): string[] {
-  return [...prev, v];
-}
-
-function print(json: boolean, data: unknown, text: string): void {
-  process.stdout.write(json ? `${JSON.stringify(data, null, 2)}\n` : `${text}\n`);
-}
-
-function requireJournal(stateDir: string, unit: string) {
-  const j = journalFor(stateDir, unit);
-  if (!j.exists()) throw new AutohardenError('UnitUnknown', `autoharden has no journal for ${unit} in ${stateDir}; it was never tuned`);
-  return j;
-}
-
-async function withUnit<T>(stateDir: string, unit: string, fn: () => Promise<T>): Promise<T> {
-  const release = lockUnit(stateDir, unit);
-  try {
-    return await fn();
-  } finally {
-    release();
-  }
-}
 
 const program = new Command('autoharden')
   .description('Hardens systemd services by experiment: tries sandbox options, keeps what does not break the service.')
-    .exitOverride()
+  .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-
-const stateDirOpt = () => new Option('--state-dir <dir>', 'state directory').default(DEFAULT_STATE_DIR);
 
 program
   .command('tune')
@@ -79,21 +30,31 @@ program
   .argument('<unit>', 'service unit, e.g. nginx.service')
   .option('--probe <spec>', 'health probe: http(s)://HOST:PORT/PATH, tcp://HOST:PORT or exec:COMMAND (repeatable)', collect, [])
   .option('--settle <ms>', 'how long the unit must stay up after each restart', int('--settle', 100, 600_000), 2000)
-  .addOption(new Option('--strategy <name>', 'search strategy').choices(['one-at-a-time', 'adaptive']).default('one-at-a-time'))
+  .addOption(new Option('--strategy <name>', 'search strategy').choices(['one-at-a-time', 'adaptive']).default('adaptive'))
   .option('--no-persist', 'keep the accepted set under /run (gone after reboot) instead of /etc')
   .option('--allow-net <cidr...>', 'peers that may reach the service or that it reaches, besides loopback: allows IPAddressDeny with these allowed')
   .option('--local-only', 'only loopback may reach the service: allows IPAddressDeny=any with localhost allowed')
   .option('--confine-sessions', 'also apply settings that confine the login sessions the service spawns (sshd, cron)')
+  .option('--workload <spec>', 'measure what seccomp filters cost: exec:COMMAND (its wall time), higher:/REGEX/:COMMAND or lower:/REGEX/:COMMAND')
+  .option('--budget <pct>', 'the slowdown the workload may show, e.g. 5% (default 5%)')
+  .option('--measure-restarts <n>', 'restarts measuring the cost may spend in all', int('--measure-restarts', 2, 1000), 40)
   .option('--json', 'print one JSON document')
   .addOption(stateDirOpt())
   .action(async (unitArg: string, opts) => {
     const unit = parseUnitName(unitArg, { serviceOnly: true });
+    const { parseBudget, parseWorkloadSpec } = await import('../core/cost.js');
+    const workload = opts.workload === undefined ? undefined : parseWorkloadSpec(opts.workload);
+    const budget = opts.budget === undefined ? undefined : parseBudget(opts.budget);
+    if (budget !== undefined && !workload) throw new AutohardenError('Usage', '--budget needs --workload: the slowdown is measured with it');
     const probes = (opts.probe as string[]).map(parseProbeSpec);
     const allowNet = (opts.allowNet as string[] | undefined) ?? [];
     allowNet.forEach(parseCidr);
     if (opts.localOnly && allowNet.length) throw new AutohardenError('Usage', '--local-only and --allow-net contradict each other; pick one');
     const declarations = { allowNet, localOnly: Boolean(opts.localOnly), confineSessions: Boolean(opts.confineSessions) };
     requireRoot();
+    const [{ buildPorts, connectSystemd }, { CATALOG }, { recoverUnit }, { tune }] = await Promise.all([
+      import('../compose.js'), import('../core/catalog.js'), import('../engine/recover.js'), import('../engine/tune.js'),
+    ]);
     const systemd = await connectSystemd();
     try {
       const ports = buildPorts(systemd, unit, { stateDir: opts.stateDir, progress });
@@ -104,7 +65,8 @@ program
       process.once('SIGTERM', onSignal);
       const report = await withUnit(opts.stateDir, unit, async () => {
         try {
-          return await tune(ports, { unit, probes, settleMs: opts.settle, strategy: opts.strategy, persist: opts.persist, declarations, signal: ac.signal }, CATALOG);
+          const o = { unit, probes, settleMs: opts.settle, strategy: opts.strategy, persist: opts.persist, declarations, signal: ac.signal };
+          return await tune(ports, { ...o, measureRestarts: opts.measureRestarts, ...(workload ? { workload } : {}), ...(budget !== undefined ? { budget } : {}) }, CATALOG);
         } catch (e) {
           if (!ac.signal.aborted) throw e;
           await recoverUnit(ports, unit, { settleMs: opts.settle, probes, reason: 'interrupted by a signal mid-trial; reverted' });
@@ -125,7 +87,17 @@ program
   .addOption(stateDirOpt())
   .action(async (unitArg: string, opts) => {
     const unit = parseUnitName(unitArg);
-    const records = requireJournal(opts.stateDir, unit).read();
+    const daemon = await daemonFor(opts.stateDir);
+    let records: JournalRecord[];
+    if (daemon) {
+      try {
+        records = JSON.parse(await daemon.method('Journal', 's', [unit])) as JournalRecord[];
+      } finally {
+        daemon.close();
+      }
+    } else {
+      records = (await requireJournal(opts.stateDir, unit)).read();
+    }
     print(opts.json, records, records.filter((r) => r.kind !== 'trial-begin').map(formatRecord).join('\n'));
   });
 
@@ -141,24 +113,37 @@ program
   .action(async (unitArg: string, opts) => {
     const unit = parseUnitName(unitArg);
     if (Boolean(opts.all) === Boolean(opts.option)) throw new AutohardenError('Usage', 'rollback needs exactly one of --all or --option NAME');
+    const { CATALOG } = await import('../core/catalog.js');
     if (opts.option && !CATALOG.some((c) => c.name === opts.option)) {
       throw new AutohardenError('Usage', `unknown option ${JSON.stringify(opts.option)}; see autoharden journal ${unit}`);
     }
-    requireRoot();
-    requireJournal(opts.stateDir, unit);
-    const systemd = await connectSystemd();
-    try {
-      const ports = buildPorts(systemd, unit, { stateDir: opts.stateDir, progress });
-      const info = await systemd.unitInfo(unit);
-      if (info.loadState !== 'loaded') throw new AutohardenError('UnitUnknown', `${unit} is not loaded (LoadState=${info.loadState})`);
-      const r = await withUnit(opts.stateDir, unit, () =>
-        rollback(ports, unit, opts.all ? { all: true } : { option: opts.option }, { settleMs: opts.settle }),
-      );
-      print(opts.json, r, `${unit}: rolled back ${r.removed.join(', ') || 'nothing'}; remaining: ${r.remaining.join(', ') || 'none'}; ${r.verdict.ok ? 'healthy' : 'UNHEALTHY'}: ${r.verdict.reason}`);
-      if (!r.verdict.ok) throw new AutohardenError('Failed', `${unit} is unhealthy after the rollback: ${r.verdict.reason}`);
-    } finally {
-      systemd.close();
+    const daemon = await daemonFor(opts.stateDir);
+    let r: RollbackResult;
+    if (daemon) {
+      try {
+        // It waits for the trial under way, then restarts and settles: allow for both.
+        r = JSON.parse(await daemon.method('Rollback', 'ssbu', [unit, opts.option ?? '', Boolean(opts.all), opts.settle], 20 * 60_000)) as RollbackResult;
+      } finally {
+        daemon.close();
+      }
+    } else {
+      requireRoot();
+      await requireJournal(opts.stateDir, unit);
+      const [{ buildPorts, connectSystemd }, { rollback }] = await Promise.all([import('../compose.js'), import('../engine/rollback.js')]);
+      const systemd = await connectSystemd();
+      try {
+        const ports = buildPorts(systemd, unit, { stateDir: opts.stateDir, progress });
+        const info = await systemd.unitInfo(unit);
+        if (info.loadState !== 'loaded') throw new AutohardenError('UnitUnknown', `${unit} is not loaded (LoadState=${info.loadState})`);
+        r = await withUnit(opts.stateDir, unit, () =>
+          rollback(ports, unit, opts.all ? { all: true } : { option: opts.option }, { settleMs: opts.settle }),
+        );
+      } finally {
+        systemd.close();
+      }
     }
+    print(opts.json, r, `${unit}: rolled back ${r.removed.join(', ') || 'nothing'}; remaining: ${r.remaining.join(', ') || 'none'}; ${r.verdict.ok ? 'healthy' : 'UNHEALTHY'}: ${r.verdict.reason}`);
+    if (!r.verdict.ok) throw new AutohardenError('Failed', `${unit} is unhealthy after the rollback: ${r.verdict.reason}`);
   });
 
 program
@@ -168,6 +153,7 @@ program
   .option('--json', 'print one JSON document')
   .action(async (unitArg: string, opts) => {
     const unit = parseUnitName(unitArg);
+    const [{ connectSystemd }, { exposure }] = await Promise.all([import('../compose.js'), import('../adapters/analyze.js')]);
     const systemd = await connectSystemd();
     try {
       const info = await systemd.unitInfo(unit);
@@ -179,26 +165,49 @@ program
     print(opts.json, { unit, exposure: score }, score.toFixed(1));
   });
 
+/** Status rows from the state directory: enrolled units with their saved state, and units only
+ * `tune` touched. */
+async function offlineStatus(stateDir: string, unitArg?: string): Promise<StatusRow[]> {
+  const [{ JournalStore }, { statusRow }, { EnrollmentStore }] = await Promise.all([
+    import('../adapters/journalStore.js'), import('../daemon/status.js'), import('../daemon/store.js'),
+  ]);
+  const journalFor = (dir: string, unit: string) => new JournalStore(dir, unit);
+  const store = new EnrollmentStore(stateDir);
+  const enrolled = new Map(store.list().map((e) => [e.spec.unit, e]));
+  const dir = join(stateDir, 'journal');
+  const journaled = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.jsonl')).map((f) => f.slice(0, -6)) : [];
+  if (unitArg) {
+    const unit = parseUnitName(unitArg);
+    const j = journalFor(stateDir, unit);
+    if (!enrolled.has(unit) && !j.exists()) {
+      throw new AutohardenError('UnitUnknown', `autoharden has no journal for ${unit} in ${stateDir}; it was never tuned`);
+    }
+    return [statusRow(unit, j.read(), enrolled.get(unit))];
+  }
+  const units = [...new Set([...enrolled.keys(), ...journaled])].sort();
+  return units.map((unit) => statusRow(unit, journalFor(stateDir, unit).read(), enrolled.get(unit)));
+}
+
 program
   .command('status')
-  .description('units autoharden has a journal for, and their state')
+  .description('every enrolled unit (queued, tuning, guarding, failed) and every tuned one: exposure before → after, trials, current trial')
   .argument('[unit]')
   .option('--json', 'print one JSON document')
   .addOption(stateDirOpt())
   .action(async (unitArg: string | undefined, opts) => {
-    const dir = join(opts.stateDir, 'journal');
-    const units = unitArg ? [parseUnitName(unitArg)] : existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.jsonl')).map((f) => f.slice(0, -6)) : [];
-    const rows = units.map((unit) => {
-      const records = requireJournal(opts.stateDir, unit).read();
-      const end = records.filter((r) => r.kind === 'tune-end').at(-1);
-      const state = unfinishedTrial(records) ? 'interrupted' : end ? 'tuned' : 'tuning';
-      return {
-        unit, state, accepted: acceptedSet(records).map((s) => `${s.option}=${s.value}`),
-        exposureBefore: end?.kind === 'tune-end' ? end.exposureBefore : null,
-        exposureAfter: end?.kind === 'tune-end' ? end.exposureAfter : null,
-      };
-    });
-    print(opts.json, rows, rows.map((r) => `${r.unit}  ${r.state}  exposure ${r.exposureBefore ?? '?'} → ${r.exposureAfter ?? '?'}  ${r.accepted.length} accepted`).join('\n') || 'no units');
+    if (unitArg) parseUnitName(unitArg);
+    const daemon = await daemonFor(opts.stateDir);
+    let rows: StatusRow[];
+    if (daemon) {
+      try {
+        rows = JSON.parse(await daemon.method('Status', 's', [unitArg ? parseUnitName(unitArg) : ''])) as StatusRow[];
+      } finally {
+        daemon.close();
+      }
+    } else {
+      rows = await offlineStatus(opts.stateDir, unitArg);
+    }
+    print(opts.json, rows, formatStatus(rows));
   });
 
 program
@@ -209,9 +218,21 @@ program
   .addOption(stateDirOpt())
   .action(async (unitArg: string, opts) => {
     const unit = parseUnitName(unitArg);
-    const accepted = acceptedSet(requireJournal(opts.stateDir, unit).read());
+    const daemon = await daemonFor(opts.stateDir);
+    if (daemon) {
+      try {
+        process.stdout.write(await daemon.method('Export', 'ss', [unit, opts.format]));
+      } finally {
+        daemon.close();
+      }
+      return;
+    }
+    const [{ acceptedSet }, { renderDropIn }] = await Promise.all([import('../core/journal.js'), import('../core/dropin.js')]);
+    const accepted = acceptedSet((await requireJournal(opts.stateDir, unit)).read());
     process.stdout.write(opts.format === 'json' ? `${JSON.stringify(accepted, null, 2)}\n` : renderDropIn(unit, accepted, 'accepted'));
   });
+
+registerDaemonCommands(program);
 
 async function main(argv: string[]): Promise<number> {
   try {
@@ -240,4 +261,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv);
+const exitCode = await main(process.argv);
+process.exitCode = exitCode;
+// A command that talked to the daemon may leave a bus socket half-closed: don't wait for it.
+if (process.argv[2] !== 'daemon') setImmediate(() => process.exit(exitCode));

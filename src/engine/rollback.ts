@@ -23,13 +23,14 @@ export function lastProbes(ports: Ports): ProbeSpec[] {
 export async function rollback(
   ports: Ports,
   unit: string,
-  what: { all: true } | { option: string },
+  what: { all: true } | { option: string } | { options: string[] },
   o: { settleMs: number; by?: 'user' | 'guard'; reason?: string },
 ): Promise<RollbackResult> {
   const probes = lastProbes(ports);
   await recoverUnit(ports, unit, { settleMs: o.settleMs, probes });
   const accepted = acceptedSet(ports.journal.read());
-  const removed = 'all' in what ? accepted.map((s) => s.option) : accepted.filter((s) => s.option === what.option).map((s) => s.option);
+  const wanted = 'all' in what ? undefined : 'options' in what ? what.options : [what.option];
+  const removed = accepted.filter((s) => !wanted || wanted.includes(s.option)).map((s) => s.option);
   if ('option' in what && removed.length === 0) {
     const have = accepted.map((s) => s.option).join(', ') || 'none';
     throw new AutohardenError('Failed', `${what.option} is not an accepted option of ${unit} (accepted: ${have})`);
@@ -37,7 +38,7 @@ export async function rollback(
   const remaining = accepted.filter((s) => !removed.includes(s.option));
   ports.journal.append({
     kind: 'rollback', by: o.by ?? 'user', options: removed, all: 'all' in what,
-    reason: o.reason ?? ('all' in what ? 'rollback --all' : `rollback --option ${what.option}`),
+    reason: o.reason ?? ('all' in what ? 'rollback --all' : `rollback --option ${wanted!.join(' ')}`),
   });
   if (removed.length === 0) {
     return { unit, removed, remaining: [], verdict: { ok: true, kind: 'ok', reason: 'nothing accepted; nothing to roll back', evidence: [] } };

@@ -1,0 +1,504 @@
+// The long-running daemon: a queue of enrolled units tuned one trial at a time (Reload is
+// global), round-robin across units so that none waits for another to finish; then guarded.
+// Everything it owes a unit is on disk (enrollments + the unit's journal) before it acts, so a
+// daemon killed at any point resumes where it was: the unfinished trial is reverted and journaled
+// by TuneSession's recovery, and tuning continues.
+//
+// It does nothing until start(); its collaborators come in through the constructor (daemon/main.ts
+// wires the real ones).
+import { AutohardenError } from '../core/errors.js';
+import { renderDropIn } from '../core/dropin.js';
+import { acceptedSet, type JournalRecord } from '../core/journal.js';
+import { errorSignatures } from '../core/logcheck.js';
+import type { OptionSpec } from '../core/types.js';
+import { parseUnitName } from '../core/unitName.js';
+import type { Ports, ProgressEvent, SystemdPort } from '../engine/ports.js';
+import { recoverUnit } from '../engine/recover.js';
+import { rollback, type RollbackResult } from '../engine/rollback.js';
+import { TuneSession, type TuneOptions, type TuneReport } from '../engine/tune.js';
+import { Guard } from './guard.js';
+import { Serial, Wake } from './serial.js';
+import { DEFAULT_SETTLE_MS, SETTLE_MAX_MS, parseEnrollSpec, specDeclarations, specProbes, specWorkload } from './spec.js';
+import { settingsText, statusRow, type CurrentTrial, type StatusRow } from './status.js';
+import { EnrollmentStore, newEnrollment, type Enrollment, type EnrollmentState } from './store.js';
+import type { EffectiveValue } from '../core/types.js';
+
+export interface Log {
+  info(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+  debug(msg: string): void;
+}
+
+/** systemd as the daemon needs it: the engine's port, plus watching units for the guard. */
+export interface DaemonSystemd extends SystemdPort {
+  watchUnit(unit: string): Promise<void>;
+  unwatchUnit(unit: string): Promise<void>;
+}
+
+export interface Signals {
+  progress(unit: string, state: string, message: string): void;
+  trialFinished(unit: string, trial: number, outcome: string, settings: string, reason: string): void;
+}
+
+/** What the queue needs of a tune: TuneSession, or a stand-in in tests. */
+export interface Session {
+  readonly report: { exposureBefore: number };
+  begin(): Promise<void>;
+  step(): Promise<boolean>;
+  finish(): Promise<TuneReport>;
+}
+
+export interface DaemonDeps {
+  /** Default: a TuneSession. */
+  newSession?: (ports: Ports, o: TuneOptions, catalog: readonly OptionSpec[]) => Session;
+  stateDir: string;
+  systemd: DaemonSystemd;
+  catalog: readonly OptionSpec[];
+  store: EnrollmentStore;
+  /** Engine ports for one unit; `progress` receives its trials and verdicts. */
+  portsFor(unit: string, progress: (e: ProgressEvent) => void): Ports;
+  /** Journal of a unit that need not be enrolled (read-only use). */
+  journal(unit: string): { exists(): boolean; read(): JournalRecord[] };
+  /** Takes the unit's lock (throws AutohardenError Locked); returns its release. */
+  lock(unit: string): () => void;
+  /** Units with a journal in the state directory. */
+  journaledUnits(): string[];
+  follow(units: string[]): void;
+  followFiles(unit: string, files: string[]): void;
+  knownErrors(unit: string, until: Date): Promise<Set<string>>;
+  logsSince(unit: string, since: Date): Promise<string[]>;
+  exposure(unit: string): Promise<number>;
+  signals: Signals;
+  log: Log;
+}
+
+interface Active {
+  e: Enrollment;
+  ports: Ports;
+  session?: Session;
+  current: CurrentTrial | null;
+  release?: () => void;
+  lockRetryAt?: number;
+  transientErrors: number;
+}
+
+const MAX_TRANSIENT_ERRORS = 3;
+const LOCK_RETRY_MS = 5000;
+
+const oneLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 500);
+
+/** Errors that say the bus or systemd was briefly away, not that the unit is bad. */
+function transient(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return (e as Error)?.name === 'SystemdError' && (code === 'Bus' || code === 'Timeout');
+}
+
+export class Daemon {
+  private readonly active = new Map<string, Active>();
+  /** Enrollment order: the round-robin runs over it. */
+  private order: string[] = [];
+  private cursor = 0;
+  private readonly serial = new Serial();
+  private readonly wake = new Wake();
+  private readonly enrolling = new Set<string>();
+  private stopping = false;
+  private loop: Promise<void> | undefined;
+  private lockTimer: NodeJS.Timeout | undefined;
+  readonly guard: Guard;
+
+  constructor(private readonly d: DaemonDeps) {
+    this.guard = new Guard({
+      schedule: (unit, task) => {
+        void this.serial.run(task).catch((e: unknown) => d.log.warn(`guard task for ${unit} failed: ${oneLine(e)}`));
+      },
+      ports: (unit) => this.active.get(unit)?.ports,
+      enrollment: (unit) => this.active.get(unit)?.e,
+      save: (e) => d.store.write(e),
+      progress: (unit, message) => this.signal(unit, message),
+      markFailed: (unit, why) => {
+        const a = this.active.get(unit);
+        if (a) this.fail(a, why);
+      },
+      snapshot: (unit) => d.systemd.snapshot(unit),
+      watch: (unit) => d.systemd.watchUnit(unit),
+      unwatch: (unit) => d.systemd.unwatchUnit(unit),
+      follow: (units) => d.follow(units),
+      followFiles: (unit, files) => d.followFiles(unit, files),
+      knownErrors: (unit, until) => d.knownErrors(unit, until),
+      logsSince: (unit, since) => d.logsSince(unit, since),
+      log: d.log,
+    }, d.catalog);
+  }
+
+  /** Loads the enrollments on disk, takes their locks, starts guarding and tuning. */
+  async start(): Promise<void> {
+    const list = this.d.store.list((unit, err) => this.d.log.error(`ignoring the enrollment of ${unit}: ${err.message}`));
+    for (const e of list) {
+      const a = this.track(e);
+      this.tryLock(a);
+      if (e.state === 'tuning' && this.tuneEnded(e.spec.unit)) {
+        // Killed between the end of the tune and saving that it ended.
+        e.state = 'guarding';
+        this.d.store.write(e);
+      }
+      if (e.state === 'guarding' && a.release) await this.startGuard(a);
+      this.d.log.info(`${e.spec.unit}: ${e.state}${e.state === 'tuning' ? ' (resuming)' : ''}`);
+    }
+    this.loop = this.run();
+  }
+
+  /** Finishes the step under way (never stops mid-trial), then stops. Enrollments stay on disk. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake.signal();
+    clearTimeout(this.lockTimer);
+    await this.loop;
+    await this.serial.idle();
+    this.guard.stop();
+    for (const a of this.active.values()) a.release?.();
+  }
+
+  // ---- systemd events -----------------------------------------------------------------------------
+
+  unitChanged(unit: string, iface: string, changed: Record<string, EffectiveValue>): void {
+    this.guard.unitChanged(unit, iface, changed);
+  }
+
+  /** systemd re-executed or the bus came back: re-read what signals may have said meanwhile. */
+  resync(): void {
+    void this.guard.resync();
+  }
+
+  logLine(unit: string, time: number, message: string): void {
+    this.guard.logLine(unit, time, message);
+  }
+
+  // ---- the API ------------------------------------------------------------------------------------
+
+  async enroll(specJson: string | unknown): Promise<string> {
+    const spec = parseEnrollSpec(specJson);
+    const { unit } = spec;
+    const busy = () => {
+      const a = this.active.get(unit);
+      if (a || this.enrolling.has(unit)) {
+        throw new AutohardenError('Failed', `${unit} is already enrolled (${a?.e.state ?? 'queued'}); unenroll it first`);
+      }
+    };
+    busy();
+    this.enrolling.add(unit);
+    try {
+      const info = await this.d.systemd.unitInfo(unit);
+      if (info.loadState !== 'loaded') throw new AutohardenError('UnitUnknown', `${unit} is not loaded (LoadState=${info.loadState})`);
+      if (info.activeState !== 'active') {
+        throw new AutohardenError('UnitUnknown', `${unit} is not running (ActiveState=${info.activeState}); start it first`);
+      }
+      const release = this.d.lock(unit);
+      const e = newEnrollment(spec);
+      try {
+        this.d.store.write(e);
+      } catch (err) {
+        release();
+        throw err;
+      }
+      const a = this.track(e);
+      a.release = release;
+      this.signal(unit, `enrolled; queued behind ${this.order.length - 1} other unit(s)`);
+      this.d.log.info(`${unit}: enrolled (probes: ${spec.probes.join(' ') || 'none'})`);
+      this.wake.signal();
+      return unit;
+    } finally {
+      this.enrolling.delete(unit);
+    }
+  }
+
+  status(unitArg: string): StatusRow[] {
+    if (unitArg) {
+      const unit = parseUnitName(unitArg);
+      const a = this.active.get(unit);
+      const j = this.d.journal(unit);
+      if (!a && !j.exists()) throw new AutohardenError('UnitUnknown', `${unit} is not enrolled and has never been tuned`);
+      return [statusRow(unit, j.read(), a?.e, a?.current)];
+    }
+    const units = [...new Set([...this.order, ...this.d.journaledUnits()])];
+    return units.map((unit) => {
+      const a = this.active.get(unit);
+      return statusRow(unit, this.d.journal(unit).read(), a?.e, a?.current);
+    });
+  }
+
+  journal(unitArg: string): JournalRecord[] {
+    const unit = parseUnitName(unitArg);
+    const j = this.d.journal(unit);
+    if (!j.exists()) throw new AutohardenError('UnitUnknown', `autoharden has no journal for ${unit} in ${this.d.stateDir}; it was never tuned`);
+    return j.read();
+  }
+
+  export(unitArg: string, format: string): string {
+    if (format !== 'dropin' && format !== 'json') throw new AutohardenError('Usage', `unknown format ${JSON.stringify(format)}; expected dropin or json`);
+    const unit = parseUnitName(unitArg);
+    const accepted = acceptedSet(this.journal(unit));
+    return format === 'json' ? `${JSON.stringify(accepted, null, 2)}\n` : renderDropIn(unit, accepted, 'accepted');
+  }
+
+  async rollback(unitArg: string, option: string, all: boolean, settleMs: number): Promise<RollbackResult> {
+    const unit = parseUnitName(unitArg);
+    if (all === Boolean(option)) throw new AutohardenError('Usage', 'rollback needs exactly one of --all or --option NAME');
+    if (option && !this.d.catalog.some((c) => c.name === option)) {
+      throw new AutohardenError('Usage', `unknown option ${JSON.stringify(option)}; see autoharden journal ${unit}`);
+    }
+    if (settleMs && (settleMs < 100 || settleMs > SETTLE_MAX_MS)) throw new AutohardenError('Usage', `settle must be from 100 to ${SETTLE_MAX_MS} ms`);
+    this.journal(unit); // UnitUnknown unless it has one
+    return this.serial.run(async () => {
+      const a = this.active.get(unit);
+      const release = a?.release ? undefined : this.d.lock(unit);
+      this.guard.suspend(unit);
+      try {
+        const ports = a?.ports ?? this.d.portsFor(unit, (ev) => this.onProgress(unit, ev));
+        const info = await this.d.systemd.unitInfo(unit);
+        if (info.loadState !== 'loaded') throw new AutohardenError('UnitUnknown', `${unit} is not loaded (LoadState=${info.loadState})`);
+        const settle = settleMs || a?.e.spec.settleMs || DEFAULT_SETTLE_MS;
+        const r = await rollback(ports, unit, all ? { all: true } : { option }, { settleMs: settle });
+        if (a?.session) a.session = undefined; // its accepted set is stale: resume from the journal
+        this.signal(unit, `rolled back ${r.removed.join(', ') || 'nothing'} (by user); ${r.verdict.ok ? 'healthy' : 'UNHEALTHY'}: ${r.verdict.reason}`);
+        return r;
+      } finally {
+        release?.();
+        await this.guard.resume(unit);
+      }
+    });
+  }
+
+  async unenroll(unitArg: string, mode: string): Promise<{ unit: string; mode: string; kept?: string; rollback?: RollbackResult }> {
+    const unit = parseUnitName(unitArg);
+    if (mode !== 'keep' && mode !== 'remove') throw new AutohardenError('Usage', `unenroll mode must be keep or remove, not ${JSON.stringify(mode)}`);
+    if (!this.active.has(unit)) throw new AutohardenError('UnitUnknown', `${unit} is not enrolled`);
+    return this.serial.run(async () => {
+      const a = this.active.get(unit);
+      if (!a) throw new AutohardenError('UnitUnknown', `${unit} is not enrolled`);
+      await this.guard.remove(unit);
+      const out: { unit: string; mode: string; kept?: string; rollback?: RollbackResult } = { unit, mode };
+      const journaled = this.d.journal(unit).exists();
+      if (a.release && journaled) {
+        if (mode === 'remove') {
+          out.rollback = await rollback(a.ports, unit, { all: true }, { settleMs: a.e.spec.settleMs, reason: 'unenroll --remove' });
+        } else if (a.e.state === 'tuning') {
+          out.kept = await this.keepAccepted(a);
+        }
+      }
+      this.forget(unit);
+      this.signal(unit, `unenrolled (${mode})`, 'unenrolled');
+      this.d.log.info(`${unit}: unenrolled (${mode})`);
+      return out;
+    });
+  }
+
+  // ---- the queue ----------------------------------------------------------------------------------
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      const a = this.pickNext();
+      if (!a) {
+        await this.wake.wait();
+        continue;
+      }
+      await this.serial.run(() => this.advance(a));
+    }
+  }
+
+  /** Round-robin: the next unit after the last one served that has tuning to do (or a guarded
+   * unit whose lock a `tune` held when the daemon started). */
+  private pickNext(): Active | undefined {
+    const n = this.order.length;
+    const now = Date.now();
+    for (let i = 0; i < n; i++) {
+      const idx = (this.cursor + i) % n;
+      const a = this.active.get(this.order[idx]!);
+      if (!a) continue;
+      const tuning = a.e.state === 'queued' || a.e.state === 'tuning';
+      const unguarded = a.e.state === 'guarding' && !a.release;
+      if (!tuning && !unguarded) continue;
+      if (!a.release && (a.lockRetryAt ?? 0) > now) continue;
+      this.cursor = (idx + 1) % n;
+      return a;
+    }
+    return undefined;
+  }
+
+  /** One step of one unit: begin its tune, run one trial, or finish. */
+  private async advance(a: Active): Promise<void> {
+    const { unit } = a.e.spec;
+    if (this.stopping || this.active.get(unit) !== a) return;
+    if (a.e.state === 'guarding') {
+      if (!a.release && this.tryLock(a)) await this.startGuard(a);
+      return;
+    }
+    if (a.e.state !== 'queued' && a.e.state !== 'tuning') return;
+    if (!a.release && !this.tryLock(a)) return;
+    try {
+      if (!a.session) {
+        const resume = a.e.state === 'tuning';
+        const o: TuneOptions = {
+          unit, probes: specProbes(a.e.spec), settleMs: a.e.spec.settleMs, strategy: a.e.spec.strategy,
+          persist: a.e.spec.persist, declarations: specDeclarations(a.e.spec), resume,
+        };
+        const workload = specWorkload(a.e.spec);
+        if (workload) o.workload = workload;
+        if (a.e.spec.budget !== undefined) o.budget = a.e.spec.budget;
+        const s = this.d.newSession ? this.d.newSession(a.ports, o, this.d.catalog) : new TuneSession(a.ports, o, this.d.catalog);
+        this.signal(unit, resume ? 'resuming tuning' : 'tuning begins', 'tuning');
+        await s.begin();
+        a.session = s;
+        if (!resume) a.e.baseline = await this.baseline(a);
+        if (a.e.state !== 'tuning' || !resume) this.setState(a, 'tuning');
+        this.signal(unit, `tuning: exposure ${s.report.exposureBefore.toFixed(1)} before`);
+        a.transientErrors = 0;
+        return;
+      }
+      const more = await a.session.step();
+      a.transientErrors = 0;
+      if (more) return;
+      const report = await a.session.finish();
+      a.session = undefined;
+      a.current = null;
+      a.e.report = report;
+      this.setState(a, 'guarding');
+      this.signal(unit, `tuning done: exposure ${report.exposureBefore.toFixed(1)} → ${report.exposureAfter.toFixed(1)}, ${report.trials} trials; guarding`);
+      this.d.log.info(`${unit}: tuned ${report.exposureBefore.toFixed(1)} → ${report.exposureAfter.toFixed(1)} in ${report.trials} trials`);
+      await this.startGuard(a);
+    } catch (e) {
+      a.session = undefined;
+      a.current = null;
+      if (transient(e) && ++a.transientErrors <= MAX_TRANSIENT_ERRORS) {
+        this.d.log.warn(`${unit}: ${oneLine(e)}; will resume`);
+        return;
+      }
+      this.fail(a, oneLine(e));
+    }
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------------
+
+  private track(e: Enrollment): Active {
+    const unit = e.spec.unit;
+    const a: Active = { e, ports: this.d.portsFor(unit, (ev) => this.onProgress(unit, ev)), current: null, transientErrors: 0 };
+    this.active.set(unit, a);
+    if (!this.order.includes(unit)) this.order.push(unit);
+    return a;
+  }
+
+  private forget(unit: string): void {
+    const a = this.active.get(unit);
+    this.active.delete(unit);
+    this.order = this.order.filter((u) => u !== unit);
+    this.cursor = this.order.length ? this.cursor % this.order.length : 0;
+    a?.release?.();
+    this.d.store.remove(unit);
+  }
+
+  private tryLock(a: Active): boolean {
+    try {
+      a.release = this.d.lock(a.e.spec.unit);
+      a.lockRetryAt = undefined;
+      return true;
+    } catch (e) {
+      if (!(e instanceof AutohardenError) || e.code !== 'Locked') throw e;
+      a.lockRetryAt = Date.now() + LOCK_RETRY_MS;
+      this.d.log.warn(`${a.e.spec.unit}: ${e.message}; retrying in ${LOCK_RETRY_MS / 1000} s`);
+      clearTimeout(this.lockTimer);
+      this.lockTimer = setTimeout(() => this.wake.signal(), LOCK_RETRY_MS);
+      return false;
+    }
+  }
+
+  private tuneEnded(unit: string): boolean {
+    const records = this.d.journal(unit).read();
+    let ended = false;
+    for (const r of records) {
+      if (r.kind === 'tune-begin') ended = false;
+      if (r.kind === 'tune-end') ended = true;
+    }
+    return ended;
+  }
+
+  private async startGuard(a: Active): Promise<void> {
+    const records = this.d.journal(a.e.spec.unit).read();
+    const began = records.filter((r) => r.kind === 'tune-begin').at(-1);
+    try {
+      await this.guard.add(a.e.spec.unit, began ? new Date(began.t) : new Date(a.e.enrolledAt), a.e.baseline);
+    } catch (e) {
+      this.d.log.warn(`${a.e.spec.unit}: cannot guard it yet: ${oneLine(e)}`);
+    }
+  }
+
+  /** What the unit logs before any trial (the tuner takes the same baseline for itself). */
+  private async baseline(a: Active): Promise<Enrollment['baseline']> {
+    const { unit } = a.e.spec;
+    try {
+      const { logFiles } = await a.ports.observe(unit);
+      return { knownErrors: [...errorSignatures(await a.ports.recentLogs(unit, logFiles))], logFiles };
+    } catch (e) {
+      this.d.log.warn(`${unit}: no baseline of its logs: ${oneLine(e)}`);
+      return undefined;
+    }
+  }
+
+  /** Unenroll --keep while tuning: the accepted set goes where tuning would have put it. */
+  private async keepAccepted(a: Active): Promise<string | undefined> {
+    const { unit, settleMs, persist } = a.e.spec;
+    const { ports } = a;
+    await recoverUnit(ports, unit, { settleMs, probes: specProbes(a.e.spec) });
+    const records = ports.journal.read();
+    const accepted = acceptedSet(records);
+    let path: string | undefined;
+    if (persist && accepted.length) {
+      path = ports.dropins.writeAccepted(unit, accepted, 'etc');
+      await ports.systemd.reload();
+      if (path) ports.journal.append({ kind: 'persisted', path });
+    }
+    const begin = records.filter((r) => r.kind === 'tune-begin').at(-1);
+    const trials = records.filter((r) => r.kind === 'trial-end' && r.verdict !== 'not-effective' && (!begin || r.t >= begin.t)).length;
+    ports.journal.append({
+      kind: 'tune-end',
+      exposureBefore: begin?.kind === 'tune-begin' ? begin.exposure : null,
+      exposureAfter: await this.d.exposure(unit).catch(() => null),
+      trials, restarts: trials, durationMs: begin ? Date.now() - Date.parse(begin.t) : 0,
+    });
+    return path;
+  }
+
+  private setState(a: Active, state: EnrollmentState): void {
+    a.e.state = state;
+    if (state !== 'failed') delete a.e.error;
+    this.d.store.write(a.e);
+  }
+
+  private fail(a: Active, why: string): void {
+    a.e.error = why;
+    a.current = null;
+    a.session = undefined;
+    this.setState(a, 'failed');
+    void this.guard.remove(a.e.spec.unit);
+    this.signal(a.e.spec.unit, `failed: ${why}`);
+    this.d.log.error(`${a.e.spec.unit}: failed: ${why}`);
+  }
+
+  private signal(unit: string, message: string, state?: string): void {
+    this.d.signals.progress(unit, state ?? this.active.get(unit)?.e.state ?? 'unenrolled', message);
+  }
+
+  private onProgress(unit: string, ev: ProgressEvent): void {
+    const a = this.active.get(unit);
+    if (ev.type === 'trial') {
+      const settings = settingsText(ev.settings);
+      if (a) a.current = { trial: ev.trial, settings };
+      this.signal(unit, `trial #${ev.trial}: ${settings}`);
+    } else if (ev.type === 'verdict') {
+      if (a) a.current = null;
+      this.d.signals.trialFinished(unit, ev.trial, ev.outcome, settingsText(ev.settings), ev.reason);
+      this.d.log.info(`${unit}: trial #${ev.trial} ${ev.outcome}: ${settingsText(ev.settings)} — ${ev.reason}`);
+    } else {
+      this.signal(unit, ev.message);
+    }
+  }
+}

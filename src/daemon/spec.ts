@@ -1,0 +1,98 @@
+// What an enrollment asks of the daemon, validated once before anything is queued: the same
+// options `tune` takes, as plain data. Pure.
+import { z } from 'zod';
+import { parseWorkloadSpec, type WorkloadSpec } from '../core/cost.js';
+import { AutohardenError } from '../core/errors.js';
+import { parseCidr, type Declarations } from '../core/policy.js';
+import { parseProbeSpec } from '../core/probeSpec.js';
+import type { ProbeSpec } from '../core/types.js';
+import { parseUnitName } from '../core/unitName.js';
+
+export const SETTLE_MIN_MS = 100;
+export const SETTLE_MAX_MS = 600_000;
+export const DEFAULT_SETTLE_MS = 2000;
+
+/** Units the daemon refuses to tune: itself, and the bus it needs to be reached and to reach systemd. */
+const NEVER = new Map([
+  ['autoharden.service', 'autoharden does not tune itself; its unit ships hardened (systemd/autoharden.service)'],
+  ['dbus.service', 'restarting the system bus would cut the daemon off from systemd and its callers'],
+  ['dbus-broker.service', 'restarting the system bus would cut the daemon off from systemd and its callers'],
+]);
+
+/** Adds an issue for every value a parser refuses, with the parser's own message. */
+function checked<T>(parse: (v: T) => unknown) {
+  return (v: T, ctx: z.RefinementCtx) => {
+    try {
+      parse(v);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: e instanceof Error ? e.message : String(e) });
+    }
+  };
+}
+
+export const enrollSpecSchema = z
+  .object({
+    unit: z.string().superRefine(checked((u: string) => parseUnitName(u, { serviceOnly: true }))),
+    probes: z.array(z.string().superRefine(checked(parseProbeSpec))).max(32).default([]),
+    settleMs: z.number().int().min(SETTLE_MIN_MS).max(SETTLE_MAX_MS).default(DEFAULT_SETTLE_MS),
+    strategy: z.enum(['one-at-a-time', 'adaptive']).default('one-at-a-time'),
+    persist: z.boolean().default(true),
+    allowNet: z.array(z.string().superRefine(checked(parseCidr))).max(64).default([]),
+    localOnly: z.boolean().default(false),
+    confineSessions: z.boolean().default(false),
+    /** Cost-aware tuning: the workload that measures the service (as `tune --workload`)… */
+    workload: z.string().superRefine(checked(parseWorkloadSpec)).optional(),
+    /** …and the slowdown it may take, as a fraction (0.05 = 5 %; `--budget 5%`). */
+    budget: z.number().min(0).max(10).optional(),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.localOnly && s.allowNet.length) {
+      ctx.addIssue({ code: 'custom', path: ['localOnly'], message: '--local-only and --allow-net contradict each other; pick one' });
+    }
+    if (s.budget !== undefined && s.workload === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['budget'], message: '--budget needs --workload: the slowdown is measured with it' });
+    }
+  });
+
+/** A validated enrollment: unit name normalised (nginx → nginx.service). */
+export type EnrollSpec = z.output<typeof enrollSpecSchema>;
+export type EnrollInput = z.input<typeof enrollSpecSchema>;
+
+/** One line naming the first problem: "probes[0]: bad probe spec …". */
+function firstIssue(err: z.ZodError): string {
+  const i = err.issues[0];
+  if (!i) return 'invalid';
+  const path = i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+  return path ? `${path}: ${i.message}` : i.message;
+}
+
+/** Validates an enrollment (an object, or its JSON text); throws AutohardenError('Usage'). */
+export function parseEnrollSpec(input: unknown): EnrollSpec {
+  let value = input;
+  if (typeof input === 'string') {
+    try {
+      value = JSON.parse(input);
+    } catch {
+      throw new AutohardenError('Usage', 'bad enrollment spec: not JSON');
+    }
+  }
+  const r = enrollSpecSchema.safeParse(value);
+  if (!r.success) throw new AutohardenError('Usage', `bad enrollment spec: ${firstIssue(r.error)}`.split('\n')[0]!);
+  const spec = { ...r.data, unit: parseUnitName(r.data.unit, { serviceOnly: true }) };
+  const never = NEVER.get(spec.unit);
+  if (never) throw new AutohardenError('Usage', `refusing to enroll ${spec.unit}: ${never}`);
+  return spec;
+}
+
+export function specProbes(spec: EnrollSpec): ProbeSpec[] {
+  return spec.probes.map(parseProbeSpec);
+}
+
+export function specWorkload(spec: EnrollSpec): WorkloadSpec | undefined {
+  return spec.workload === undefined ? undefined : parseWorkloadSpec(spec.workload);
+}
+
+export function specDeclarations(spec: EnrollSpec): Declarations {
+  return { allowNet: spec.allowNet, localOnly: spec.localOnly, confineSessions: spec.confineSessions };
+}

@@ -1,0 +1,45 @@
+// One status row per unit, folded from its journal and its enrollment. Pure: the daemon adds
+// what only it knows (the trial running now); the CLI computes the same rows from the state
+// directory when the daemon does not run.
+import { acceptedSet, unfinishedTrial, type JournalRecord } from '../core/journal.js';
+import type { Setting } from '../core/types.js';
+import type { Enrollment } from './store.js';
+import type { CurrentTrial, RowState, StatusRow } from './statusFormat.js';
+
+export { formatStatus, type CurrentTrial, type RowState, type StatusRow } from './statusFormat.js';
+
+export const settingsText = (s: readonly Setting[]): string => s.map((x) => `${x.option}=${x.value}`).join(' ');
+
+export function statusRow(
+  unit: string,
+  records: readonly JournalRecord[],
+  enrollment?: Enrollment,
+  current?: CurrentTrial | null,
+): StatusRow {
+  let begin = -1;
+  records.forEach((r, i) => {
+    if (r.kind === 'tune-begin') begin = i;
+  });
+  const since = begin >= 0 ? records.slice(begin) : records;
+  const first = since[0];
+  const end = since.filter((r) => r.kind === 'tune-end').at(-1);
+  const trials = since.filter((r) => r.kind === 'trial-end' && r.verdict !== 'not-effective').length;
+  const open = unfinishedTrial(records);
+  let state: RowState;
+  if (enrollment) state = enrollment.state;
+  else state = open ? 'interrupted' : end ? 'tuned' : 'tuning';
+  const exposureBefore = end?.kind === 'tune-end' ? end.exposureBefore : first?.kind === 'tune-begin' ? first.exposure : null;
+  const row: StatusRow = {
+    unit,
+    state,
+    enrolled: enrollment !== undefined,
+    exposureBefore: exposureBefore ?? null,
+    exposureAfter: end?.kind === 'tune-end' ? end.exposureAfter : null,
+    trials,
+    currentTrial: current ?? (open && state === 'tuning' ? { trial: open.trial, settings: settingsText(open.settings) } : null),
+    accepted: acceptedSet(records).map((s) => `${s.option}=${s.value}`),
+  };
+  if (enrollment?.error) row.error = enrollment.error;
+  if (enrollment?.report) row.report = enrollment.report;
+  return row;
+}

@@ -1,0 +1,40 @@
+// Status rows as data and as text. Types and formatting only: the CLI loads this (and not the
+// journal schema) when the daemon answers `status`.
+import type { TuneReport } from '../engine/tune.js';
+
+/** queued/tuning/guarding/failed for enrolled units; tuned/interrupted/tuning for units only
+ * `autoharden tune` touched. */
+export type RowState = 'queued' | 'tuning' | 'guarding' | 'failed' | 'tuned' | 'interrupted';
+
+export interface CurrentTrial {
+  trial: number;
+  settings: string;
+}
+
+export interface StatusRow {
+  unit: string;
+  state: RowState;
+  enrolled: boolean;
+  exposureBefore: number | null;
+  exposureAfter: number | null;
+  /** Restarts with a candidate applied, in the current (or last) tune. */
+  trials: number;
+  currentTrial: CurrentTrial | null;
+  accepted: string[];
+  error?: string;
+  report?: TuneReport;
+}
+
+const num = (n: number | null) => (n === null ? '…' : n.toFixed(1));
+
+export function formatStatus(rows: readonly StatusRow[]): string {
+  if (rows.length === 0) return 'no units';
+  const w = Math.max(4, ...rows.map((r) => r.unit.length));
+  const head = `${'UNIT'.padEnd(w)}  ${'STATE'.padEnd(11)}  ${'EXPOSURE'.padEnd(11)}  TRIALS  CURRENT`;
+  const lines = rows.map((r) => {
+    const exposure = r.exposureBefore === null && r.exposureAfter === null ? '-' : `${num(r.exposureBefore)} → ${num(r.exposureAfter)}`;
+    const current = r.currentTrial ? `#${r.currentTrial.trial} ${r.currentTrial.settings}` : r.error ? `error: ${r.error}` : '';
+    return `${r.unit.padEnd(w)}  ${r.state.padEnd(11)}  ${exposure.padEnd(11)}  ${String(r.trials).padStart(6)}  ${current}`.trimEnd();
+  });
+  return [head, ...lines].join('\n');
+}

@@ -1,0 +1,97 @@
+// A simulated service behind the engine's Ports, for the daemon's unit tests: it starts, fails or
+// logs according to which options are accepted, and counts restarts. Not a test file.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { JournalStore } from '../../src/adapters/journalStore.js';
+import { renderDropIn } from '../../src/core/dropin.js';
+import type { Setting, UnitSnapshot } from '../../src/core/types.js';
+import type { Ports, UnitInfo } from '../../src/engine/ports.js';
+
+export const setting = (option: string, value = 'yes'): Setting => ({ option, value, lines: [`${option}=${value}`] });
+
+export interface Behaviour {
+  /** Why a start fails under the accepted set: exit status and log lines; undefined: it runs. */
+  startFails?(accepted: readonly string[]): { status: number; logs: string[] } | undefined;
+}
+
+export class SimUnit {
+  snap: UnitSnapshot;
+  accepted: Setting[] = [];
+  restarts = 0;
+  logs: string[] = [];
+  private inv = 1;
+
+  constructor(readonly name: string, public behaviour: Behaviour = {}) {
+    this.snap = { activeState: 'active', subState: 'running', result: 'success', invocationId: 'inv1', nRestarts: 0, mainPid: 100, execMainCode: 0, execMainStatus: 0 };
+  }
+
+  start(): string {
+    this.restarts++;
+    this.snap = { ...this.snap, invocationId: `inv${++this.inv}` };
+    const f = this.behaviour.startFails?.(this.accepted.map((s) => s.option));
+    if (f) {
+      this.snap = { ...this.snap, activeState: 'failed', subState: 'failed', result: 'exit-code', execMainCode: 1, execMainStatus: f.status, mainPid: 0 };
+      this.logs.push(...f.logs, `Main process exited, code=exited, status=${f.status}/FAILURE`);
+      return 'done';
+    }
+    this.snap = { ...this.snap, activeState: 'active', subState: 'running', result: 'success', execMainCode: 0, execMainStatus: 0, mainPid: 100 + this.inv };
+    return 'done';
+  }
+}
+
+export function simPorts(unit: SimUnit, stateDir = mkdtempSync(join(tmpdir(), 'ah-daemon-'))): Ports & { stateDir: string } {
+  const info = (): UnitInfo => ({
+    loadState: 'loaded', activeState: unit.snap.activeState, subState: unit.snap.subState, fragmentPath: '', dropInPaths: [], needDaemonReload: false, type: 'simple',
+  });
+  let written: string | undefined;
+  return {
+    stateDir,
+    systemd: {
+      version: async () => 252,
+      unitInfo: async () => info(),
+      snapshot: async () => ({ ...unit.snap }),
+      serviceProperties: async () => ({}),
+      reload: async () => {},
+      resetFailed: async () => {},
+      restart: async () => unit.start(),
+    },
+    journal: new JournalStore(stateDir, unit.name),
+    dropins: {
+      writeTrial: () => '',
+      removeTrial: () => false,
+      hasTrial: () => false,
+      acceptedWhere: () => (written ? 'etc' : undefined),
+      writeAccepted: (_u, settings) => {
+        unit.accepted = [...settings];
+        written = settings.length ? renderDropIn(unit.name, settings, 'accepted') : undefined;
+        return written ? `/etc/systemd/system/${unit.name}.d/zz-autoharden-50-accepted.conf` : undefined;
+      },
+      readAccepted: () => written,
+    },
+    probe: async () => [],
+    unitLogsSince: async () => unit.logs.splice(0),
+    observe: async () => { throw new Error('not simulated'); },
+    logOffsets: () => ({}),
+    logLinesSince: () => [],
+    isDirectory: () => false,
+    runWorkload: async () => { throw new Error('not simulated'); },
+    recentLogs: async () => [],
+    exposure: async () => 5,
+    sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 20))),
+    now: () => new Date(),
+    fault: () => {},
+    progress: () => {},
+  };
+}
+
+/** Journal a tune that accepted `settings`, in that order, and put them in force. */
+export function tuned(ports: ReturnType<typeof simPorts>, unit: SimUnit, settings: Setting[]): void {
+  ports.journal.append({ kind: 'tune-begin', strategy: 'one-at-a-time', probes: [], exposure: 9.6 });
+  settings.forEach((s, i) => {
+    ports.journal.append({ kind: 'trial-begin', trial: i + 1, settings: [s] });
+    ports.journal.append({ kind: 'trial-end', trial: i + 1, settings: [s], outcome: 'accepted', verdict: 'ok', reason: 'ok', evidence: [] });
+  });
+  ports.journal.append({ kind: 'tune-end', exposureBefore: 9.6, exposureAfter: 3, trials: settings.length, restarts: settings.length, durationMs: 1 });
+  ports.dropins.writeAccepted(unit.name, settings, 'etc');
+}

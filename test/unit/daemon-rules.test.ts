@@ -1,0 +1,176 @@
+// The daemon's pure parts: enrollment specs, the guard's decisions, status rows, journal-follow
+// parsing, journald priorities.
+import { describe, expect, it } from 'vitest';
+import { parse as parseJournalLine } from '../../src/adapters/journalFollow.js';
+import { introspectionXml, codeOfErrorName } from '../../src/adapters/dbusApi.js';
+import { CATALOG } from '../../src/core/catalog.js';
+import { AutohardenError } from '../../src/core/errors.js';
+import type { JournalRecord } from '../../src/core/journal.js';
+import { decide, failureOf, failureSignature } from '../../src/daemon/guardRules.js';
+import { journalDestination, priorityOf } from '../../src/daemon/log.js';
+import { parseEnrollSpec } from '../../src/daemon/spec.js';
+import { formatStatus, statusRow } from '../../src/daemon/status.js';
+import { newEnrollment } from '../../src/daemon/store.js';
+
+const s = (option: string, value = 'yes') => ({ option, value, lines: [`${option}=${value}`] });
+
+function refusal(input: unknown): AutohardenError {
+  try {
+    parseEnrollSpec(input);
+  } catch (e) {
+    expect(e).toBeInstanceOf(AutohardenError);
+    return e as AutohardenError;
+  }
+  throw new Error('expected a refusal');
+}
+
+describe('enrollment specs', () => {
+  it('fills in the defaults and normalises the unit name', () => {
+    expect(parseEnrollSpec({ unit: 'nginx' })).toEqual({
+      unit: 'nginx.service', probes: [], settleMs: 2000, strategy: 'one-at-a-time', persist: true,
+      allowNet: [], localOnly: false, confineSessions: false,
+    });
+    expect(parseEnrollSpec('{"unit":"redis-server.service","probes":["tcp://127.0.0.1:6379","exec:redis-cli ping"],"settleMs":800}').probes).toHaveLength(2);
+    expect(parseEnrollSpec({ unit: 'x', workload: 'lower:/([0-9.]+) ms/:redis-benchmark -q', budget: 0.05 })).toMatchObject({ workload: 'lower:/([0-9.]+) ms/:redis-benchmark -q', budget: 0.05 });
+  });
+
+  it.each([
+    ['not json', /not JSON/],
+    [{}, /unit/],
+    [{ unit: 'a/../b.service' }, /unit: invalid unit name/],
+    [{ unit: 'foo.socket' }, /not a service/],
+    [{ unit: 'x', probes: ['htp:/nope'] }, /probes\[0\]: bad probe spec/],
+    [{ unit: 'x', probes: 'http://a/' }, /probes/],
+    [{ unit: 'x', settleMs: 50 }, /settleMs/],
+    [{ unit: 'x', settleMs: 1.5 }, /settleMs/],
+    [{ unit: 'x', strategy: 'random' }, /strategy/],
+    [{ unit: 'x', allowNet: ['10.0.0.0/99'] }, /allowNet\[0\]: bad --allow-net/],
+    [{ unit: 'x', allowNet: ['10.0.0.0/8'], localOnly: true }, /contradict/],
+    [{ unit: 'x', probe: [] }, /Unrecognized key/],
+    [{ unit: 'autoharden' }, /does not tune itself/],
+    [{ unit: 'x', workload: 'curl' }, /workload: bad workload spec/],
+    [{ unit: 'x', budget: 0.05 }, /--budget needs --workload/],
+    [{ unit: 'x', workload: 'exec:true', budget: -1 }, /budget/],
+    [{ unit: 'dbus.service' }, /system bus/],
+  ])('refuses %j with a one-line usage error', (input, message) => {
+    const e = refusal(input);
+    expect(e.code).toBe('Usage');
+    expect(e.message).toMatch(message);
+    expect(e.message).not.toContain('\n');
+  });
+});
+
+describe('guard decisions', () => {
+  const accepted = [s('ProtectKernelTunables'), s('PrivateTmp'), s('ProtectSystem', 'strict'), s('CapabilityBoundingSet', 'keep NET_BIND_SERVICE'), s('ProtectHome')];
+  const erofs = { reason: 'main process exit status 10; unit is failed/failed (Result=exit-code)', newErrors: ["FATAL: cannot write /etc/x: EROFS: read-only file system, open '/etc/x'"] };
+
+  it('rolls back the most recently accepted implicated option first', () => {
+    const d = decide(erofs, accepted, CATALOG, []);
+    expect(d).toMatchObject({ kind: 'rollback', options: ['ProtectSystem'], stage: 'implicated' });
+    expect(d.kind === 'rollback' && d.why).toMatch(/then ProtectKernelTunables/);
+    // the same failure again, with ProtectSystem gone: the next implicated one
+    const next = decide(erofs, accepted.filter((a) => a.option !== 'ProtectSystem'), CATALOG, ['ProtectSystem']);
+    expect(next).toMatchObject({ kind: 'rollback', options: ['ProtectKernelTunables'], stage: 'implicated' });
+  });
+
+  it('goes on to the rest of the family when the failure recurs with nothing implicated left', () => {
+    const left = accepted.filter((a) => !['ProtectSystem', 'ProtectKernelTunables'].includes(a.option));
+    const d = decide(erofs, left, CATALOG, ['ProtectSystem', 'ProtectKernelTunables']);
+    expect(d).toMatchObject({ kind: 'rollback', stage: 'family', options: ['ProtectHome', 'PrivateTmp'] });
+    const none = decide(erofs, [s('CapabilityBoundingSet', 'keep NET_BIND_SERVICE')], CATALOG, ['ProtectSystem', 'ProtectKernelTunables', 'ProtectHome', 'PrivateTmp']);
+    expect(none.kind).toBe('give-up');
+  });
+
+  it('points at options by systemd exit status and SIGSYS', () => {
+    const caps = decide({ reason: 'main process exit status 218/CAPABILITIES; unit is failed/failed', newErrors: [] }, accepted, CATALOG, []);
+    expect(caps).toMatchObject({ kind: 'rollback', options: ['CapabilityBoundingSet'] });
+    const sys = decide({ reason: 'main process killed by SIGSYS (seccomp: a system call was filtered)', newErrors: [] },
+      [...accepted, s('SystemCallFilter', '@system-service')], CATALOG, []);
+    expect(sys).toMatchObject({ kind: 'rollback', options: ['SystemCallFilter'] });
+  });
+
+  it('rolls nothing back for a failure nothing points at (exit 1 after a config error)', () => {
+    const f = failureOf({ reason: 'control process exit status 1; unit is failed/failed (Result=exit-code)', evidence: [] }, new Set(), [
+      'nginx: [emerg] unknown directive "foo" in /etc/nginx/conf.d/x.conf:1',
+      'nginx: configuration file /etc/nginx/nginx.conf test failed',
+    ]);
+    expect(f.newErrors).toEqual([]);
+    expect(decide(f, accepted, CATALOG, [])).toMatchObject({ kind: 'unrelated' });
+  });
+
+  it('ignores errno-like lines the unit logged before tuning', () => {
+    const line = 'open() "/srv/private" failed (13: Permission denied)';
+    const known = new Set([failureSignature({ reason: '', newErrors: [line] })]);
+    expect(failureOf({ reason: 'r', evidence: [line] }, known).newErrors).toEqual([]);
+    // numbers and times do not make a known error new
+    expect(failureOf({ reason: 'r', evidence: ['open() "/srv/private" failed (13: Permission denied) pid 4242'] }, new Set(['open() "/srv/private" failed (n: permission denied) pid n'])).newErrors).toEqual([]);
+  });
+
+  it('identifies a failure across occurrences by its first new error, else by its exit', () => {
+    const a = failureSignature({ reason: 'x', newErrors: ['2026-01-01T10:00:00Z pid 12: EROFS: read-only file system'] });
+    const b = failureSignature({ reason: 'y', newErrors: ['2026-01-02T11:00:00Z pid 99: EROFS: read-only file system'] });
+    expect(a).toBe(b);
+    expect(failureSignature({ reason: 'control process exit status 1; unit is failed/failed', newErrors: [] }))
+      .toBe(failureSignature({ reason: 'control process exit status 1; unit is activating/auto-restart', newErrors: [] }));
+  });
+});
+
+describe('status rows', () => {
+  const rec = (r: Partial<JournalRecord> & { kind: JournalRecord['kind'] }, t = '2026-01-01T00:00:00.000Z') =>
+    ({ t, unit: 'x.service', ...r }) as JournalRecord;
+  const records: JournalRecord[] = [
+    rec({ kind: 'tune-begin', strategy: 'one-at-a-time', probes: [], exposure: 9.6 }),
+    rec({ kind: 'trial-begin', trial: 1, settings: [s('PrivateTmp')] }),
+    rec({ kind: 'trial-end', trial: 1, settings: [s('PrivateTmp')], outcome: 'accepted', verdict: 'ok', reason: 'ok', evidence: [] }),
+    rec({ kind: 'trial-begin', trial: 2, settings: [s('ProtectHome')] }),
+  ];
+
+  it('folds the journal and the enrollment into one row', () => {
+    const e = newEnrollment(parseEnrollSpec({ unit: 'x' }));
+    e.state = 'tuning';
+    const r = statusRow('x.service', records, e, { trial: 2, settings: 'ProtectHome=yes' });
+    expect(r).toMatchObject({ unit: 'x.service', state: 'tuning', enrolled: true, exposureBefore: 9.6, exposureAfter: null, trials: 1, accepted: ['PrivateTmp=yes'] });
+    expect(formatStatus([r])).toMatch(/x\.service\s+tuning\s+9\.6 → …\s+1\s+#2 ProtectHome=yes/);
+  });
+
+  it('without the daemon: an open trial of a unit not enrolled reads as interrupted', () => {
+    expect(statusRow('x.service', records).state).toBe('interrupted');
+    const done = [...records, rec({ kind: 'recovered', trial: 2, settings: [s('ProtectHome')], reason: 'r' }),
+      rec({ kind: 'tune-end', exposureBefore: 9.6, exposureAfter: 8.1, trials: 1, restarts: 2, durationMs: 1 })];
+    expect(statusRow('x.service', done)).toMatchObject({ state: 'tuned', exposureAfter: 8.1, currentTrial: null });
+  });
+});
+
+describe('journal follower lines', () => {
+  const units = new Set(['nginx.service']);
+  it('keeps the unit\'s own lines, not systemd\'s about it', () => {
+    const own = JSON.stringify({ _SYSTEMD_UNIT: 'nginx.service', _PID: '42', MESSAGE: 'open() failed (30: Read-only file system)', __REALTIME_TIMESTAMP: '1700000000123456' });
+    expect(parseJournalLine(own, units)).toEqual({ unit: 'nginx.service', time: 1700000000123, message: 'open() failed (30: Read-only file system)' });
+    expect(parseJournalLine(JSON.stringify({ _SYSTEMD_UNIT: 'init.scope', UNIT: 'nginx.service', _PID: '1', MESSAGE: 'x' }), units)).toBeUndefined();
+    expect(parseJournalLine(JSON.stringify({ _SYSTEMD_UNIT: 'other.service', MESSAGE: 'x' }), units)).toBeUndefined();
+    const binary = JSON.stringify({ _SYSTEMD_UNIT: 'nginx.service', MESSAGE: [104, 105] });
+    expect(parseJournalLine(binary, units)?.message).toBe('hi');
+    expect(parseJournalLine('not json', units)).toBeUndefined();
+  });
+});
+
+describe('logging and the API description', () => {
+  it('prefixes each line with its journald priority', () => {
+    expect([10, 20, 30, 40, 50, 60].map(priorityOf)).toEqual([7, 7, 6, 4, 3, 2]);
+    const out: string[] = [];
+    const d = journalDestination((l) => out.push(l));
+    d.write('{"level":50,"msg":"x"}\n');
+    d.write('{"level":30,"msg":"y"}\n');
+    expect(out).toEqual(['<3>{"level":50,"msg":"x"}\n', '<6>{"level":30,"msg":"y"}\n']);
+  });
+
+  it('documents every method, argument and signal in the introspection data', () => {
+    const xml = introspectionXml({ Version: '1.2.3', StateDirectory: '/var/lib/autoharden' });
+    for (const m of ['Enroll', 'Status', 'Journal', 'Rollback', 'Unenroll', 'Export']) expect(xml).toContain(`<method name="${m}">`);
+    expect(xml).toContain('<signal name="TrialFinished">');
+    expect(xml).toContain('<arg name="settle_ms" type="u" direction="in"/>');
+    expect(xml).not.toMatch(/<!--[^>]*--[^>]*-->/); // no "--" inside a comment
+    expect(codeOfErrorName('org.autoharden1.Error.Locked')).toBe('Locked');
+    expect(codeOfErrorName('org.autoharden1.Error.Nope')).toBeUndefined();
+  });
+});
