@@ -35,7 +35,7 @@ export const enrollSpecSchema = z
     unit: z.string().superRefine(checked((u: string) => parseUnitName(u, { serviceOnly: true }))),
     probes: z.array(z.string().superRefine(checked(parseProbeSpec))).max(32).default([]),
     settleMs: z.number().int().min(SETTLE_MIN_MS).max(SETTLE_MAX_MS).default(DEFAULT_SETTLE_MS),
-    strategy: z.enum(['one-at-a-time', 'adaptive']).default('one-at-a-time'),
+    strategy: z.enum(['one-at-a-time', 'adaptive']).default('adaptive'),
     persist: z.boolean().default(true),
     allowNet: z.array(z.string().superRefine(checked(parseCidr))).max(64).default([]),
     localOnly: z.boolean().default(false),
