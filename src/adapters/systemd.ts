@@ -58,16 +58,9 @@ export class SystemdError extends Error {
   }
 }
 
-export interface UnitInfo {
-  loadState: string;
-  activeState: string;
-  subState: string;
-  fragmentPath: string;
-  dropInPaths: string[];
-  needDaemonReload: boolean;
-  /** Service.Type ('simple', 'forking', 'notify', …); '' for units that are not services. */
-  type: string;
-}
+import type { UnitInfo } from '../engine/ports.js';
+
+export type { UnitInfo };
 
 export interface ConnectOptions {
   /** D-Bus address; default: DBUS_SYSTEM_BUS_ADDRESS or unix:path=/var/run/dbus/system_bus_socket. */

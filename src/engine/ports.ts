@@ -13,6 +13,7 @@ export interface UnitInfo {
   fragmentPath: string;
   dropInPaths: string[];
   needDaemonReload: boolean;
+  /** Service.Type ('simple', 'forking', 'notify', …); '' for units that are not services. */
   type: string;
 }
 

@@ -1,6 +1,7 @@
 // The cost decision rule (issue 6) on synthetic and recorded samples, the measurement plan, and
 // the workload and budget parsers.
 import { describe, expect, it } from 'vitest';
+import { prng } from '../../src/core/searchSim.js';
 import {
   CostMeasurement,
   decideCost,
@@ -22,17 +23,6 @@ import {
 import { AutohardenError } from '../../src/core/errors.js';
 import { runWorkload } from '../../src/adapters/workload.js';
 
-/** mulberry32: a small seeded PRNG, so every sample here is reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 function gauss(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
 }

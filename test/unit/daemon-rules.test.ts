@@ -27,7 +27,7 @@ function refusal(input: unknown): AutohardenError {
 describe('enrollment specs', () => {
   it('fills in the defaults and normalises the unit name', () => {
     expect(parseEnrollSpec({ unit: 'nginx' })).toEqual({
-      unit: 'nginx.service', probes: [], settleMs: 2000, strategy: 'one-at-a-time', persist: true,
+      unit: 'nginx.service', probes: [], settleMs: 2000, strategy: 'adaptive', persist: true,
       allowNet: [], localOnly: false, confineSessions: false,
     });
     expect(parseEnrollSpec('{"unit":"redis-server.service","probes":["tcp://127.0.0.1:6379","exec:redis-cli ping"],"settleMs":800}').probes).toHaveLength(2);
