@@ -39,6 +39,8 @@ export function statusRow(
     currentTrial: current ?? (open && state === 'tuning' ? { trial: open.trial, settings: settingsText(open.settings) } : null),
     accepted: acceptedSet(records).map((s) => `${s.option}=${s.value}`),
   };
+  const cost = since.filter((r) => r.kind === 'cost').at(-1);
+  if (cost?.kind === 'cost') row.cost = `${cost.verdict} ${cost.description}`;
   if (enrollment?.error) row.error = enrollment.error;
   if (enrollment?.report) row.report = enrollment.report;
   return row;

@@ -21,6 +21,8 @@ export interface StatusRow {
   trials: number;
   currentTrial: CurrentTrial | null;
   accepted: string[];
+  /** The last measured cost of the accepted set (--workload): "+3.1% (bounds …)". */
+  cost?: string;
   error?: string;
   report?: TuneReport;
 }
@@ -33,7 +35,7 @@ export function formatStatus(rows: readonly StatusRow[]): string {
   const head = `${'UNIT'.padEnd(w)}  ${'STATE'.padEnd(11)}  ${'EXPOSURE'.padEnd(11)}  TRIALS  CURRENT`;
   const lines = rows.map((r) => {
     const exposure = r.exposureBefore === null && r.exposureAfter === null ? '-' : `${num(r.exposureBefore)} → ${num(r.exposureAfter)}`;
-    const current = r.currentTrial ? `#${r.currentTrial.trial} ${r.currentTrial.settings}` : r.error ? `error: ${r.error}` : '';
+    const current = r.currentTrial ? `#${r.currentTrial.trial} ${r.currentTrial.settings}` : r.error ? `error: ${r.error}` : r.cost ? `cost ${r.cost}` : '';
     return `${r.unit.padEnd(w)}  ${r.state.padEnd(11)}  ${exposure.padEnd(11)}  ${String(r.trials).padStart(6)}  ${current}`.trimEnd();
   });
   return [head, ...lines].join('\n');

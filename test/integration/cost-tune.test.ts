@@ -55,5 +55,7 @@ describe('tune --workload --budget', () => {
     expect(report.cost?.verdict).toBe('within');
     const text = (await box.cli(['journal', BURNER_UNIT])).stdout;
     expect(text).toMatch(/cost\s+within \+/);
+    const status = JSON.parse((await box.cli(['status', BURNER_UNIT, '--json'])).stdout) as Array<{ cost?: string }>;
+    expect(status[0]!.cost).toMatch(/^within /);
   }, 420_000);
 });
