@@ -214,7 +214,7 @@ program
   .command('export')
   .description('print the accepted set as a drop-in or JSON, to commit and ship')
   .argument('<unit>')
-  .addOption(new Option('--format <fmt>', 'output format').choices(['dropin', 'json']).default('dropin'))
+  .addOption(new Option('--format <fmt>', 'output format').choices(['dropin', 'json', 'ansible']).default('dropin'))
   .addOption(stateDirOpt())
   .action(async (unitArg: string, opts) => {
     const unit = parseUnitName(unitArg);
@@ -227,9 +227,8 @@ program
       }
       return;
     }
-    const [{ acceptedSet }, { renderDropIn }] = await Promise.all([import('../core/journal.js'), import('../core/dropin.js')]);
-    const accepted = acceptedSet((await requireJournal(opts.stateDir, unit)).read());
-    process.stdout.write(opts.format === 'json' ? `${JSON.stringify(accepted, null, 2)}\n` : renderDropIn(unit, accepted, 'accepted'));
+    const [{ acceptedSet }, { renderExport }] = await Promise.all([import('../core/journal.js'), import('../core/exportFormats.js')]);
+    process.stdout.write(renderExport(unit, acceptedSet((await requireJournal(opts.stateDir, unit)).read()), opts.format));
   });
 
 registerDaemonCommands(program);

@@ -7,7 +7,7 @@
 // It does nothing until start(); its collaborators come in through the constructor (daemon/main.ts
 // wires the real ones).
 import { AutohardenError } from '../core/errors.js';
-import { renderDropIn } from '../core/dropin.js';
+import { renderExport } from '../core/exportFormats.js';
 import { acceptedSet, type JournalRecord } from '../core/journal.js';
 import { errorSignatures } from '../core/logcheck.js';
 import type { OptionSpec } from '../core/types.js';
@@ -235,10 +235,9 @@ export class Daemon {
   }
 
   export(unitArg: string, format: string): string {
-    if (format !== 'dropin' && format !== 'json') throw new AutohardenError('Usage', `unknown format ${JSON.stringify(format)}; expected dropin or json`);
+    renderExport('x.service', [], format); // refuses an unknown format before anything else
     const unit = parseUnitName(unitArg);
-    const accepted = acceptedSet(this.journal(unit));
-    return format === 'json' ? `${JSON.stringify(accepted, null, 2)}\n` : renderDropIn(unit, accepted, 'accepted');
+    return renderExport(unit, acceptedSet(this.journal(unit)), format);
   }
 
   async rollback(unitArg: string, option: string, all: boolean, settleMs: number): Promise<RollbackResult> {
