@@ -219,7 +219,10 @@ export class TuneSession {
   async step(): Promise<boolean> {
     if (this.o.signal?.aborted) throw new AutohardenError('Failed', 'interrupted');
     let settings = this.planner.next();
-    if (!settings) return this.minimizeStep();
+    if (!settings) {
+      this.reportInferred();
+      return this.minimizeStep();
+    }
     this.trialNo++;
     let { verdict, ineffective } = await this.runTrial(this.trialNo, settings);
     // ProtectSystem=strict failing on a read-only path: retry with that directory writable.
@@ -248,6 +251,17 @@ export class TuneSession {
       this.report.rejected.push(out(tried[0]!, verdict.reason));
     }
     return true;
+  }
+
+  /** Group testing rejects a setting without a trial of its own when its failed batch's other
+   * half passed: the journal has the batch; the report names the setting. */
+  private reportInferred(): void {
+    if (!(this.planner instanceof Adaptive)) return;
+    for (const r of this.planner.rejected()) {
+      const s = r.setting;
+      if (r.reason !== 'inferred' || this.report.rejected.some((x) => x.option === s.option && x.value === s.value)) continue;
+      this.report.rejected.push({ option: s.option, value: s.value, reason: 'its batch failed and everything else in it passed', safety: this.byName.get(s.option)?.safety });
+    }
   }
 
   /** After the search: shrink the set-valued settings it accepted, one trial per step. */
@@ -381,26 +395,34 @@ export class TuneSession {
   }
 
   /** One restart of the complete accepted set with a longer settle: batches were judged on top
-   * of partial sets, and some failures take longer to show. On failure, the most recently
-   * accepted settings are rolled back one at a time until the unit is healthy again. */
+   * of partial sets, and some failures take longer to show. On failure, bisect the acceptance
+   * order for the shortest failing prefix: its last setting is the culprit (log2(n) restarts, and
+   * no innocent setting is lost); roll it back and confirm again. */
   private async confirm(): Promise<void> {
     const { ports, o, report } = this;
     this.confirmed = true;
-    const judge = () => {
+    const judge = async (settings: Setting[]) => {
+      ports.dropins.writeAccepted(o.unit, settings, this.where);
+      await ports.systemd.reload();
       report.restarts++;
       return restartAndJudge(ports, o.unit, { settleMs: o.settleMs * CONFIRM_SETTLE_FACTOR, probes: o.probes, ...this.watch });
     };
-    let verdict = await judge();
+    let verdict = await judge(this.accepted);
     this.revertPending = undefined; // the confirmation restart runs the accepted set: it is the revert
     while (!verdict.ok && this.accepted.length) {
-      const last = this.accepted.at(-1)!;
-      ports.journal.append({ kind: 'rollback', by: 'guard', options: [last.option], reason: `confirmation of the whole set failed: ${verdict.reason}` });
-      this.accepted = this.accepted.slice(0, -1);
-      report.accepted = report.accepted.filter((a) => a.option !== last.option);
-      report.rejected.push({ option: last.option, value: last.value, reason: `confirmation failed: ${verdict.reason}` });
-      ports.dropins.writeAccepted(o.unit, this.accepted, this.where);
-      await ports.systemd.reload();
-      verdict = await judge();
+      let good = 0; // the empty prefix is the unit as it was: healthy (preflight)
+      let bad = this.accepted.length;
+      while (bad - good > 1) {
+        const mid = (good + bad) >> 1;
+        if ((await judge(this.accepted.slice(0, mid))).ok) good = mid;
+        else bad = mid;
+      }
+      const culprit = this.accepted[bad - 1]!;
+      ports.journal.append({ kind: 'rollback', by: 'guard', options: [culprit.option], reason: `confirmation of the whole set failed (${verdict.reason}); bisection points at it` });
+      this.accepted = this.accepted.filter((s) => s !== culprit);
+      report.accepted = report.accepted.filter((a) => a.option !== culprit.option);
+      report.rejected.push({ option: culprit.option, value: culprit.value, reason: `confirmation failed: ${verdict.reason}` });
+      verdict = await judge(this.accepted);
     }
     if (!verdict.ok) throw new AutohardenError('Failed', `${o.unit} is unhealthy even without any accepted option: ${verdict.reason}`);
   }

@@ -1,0 +1,120 @@
+// The engine driven by a simulated service (no systemd): which options break it, and one that
+// breaks only after a while. Checks the verdicts, the journal and the confirmation's bisection.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { JournalStore } from '../../src/adapters/journalStore.js';
+import { renderDropIn } from '../../src/core/dropin.js';
+import { acceptedSet, unfinishedTrial } from '../../src/core/journal.js';
+import type { UnitObservation } from '../../src/core/observe.js';
+import type { EffectiveSettings, OptionSpec, Setting, UnitSnapshot } from '../../src/core/types.js';
+import type { Ports } from '../../src/engine/ports.js';
+import { tune } from '../../src/engine/tune.js';
+
+const option = (name: string, weight: number): OptionSpec => ({
+  name, family: 'filesystem', weight, cost: 'free', safety: 'verifiable', confinesSessions: false, prior: 0.9, minSystemd: 200,
+  properties: [name], exitStatuses: [226], logHints: [], summary: name,
+  ladder: [{ value: 'yes', lines: [`${name}=yes`], residual: 0, inForce: (eff) => eff[name] === true }],
+});
+const CATALOG = [option('A', 900), option('B', 800), option('C', 700), option('D', 600), option('F', 650)];
+
+/** A service that fails to start under `breaks`, and dies a while after start under `late`. */
+function simulated(breaks: string[], late: string[] = []) {
+  let accepted: Setting[] = [];
+  let trial: Setting[] = [];
+  let eff: EffectiveSettings = {};
+  let samples = 0;
+  let inv = 0;
+  let snap: UnitSnapshot = { activeState: 'active', subState: 'running', result: 'success', invocationId: 'i0', nRestarts: 0, mainPid: 10, execMainCode: 0, execMainStatus: 0 };
+  const inEffect = () => Object.keys(eff).filter((k) => eff[k] === true);
+  const dead = (status: number): UnitSnapshot => ({ ...snap, activeState: 'failed', subState: 'failed', result: 'exit-code', execMainCode: 1, execMainStatus: status });
+  const sim = { restarts: 0 };
+  const obs = { mainPid: 10, pids: [10], processes: [], inet: [], unix: [], netlink: [], packet: [], otherSockets: [], writablePaths: [], warnings: [] } as unknown as UnitObservation;
+  const ports: Ports = {
+    systemd: {
+      version: async () => 252,
+      unitInfo: async () => ({ loadState: 'loaded', activeState: snap.activeState, subState: snap.subState, fragmentPath: '', dropInPaths: [], needDaemonReload: false, type: 'simple' }),
+      snapshot: async () => {
+        samples++;
+        if (snap.activeState === 'active' && samples >= 3 && inEffect().some((o) => late.includes(o))) snap = dead(228);
+        return { ...snap };
+      },
+      serviceProperties: async () => ({ ...eff }),
+      reload: async () => {
+        eff = Object.fromEntries([...accepted, ...trial].map((s) => [s.option, true]));
+      },
+      resetFailed: async () => {},
+      restart: async () => {
+        sim.restarts++;
+        samples = 0;
+        snap = { ...snap, activeState: 'active', subState: 'running', result: 'success', invocationId: `i${++inv}`, execMainCode: 0, execMainStatus: 0 };
+        if (inEffect().some((o) => breaks.includes(o))) snap = dead(226);
+        return 'done';
+      },
+    },
+    journal: new JournalStore(mkdtempSync(join(tmpdir(), 'ah-sim-')), 'sim.service'),
+    dropins: {
+      writeTrial: (_u, s) => ((trial = [...s]), ''),
+      removeTrial: () => ((trial = []), true),
+      hasTrial: () => trial.length > 0,
+      acceptedWhere: () => (accepted.length ? 'run' : undefined),
+      writeAccepted: (_u, s) => ((accepted = [...s]), undefined),
+      readAccepted: () => (accepted.length ? renderDropIn('sim.service', accepted, 'accepted') : undefined),
+    },
+    probe: async () => [],
+    unitLogsSince: async () => [],
+    observe: async () => ({
+      facts: { usesInet: false, inetEndpoints: [], nonLoopbackListeners: [], families: [], peers: [], sessionEvidence: [], createdModes: [] },
+      logFiles: [],
+      observation: obs,
+    }),
+    logOffsets: () => ({}),
+    logLinesSince: () => [],
+    isDirectory: () => false,
+    runWorkload: async () => 1,
+    recentLogs: async () => [],
+    exposure: async () => 9.6 - accepted.length,
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    now: () => new Date(),
+    fault: () => {},
+    progress: () => {},
+  };
+  return { ports, sim, accepted: () => accepted.map((s) => s.option).sort() };
+}
+
+const run = (ports: Ports, strategy: 'one-at-a-time' | 'adaptive') =>
+  tune(ports, { unit: 'sim.service', probes: [], settleMs: 100, strategy, persist: false, declarations: { allowNet: [], localOnly: false, confineSessions: false } }, CATALOG);
+
+describe('TuneSession against a simulated service', () => {
+  it.each(['one-at-a-time', 'adaptive'] as const)('%s keeps exactly what works and journals every trial', async (strategy) => {
+    const s = simulated(['B']);
+    const report = await run(s.ports, strategy);
+    expect(s.accepted()).toEqual(['A', 'C', 'D', 'F']);
+    expect(report.accepted.map((a) => a.option).sort()).toEqual(['A', 'C', 'D', 'F']);
+    expect(report.rejected.map((r) => r.option)).toContain('B');
+    const recs = s.ports.journal.read();
+    expect(unfinishedTrial(recs)).toBeUndefined();
+    expect(acceptedSet(recs).map((x) => x.option).sort()).toEqual(['A', 'C', 'D', 'F']);
+    expect(report.restarts).toBe(s.sim.restarts);
+  });
+
+  it('adaptive needs fewer restarts than one-at-a-time when little breaks', async () => {
+    const one = simulated([]);
+    const ada = simulated([]);
+    await run(one.ports, 'one-at-a-time');
+    await run(ada.ports, 'adaptive');
+    expect(ada.sim.restarts).toBeLessThan(one.sim.restarts);
+  });
+
+  it('bisects a confirmation failure to the one setting that fails late, losing no other', async () => {
+    const s = simulated([], ['F']);
+    const report = await run(s.ports, 'adaptive');
+    expect(s.accepted()).toEqual(['A', 'B', 'C', 'D']);
+    const guard = s.ports.journal.read().filter((r) => r.kind === 'rollback');
+    expect(guard).toHaveLength(1);
+    expect(guard[0]).toMatchObject({ by: 'guard', options: ['F'] });
+    expect(report.rejected.find((r) => r.option === 'F')?.reason).toMatch(/confirmation failed/);
+    expect(acceptedSet(s.ports.journal.read()).map((x) => x.option).sort()).toEqual(['A', 'B', 'C', 'D']);
+  });
+});
