@@ -76,8 +76,8 @@ export const METHODS: readonly MemberDoc[] = [
   {
     name: 'Export',
     doc: 'The accepted set, to commit and ship.',
-    in: [unit, { name: 'format', type: 's', doc: '"dropin" or "json"' }],
-    out: [{ name: 'text', type: 's', doc: 'a drop-in file, or a JSON array of settings' }],
+    in: [unit, { name: 'format', type: 's', doc: '"dropin", "json" or "ansible"' }],
+    out: [{ name: 'text', type: 's', doc: 'a drop-in file, a JSON array of settings, or Ansible tasks' }],
   },
 ];
 
