@@ -1,7 +1,8 @@
 // What every command shares: the progress log on stderr, option parsers, printing, and whether
 // to go through the daemon. Kept light: `autoharden status` loads little more than this, so the
 // engine, the adapters and the logger are loaded only by the commands that use them.
-import { Option } from 'commander';
+import { DEFAULT_SETTLE_MS, SETTLE_MAX_MS, SETTLE_MIN_MS } from '../core/limits.js';
+import { type Command, Option } from 'commander';
 import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 import { ApiClient } from '../adapters/dbusApiClient.js';
@@ -49,6 +50,22 @@ export function int(name: string, min: number, max: number) {
     if (!Number.isInteger(n) || n < min || n > max) throw new AutohardenError('Usage', `${name} must be a whole number from ${min} to ${max}`);
     return n;
   };
+}
+
+/** The options `tune` and `enroll` share: what to probe and how long to settle, the search, the
+ * safety declarations and the cost budget. */
+export function addTuneOptions(cmd: Command): Command {
+  return cmd
+    .option('--probe <spec>', 'health probe: http(s)://HOST:PORT/PATH, tcp://HOST:PORT or exec:COMMAND (repeatable)', collect, [])
+    .option('--settle <ms>', 'how long the unit must stay up after each restart', int('--settle', SETTLE_MIN_MS, SETTLE_MAX_MS), DEFAULT_SETTLE_MS)
+    .addOption(new Option('--strategy <name>', 'search strategy').choices(['one-at-a-time', 'adaptive']).default('adaptive'))
+    .option('--no-persist', 'keep the accepted set under /run (gone after reboot) instead of /etc')
+    .option('--allow-net <cidr...>', 'peers that may reach the service or that it reaches, besides loopback: allows IPAddressDeny with these allowed')
+    .option('--local-only', 'only loopback may reach the service: allows IPAddressDeny=any with localhost allowed')
+    .option('--confine-sessions', 'also apply settings that confine the login sessions the service spawns (sshd, cron)')
+    .option('--workload <spec>', 'measure what seccomp filters cost: exec:COMMAND (its wall time), higher:/REGEX/:COMMAND or lower:/REGEX/:COMMAND')
+    .option('--budget <pct>', 'the slowdown the workload may show, e.g. 5% (default 5%)')
+    .option('--json', 'print one JSON document');
 }
 
 export function collect(v: string, prev: string[]): string[] {

@@ -1,18 +1,15 @@
 // enroll, unenroll and daemon: the commands that hand units to the daemon or are the daemon.
 // The daemon, the engine and the validators are loaded when a command runs.
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
 import type { ApiClient } from '../adapters/dbusApiClient.js';
 import { AutohardenError } from '../core/errors.js';
 import { parseUnitName } from '../core/unitName.js';
 import type { EnrollSpec } from '../daemon/spec.js';
 import { formatStatus, type StatusRow } from '../daemon/statusFormat.js';
 import type { RollbackResult } from '../engine/rollback.js';
-import { collect, daemonFor, int, log, print, progress, requireDaemon, requireRoot, stateDirOpt, withUnit } from './common.js';
+import { addTuneOptions, daemonFor, log, print, progress, requireDaemon, requireRoot, stateDirOpt, withUnit } from './common.js';
 import { formatTuneReport } from './format.js';
 
-/** As daemon/spec.ts has them (the enroll command validates with it when it runs). */
-const SETTLE_MIN_MS = 100;
-const SETTLE_MAX_MS = 600_000;
 
 /** How long --wait waits for a daemon that went away to come back. */
 const DAEMON_ABSENCE_MS = 120_000;
@@ -60,21 +57,13 @@ function waitForTuning(client: ApiClient, unit: string): { ready: Promise<void>;
 }
 
 export function registerDaemonCommands(program: Command): void {
-  program
-    .command('enroll')
-    .description('hand a running service to the daemon: it tunes it (one trial at a time, fairly with other units), then guards it')
-    .argument('<unit>', 'service unit, e.g. nginx.service')
-    .option('--probe <spec>', 'health probe: http(s)://HOST:PORT/PATH, tcp://HOST:PORT or exec:COMMAND (repeatable)', collect, [])
-    .option('--settle <ms>', 'how long the unit must stay up after each restart', int('--settle', SETTLE_MIN_MS, SETTLE_MAX_MS), 2000)
-    .addOption(new Option('--strategy <name>', 'search strategy').choices(['one-at-a-time', 'adaptive']).default('adaptive'))
-    .option('--no-persist', 'keep the accepted set under /run (gone after reboot) instead of /etc')
-    .option('--allow-net <cidr...>', 'peers that may reach the service or that it reaches, besides loopback')
-    .option('--local-only', 'only loopback may reach the service')
-    .option('--confine-sessions', 'also apply settings that confine the login sessions the service spawns')
-    .option('--workload <spec>', 'measure what seccomp filters cost: exec:COMMAND, higher:/REGEX/:COMMAND or lower:/REGEX/:COMMAND')
-    .option('--budget <pct>', 'the slowdown the workload may show, e.g. 5%')
+  addTuneOptions(
+    program
+      .command('enroll')
+      .description('hand a running service to the daemon: it tunes it (one trial at a time, fairly with other units), then guards it')
+      .argument('<unit>', 'service unit, e.g. nginx.service'),
+  )
     .option('--wait', 'follow the tuning (progress on stderr) and print the result at the end')
-    .option('--json', 'print one JSON document')
     .action(async (unitArg: string, opts) => {
       const [{ parseEnrollSpec }, { parseBudget }] = await Promise.all([import('../daemon/spec.js'), import('../core/cost.js')]);
       const spec: EnrollSpec = parseEnrollSpec({

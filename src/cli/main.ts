@@ -15,7 +15,8 @@ import { parseProbeSpec } from '../core/probeSpec.js';
 import { parseUnitName } from '../core/unitName.js';
 import { formatStatus, type StatusRow } from '../daemon/statusFormat.js';
 import type { RollbackResult } from '../engine/rollback.js';
-import { collect, daemonFor, int, print, progress, requireJournal, requireRoot, stateDirOpt, withUnit } from './common.js';
+import { DEFAULT_SETTLE_MS, SETTLE_MAX_MS, SETTLE_MIN_MS } from '../core/limits.js';
+import { addTuneOptions, daemonFor, int, print, progress, requireJournal, requireRoot, stateDirOpt, withUnit } from './common.js';
 import { registerDaemonCommands } from './daemonCommands.js';
 import { formatRecord, formatTuneReport } from './format.js';
 
@@ -24,21 +25,13 @@ const program = new Command('autoharden')
   .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
-program
-  .command('tune')
-  .description('try hardening options on a running service one trial at a time, keep what works')
-  .argument('<unit>', 'service unit, e.g. nginx.service')
-  .option('--probe <spec>', 'health probe: http(s)://HOST:PORT/PATH, tcp://HOST:PORT or exec:COMMAND (repeatable)', collect, [])
-  .option('--settle <ms>', 'how long the unit must stay up after each restart', int('--settle', 100, 600_000), 2000)
-  .addOption(new Option('--strategy <name>', 'search strategy').choices(['one-at-a-time', 'adaptive']).default('adaptive'))
-  .option('--no-persist', 'keep the accepted set under /run (gone after reboot) instead of /etc')
-  .option('--allow-net <cidr...>', 'peers that may reach the service or that it reaches, besides loopback: allows IPAddressDeny with these allowed')
-  .option('--local-only', 'only loopback may reach the service: allows IPAddressDeny=any with localhost allowed')
-  .option('--confine-sessions', 'also apply settings that confine the login sessions the service spawns (sshd, cron)')
-  .option('--workload <spec>', 'measure what seccomp filters cost: exec:COMMAND (its wall time), higher:/REGEX/:COMMAND or lower:/REGEX/:COMMAND')
-  .option('--budget <pct>', 'the slowdown the workload may show, e.g. 5% (default 5%)')
+addTuneOptions(
+  program
+    .command('tune')
+    .description('try hardening options on a running service, trial by trial, and keep what works')
+    .argument('<unit>', 'service unit, e.g. nginx.service'),
+)
   .option('--measure-restarts <n>', 'restarts measuring the cost may spend in all', int('--measure-restarts', 2, 1000), 40)
-  .option('--json', 'print one JSON document')
   .addOption(stateDirOpt())
   .action(async (unitArg: string, opts) => {
     const unit = parseUnitName(unitArg, { serviceOnly: true });
@@ -107,7 +100,7 @@ program
   .argument('<unit>')
   .option('--all', 'remove every option autoharden added')
   .option('--option <name>', 'remove one option, e.g. ProtectSystem')
-  .option('--settle <ms>', 'how long the unit must stay up after the restart', int('--settle', 100, 600_000), 2000)
+  .option('--settle <ms>', 'how long the unit must stay up after the restart', int('--settle', SETTLE_MIN_MS, SETTLE_MAX_MS), DEFAULT_SETTLE_MS)
   .option('--json', 'print one JSON document')
   .addOption(stateDirOpt())
   .action(async (unitArg: string, opts) => {

@@ -18,7 +18,7 @@ import { rollback, type RollbackResult } from '../engine/rollback.js';
 import { TuneSession, type TuneOptions, type TuneReport } from '../engine/tune.js';
 import { Guard } from './guard.js';
 import { Serial, Wake } from './serial.js';
-import { DEFAULT_SETTLE_MS, SETTLE_MAX_MS, parseEnrollSpec, specDeclarations, specProbes, specWorkload } from './spec.js';
+import { DEFAULT_SETTLE_MS, SETTLE_MAX_MS, SETTLE_MIN_MS, parseEnrollSpec, specDeclarations, specProbes, specWorkload } from './spec.js';
 import { settingsText, statusRow, type CurrentTrial, type StatusRow } from './status.js';
 import { EnrollmentStore, newEnrollment, type Enrollment, type EnrollmentState } from './store.js';
 import type { EffectiveValue } from '../core/types.js';
@@ -246,7 +246,7 @@ export class Daemon {
     if (option && !this.d.catalog.some((c) => c.name === option)) {
       throw new AutohardenError('Usage', `unknown option ${JSON.stringify(option)}; see autoharden journal ${unit}`);
     }
-    if (settleMs && (settleMs < 100 || settleMs > SETTLE_MAX_MS)) throw new AutohardenError('Usage', `settle must be from 100 to ${SETTLE_MAX_MS} ms`);
+    if (settleMs && (settleMs < SETTLE_MIN_MS || settleMs > SETTLE_MAX_MS)) throw new AutohardenError('Usage', `settle must be from ${SETTLE_MIN_MS} to ${SETTLE_MAX_MS} ms`);
     this.journal(unit); // UnitUnknown unless it has one
     return this.serial.run(async () => {
       const a = this.active.get(unit);

@@ -8,9 +8,9 @@ import { parseProbeSpec } from '../core/probeSpec.js';
 import type { ProbeSpec } from '../core/types.js';
 import { parseUnitName } from '../core/unitName.js';
 
-export const SETTLE_MIN_MS = 100;
-export const SETTLE_MAX_MS = 600_000;
-export const DEFAULT_SETTLE_MS = 2000;
+import { DEFAULT_SETTLE_MS, SETTLE_MAX_MS, SETTLE_MIN_MS } from '../core/limits.js';
+
+export { DEFAULT_SETTLE_MS, SETTLE_MAX_MS, SETTLE_MIN_MS };
 
 /** Units the daemon refuses to tune: itself, and the bus it needs to be reached and to reach systemd. */
 const NEVER = new Map([
