@@ -98,6 +98,11 @@ export const SIGNALS: readonly SignalDoc[] = [
       { name: 'reason', type: 's', doc: 'one line: why' },
     ],
   },
+  {
+    name: 'Alert',
+    doc: 'The guard saw a failure or log line that no trusted evidence explains: journaled as an alert, nothing relaxed.',
+    args: [unit, { name: 'message', type: 's', doc: 'one line for a person' }],
+  },
 ];
 
 export const PROPERTIES: readonly ArgDoc[] = [

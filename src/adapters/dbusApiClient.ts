@@ -19,6 +19,11 @@ export interface DaemonEvents {
 export class ApiClient {
   private events: DaemonEvents = {};
   private failure: Error | null = null;
+  /** The daemon's unique bus name: Progress/TrialFinished from any other sender are forgeries
+   * (any local user may send a signal to our unique name; match rules do not filter those). */
+  private owner: string | null = null;
+  /** Bumped by every NameOwnerChanged: a GetNameOwner reply older than one is stale. */
+  private ownerEpoch = 0;
 
   private constructor(private readonly bus: MessageBus) {
     bus.on('error', (err: unknown) => {
@@ -71,10 +76,27 @@ export class ApiClient {
   async subscribe(events: DaemonEvents, unit?: string): Promise<void> {
     this.events = events;
     const arg0 = unit ? `,arg0='${unit.replace(/'/g, '')}'` : '';
+    // Owner changes first, then the owner: no change can fall between the two.
+    await this.call(DBUS, DBUS_PATH, DBUS, 'AddMatch', 's', [`type='signal',sender='${DBUS}',member='NameOwnerChanged',arg0='${BUS_NAME}'`], 5000);
+    await this.resolveOwner();
     for (const member of ['Progress', 'TrialFinished']) {
       await this.call(DBUS, DBUS_PATH, DBUS, 'AddMatch', 's', [`type='signal',sender='${BUS_NAME}',path='${OBJECT_PATH}',interface='${INTERFACE}',member='${member}'${arg0}`], 5000);
     }
-    await this.call(DBUS, DBUS_PATH, DBUS, 'AddMatch', 's', [`type='signal',sender='${DBUS}',member='NameOwnerChanged',arg0='${BUS_NAME}'`], 5000);
+  }
+
+  private async resolveOwner(): Promise<void> {
+    const epoch = this.ownerEpoch;
+    let owner: string | null = null;
+    try {
+      const msg = new Message({ destination: DBUS, path: DBUS_PATH, interface: DBUS, member: 'GetNameOwner', signature: 's', body: [BUS_NAME] });
+      const reply = await withTimeout(this.bus.call(msg), 5000, 'GetNameOwner got no answer within 5 s');
+      const name: unknown = reply?.body?.[0];
+      owner = typeof name === 'string' && name.startsWith(':') ? name : null;
+    } catch (e) {
+      // No daemon now: NameOwnerChanged will tell when one comes.
+      if ((e as DBusError).type !== 'org.freedesktop.DBus.Error.NameHasNoOwner') throw mapError(e);
+    }
+    if (this.ownerEpoch === epoch) this.owner = owner;
   }
 
   close(): void {
@@ -88,11 +110,15 @@ export class ApiClient {
   private onMessage(msg: Message): void {
     if (msg.type !== MessageType.SIGNAL) return;
     const b = (msg.body ?? []) as unknown[];
+    // Only the bus itself sends as org.freedesktop.DBus: no client can own that name.
     if (msg.interface === DBUS && msg.member === 'NameOwnerChanged' && msg.sender === DBUS && b[0] === BUS_NAME) {
-      this.events.ownerChanged?.(typeof b[2] === 'string' && b[2] !== '');
+      this.ownerEpoch++;
+      this.owner = typeof b[2] === 'string' && b[2].startsWith(':') ? b[2] : null;
+      this.events.ownerChanged?.(this.owner !== null);
       return;
     }
     if (msg.interface !== INTERFACE || msg.path !== OBJECT_PATH) return;
+    if (this.owner === null || msg.sender !== this.owner) return;
     if (msg.member === 'Progress') this.events.progress?.(String(b[0]), String(b[1]), String(b[2]));
     else if (msg.member === 'TrialFinished') this.events.trialFinished?.(String(b[0]), Number(b[1]), String(b[2]), String(b[3]), String(b[4]));
   }

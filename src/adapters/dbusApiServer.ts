@@ -87,6 +87,9 @@ class ManagerInterface extends dbusInterface.Interface {
   TrialFinished(unit: string, trial: number, outcome: string, settings: string, reason: string): unknown {
     return [unit, trial, outcome, settings, reason];
   }
+  Alert(unit: string, message: string): unknown {
+    return [unit, message];
+  }
 }
 
 const sig = (args: readonly { type: string }[]) => args.map((a) => a.type).join('');
@@ -148,6 +151,10 @@ export class ApiServer {
 
   trialFinished(unit: string, trial: number, outcome: string, settings: string, reason: string): void {
     if (!this.closed) this.emit(() => this.iface.TrialFinished(unit, trial, outcome, settings, reason.split('\n')[0]!));
+  }
+
+  alert(unit: string, message: string): void {
+    if (!this.closed) this.emit(() => this.iface.Alert(unit, message.split('\n')[0]!));
   }
 
   close(): void {

@@ -2,9 +2,10 @@
 // (journald wakes it through inotify; nothing polls), restarted when the set changes; and the log
 // files they write (nginx's error.log), through inotify as well.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, fstatSync, openSync, readSync, watch, type FSWatcher } from 'node:fs';
+import { closeSync, watch, type FSWatcher } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { run } from './exec.js';
+import { boundedLines, MAX_READ, openRegular, readAt } from './safeOpen.js';
 
 export interface LogLine {
   unit: string;
@@ -93,16 +94,26 @@ export async function unitLogsUntil(unit: string, until: Date, max = 1000): Prom
   return r.code === 0 ? r.stdout.split('\n').filter((l) => l.trim() !== '') : [];
 }
 
-const MAX_READ = 256 * 1024;
-
 interface Followed {
   unit: string;
+  /** Where reading resumes, in the file pinned by device and inode (-1: none yet). */
   offset: number;
+  dev: number;
+  ino: number;
   watcher?: FSWatcher;
+  /** Set while the path is missing or unsafe: when to look again. */
+  timer?: NodeJS.Timeout;
+  /** Warnings already given about this file: each is said once, not on every event. */
+  warned: Set<string>;
 }
 
+const RETRY_MS = 500;
+
 /** Follows log files by inotify (fs.watch). Lines come as "FILE: line", as the tuner's log
- * check reads them, so that errors known before tuning have the same signature. */
+ * check reads them, so that errors known before tuning have the same signature. The service
+ * controls these paths: every read opens through openRegular (a FIFO, a symlink or a path through
+ * one is skipped and reported, never read and never waited on). While a path is missing or
+ * unsafe it is not watched (fs.watch would follow a symlink) but looked at again every RETRY_MS. */
 export class FileFollower {
   private readonly files = new Map<string, Followed>();
 
@@ -115,85 +126,92 @@ export class FileFollower {
   follow(unit: string, files: readonly string[]): void {
     for (const [f, e] of this.files) {
       if (e.unit === unit && !files.includes(f)) {
-        e.watcher?.close();
+        this.unwatch(e);
         this.files.delete(f);
       }
     }
     for (const f of files) {
       if (this.files.has(f)) continue;
-      const e: Followed = { unit, offset: sizeOf(f) };
+      const e: Followed = { unit, offset: 0, dev: -1, ino: -1, warned: new Set() };
+      const o = openRegular(f, (m) => this.warn(e, m));
+      if (o) {
+        closeSync(o.fd);
+        Object.assign(e, { offset: o.size, dev: o.dev, ino: o.ino });
+      }
       this.files.set(f, e);
       this.watch(f, e);
     }
   }
 
   stop(): void {
-    for (const e of this.files.values()) e.watcher?.close();
+    for (const e of this.files.values()) this.unwatch(e);
     this.files.clear();
   }
 
+  private warn(e: Followed, msg: string): void {
+    if (e.warned.has(msg)) return;
+    e.warned.add(msg);
+    this.onError(msg);
+  }
+
+  private unwatch(e: Followed): void {
+    e.watcher?.close();
+    e.watcher = undefined;
+    if (e.timer) clearTimeout(e.timer);
+    e.timer = undefined;
+  }
+
+  private later(f: string, e: Followed): void {
+    this.unwatch(e);
+    e.timer = setTimeout(() => {
+      e.timer = undefined;
+      this.watch(f, e);
+    }, RETRY_MS).unref();
+  }
+
   private watch(f: string, e: Followed): void {
+    if (this.files.get(f) !== e) return; // no longer followed
+    if (!this.read(f, e)) return this.later(f, e);
     try {
       e.watcher = watch(f, { persistent: true }, (event) => {
-        this.read(f, e);
-        if (event !== 'rename') return;
-        // Rotated (renamed or removed): follow the new file by that name once it is there.
-        e.watcher?.close();
-        e.watcher = undefined;
-        setTimeout(() => {
-          if (this.files.get(f) !== e) return;
-          e.offset = 0;
-          this.watch(f, e);
-          this.read(f, e);
-        }, 500).unref();
+        // The watched inode moved away or was removed: whatever is at the path next is another
+        // file (even if the inode number is reused), read from its start.
+        if (event === 'rename') e.ino = -1;
+        if (!this.read(f, e) || event === 'rename') this.later(f, e);
       });
-      e.watcher.on('error', () => {
-        e.watcher?.close();
-        e.watcher = undefined;
-      });
+      e.watcher.on('error', () => this.later(f, e));
     } catch (err) {
-      this.onError(`cannot follow ${f}: ${(err as Error).message}`);
+      this.warn(e, `cannot follow ${f}: ${(err as Error).message}`);
+      return this.later(f, e);
     }
+    // Swapped between the look and the watch, the watch may be on a symlink's target: look again.
+    if (!this.read(f, e)) this.later(f, e);
   }
 
-  private read(f: string, e: Followed): void {
-    let fd: number;
+  /** Reads what is new; false when the path is missing or not a regular file of its own. */
+  private read(f: string, e: Followed): boolean {
+    const o = openRegular(f, (m) => this.warn(e, m));
+    if (!o) return false;
     try {
-      fd = openSync(f, 'r');
-    } catch {
-      return; // gone meanwhile
-    }
-    try {
-      const size = fstatSync(fd).size;
-      if (size < e.offset) e.offset = 0; // truncated
-      const len = Math.min(size - e.offset, MAX_READ);
-      if (len <= 0) return;
-      const buf = Buffer.alloc(len);
-      readSync(fd, buf, 0, len, e.offset);
-      // Up to the last newline: a line still being written is read whole next time.
+      if (o.dev !== e.dev || o.ino !== e.ino || o.size < e.offset) {
+        Object.assign(e, { offset: 0, dev: o.dev, ino: o.ino }); // rotated, new or truncated
+      }
+      const buf = readAt(o.fd, e.offset, o.size - e.offset);
+      // Up to the last newline: a line still being written is read whole next time (unless it
+      // alone fills a whole read: then it is cut, and boundedLines cuts it further).
       const end = buf.lastIndexOf(0x0a);
-      if (end < 0 && len < MAX_READ) return;
-      const upto = end < 0 ? len : end + 1;
+      if (buf.length === 0 || (end < 0 && buf.length < MAX_READ)) return true;
+      const upto = end < 0 ? buf.length : end + 1;
       e.offset += upto;
       const now = Date.now();
-      for (const line of buf.subarray(0, upto).toString('utf8').split('\n')) {
-        if (line.trim()) this.onLine({ unit: e.unit, time: now, message: `${f}: ${line}` });
+      for (const line of boundedLines(buf.subarray(0, upto).toString('utf8'))) {
+        this.onLine({ unit: e.unit, time: now, message: `${f}: ${line}` });
       }
+    } catch (err) {
+      this.warn(e, `${f}: ${(err as Error).message}; not read`);
     } finally {
-      closeSync(fd);
+      closeSync(o.fd);
     }
-  }
-}
-
-function sizeOf(f: string): number {
-  try {
-    const fd = openSync(f, 'r');
-    try {
-      return fstatSync(fd).size;
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    return 0;
+    return true;
   }
 }

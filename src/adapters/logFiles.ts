@@ -1,54 +1,61 @@
-// New lines of the log files a unit writes (nginx and redis log to files, not the journal).
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+// New lines of the log files a unit writes (nginx and redis log to files, not the journal). The
+// service controls these paths: every open goes through openRegular (regular file, no symlink,
+// never blocking), and each file is pinned by device and inode between the two looks.
+import { closeSync } from 'node:fs';
+import type { LogOffsets } from '../engine/ports.js';
+import { boundedLines, openRegular, readAt, type OpenedFile, type Warn } from './safeOpen.js';
 
-export type Offsets = Record<string, number>;
-const MAX_READ = 256 * 1024;
+export type Offsets = LogOffsets;
 
-export function logOffsets(files: readonly string[]): Offsets {
+/** No file (absent or unsafe) when the offsets were taken: any file found later is new. */
+const NONE = { offset: 0, dev: -1, ino: -1 };
+
+export function logOffsets(files: readonly string[], warn?: Warn): Offsets {
   const out: Offsets = {};
   for (const f of files) {
-    try {
-      out[f] = statSync(f).size;
-    } catch {
-      out[f] = 0;
+    const o = openRegular(f, warn);
+    if (!o) {
+      out[f] = NONE;
+      continue;
     }
+    closeSync(o.fd);
+    out[f] = { offset: o.size, dev: o.dev, ino: o.ino };
   }
   return out;
 }
 
-/** Lines appended since the offsets were taken; a file that shrank was rotated: read it whole. */
-export function linesSince(offsets: Offsets): string[] {
+function linesFrom(f: string, o: OpenedFile, from: number, warn?: Warn): string[] {
+  try {
+    const buf = readAt(o.fd, from, o.size - from);
+    return boundedLines(buf.toString('utf8')).map((l) => `${f}: ${l}`);
+  } catch (e) {
+    warn?.(`${f}: ${(e as Error).message}; not read`);
+    return [];
+  } finally {
+    closeSync(o.fd);
+  }
+}
+
+/** Lines appended since the offsets were taken. Another inode at the path is a rotated (or new)
+ * file and a file that shrank was truncated: both are read from the start. A path that is no
+ * longer a regular file of its own counts as gone. */
+export function linesSince(offsets: Offsets, warn?: Warn): string[] {
   const out: string[] = [];
-  for (const [f, off] of Object.entries(offsets)) {
-    try {
-      const size = statSync(f).size;
-      const from = size < off ? 0 : off;
-      const len = Math.min(size - from, MAX_READ);
-      if (len <= 0) continue;
-      const buf = Buffer.alloc(len);
-      const fd = openSync(f, 'r');
-      try {
-        readSync(fd, buf, 0, len, from);
-      } finally {
-        closeSync(fd);
-      }
-      out.push(...buf.toString('utf8').split('\n').filter((l) => l.trim() !== '').map((l) => `${f}: ${l}`));
-    } catch {
-      /* removed meanwhile */
-    }
+  for (const [f, m] of Object.entries(offsets)) {
+    const o = openRegular(f, warn);
+    if (!o) continue;
+    const same = o.dev === m.dev && o.ino === m.ino && o.size >= m.offset;
+    out.push(...linesFrom(f, o, same ? m.offset : 0, warn));
   }
   return out;
 }
 
 /** The tail of each file, for the baseline of errors the unit already logs. */
-export function tails(files: readonly string[], bytes = 64 * 1024): string[] {
-  const offsets: Offsets = {};
+export function tails(files: readonly string[], bytes = 64 * 1024, warn?: Warn): string[] {
+  const out: string[] = [];
   for (const f of files) {
-    try {
-      offsets[f] = Math.max(0, statSync(f).size - bytes);
-    } catch {
-      /* gone */
-    }
+    const o = openRegular(f, warn);
+    if (o) out.push(...linesFrom(f, o, Math.max(0, o.size - bytes), warn));
   }
-  return linesSince(offsets);
+  return out;
 }

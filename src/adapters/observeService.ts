@@ -5,6 +5,7 @@ import { basename, dirname } from 'node:path';
 import {
   familiesInUse, formatEndpoint, nonLoopbackListeners, peers, sessionEvidence, sessionsStayInUnit, usesInet, type UnitObservation,
 } from '../core/observe.js';
+import { isRequestLog } from '../core/logcheck.js';
 import type { SafetyFacts } from '../core/policy.js';
 import type { SystemdPort } from '../engine/ports.js';
 import { observeUnit } from './procfs.js';
@@ -52,6 +53,9 @@ export async function observeService(systemd: SystemdPort, unit: string): Promis
     commands: [...new Set([exe, ...obs.processes.map((p) => p.name)].filter(Boolean))],
     writableDirs: [...new Set(written.filter((m) => m.file).map((m) => dirname(m.path)))].sort(),
   };
-  const logFiles = written.filter((m) => m.file && (m.path.startsWith('/var/log/') || m.path.endsWith('.log'))).map((m) => m.path);
+  // Request logs are clients' text, never evidence (core/logcheck isRequestLog).
+  const logFiles = written
+    .filter((m) => m.file && (m.path.startsWith('/var/log/') || m.path.endsWith('.log')) && !isRequestLog(m.path))
+    .map((m) => m.path);
   return { facts, logFiles, observation: obs };
 }

@@ -186,7 +186,8 @@ export class Systemd {
     return Number(m[1]);
   }
 
-  /** LoadUnit, then the unit's state. Throws NoSuchUnit when systemd finds no such unit. */
+  /** LoadUnit, then the unit's state and names (an alias resolves to the unit's canonical Id).
+   * Throws NoSuchUnit when systemd finds no such unit. */
   async unitInfo(unit: string): Promise<UnitInfo> {
     const props = await this.allProperties(unit, '');
     const loadState = str(props.LoadState);
@@ -202,6 +203,8 @@ export class Systemd {
       needDaemonReload: props.NeedDaemonReload?.value === true,
       // All interfaces come back merged; Mount has a "Type" too, so only trust it for services.
       type: id.endsWith('.service') ? str(props.Type) : '',
+      id,
+      names: strings(props.Names).length ? strings(props.Names) : [id],
     };
   }
 
@@ -219,6 +222,8 @@ export class Systemd {
       execMainCode: num(p.ExecMainCode),
       execMainStatus: num(p.ExecMainStatus),
       controlPid: num(p.ControlPID),
+      execMainStartMono: p.ExecMainStartTimestampMonotonic ? num(p.ExecMainStartTimestampMonotonic) : undefined,
+      execMainHandoffMono: p.ExecMainHandoffTimestampMonotonic ? num(p.ExecMainHandoffTimestampMonotonic) : undefined,
     };
   }
 

@@ -1,11 +1,13 @@
 // Runs a cost workload (issue 6) once and returns its reading: the wall time in seconds for
 // `exec:` specs, the printed figure for `higher:`/`lower:` specs (src/core/cost.ts).
 import { spawn } from 'node:child_process';
-import { figureFrom, type WorkloadSpec } from '../core/cost.js';
+import { MAX_FIGURE_INPUT, figureFrom, tailOf, type WorkloadSpec } from '../core/cost.js';
 import { AutohardenError } from '../core/errors.js';
 
-/** Output kept for matching and for error messages (a chatty load tool is cut from the front). */
-const MAX_OUTPUT = 1 << 20;
+/** Output kept of each stream for matching and for error messages: a chatty load tool (or a body
+ * the service sent) is cut from the front, at a line start; both together fit what the pattern
+ * reads (MAX_FIGURE_INPUT). */
+const MAX_OUTPUT = MAX_FIGURE_INPUT / 2;
 
 export interface WorkloadOptions {
   signal?: AbortSignal;
@@ -36,12 +38,12 @@ export function runWorkload(spec: WorkloadSpec, timeoutMs: number, opts: Workloa
     });
     let out = '';
     let err = '';
-    const keep = (acc: string, b: Buffer) => {
-      const s = acc + b.toString();
-      return s.length > MAX_OUTPUT ? s.slice(-MAX_OUTPUT) : s;
-    };
-    child.stdout.on('data', (b: Buffer) => { out = keep(out, b); });
-    child.stderr.on('data', (b: Buffer) => { err = keep(err, b); });
+    const keep = (acc: string, chunk: string) => tailOf(acc + chunk, MAX_OUTPUT);
+    // utf8 decoding across chunks: a character split between two reads stays whole
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stdout.on('data', (c: string) => { out = keep(out, c); });
+    child.stderr.on('data', (c: string) => { err = keep(err, c); });
     let why: string | undefined;
     const killGroup = (reason: string) => {
       why ??= reason;

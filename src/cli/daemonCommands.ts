@@ -64,6 +64,8 @@ export function registerDaemonCommands(program: Command): void {
       .argument('<unit>', 'service unit, e.g. nginx.service'),
   )
     .option('--wait', 'follow the tuning (progress on stderr) and print the result at the end')
+    .option('--guard <mode>', 'after tuning, on a failure no trusted evidence explains: alert (default) or relax-on-reproduction (test taking the implicated setting away, at most one a day)')
+    .option('--guard-floor <option...>', 'settings relax-on-reproduction never takes away')
     .action(async (unitArg: string, opts) => {
       const [{ parseEnrollSpec }, { parseBudget }] = await Promise.all([import('../daemon/spec.js'), import('../core/cost.js')]);
       const spec: EnrollSpec = parseEnrollSpec({
@@ -71,6 +73,8 @@ export function registerDaemonCommands(program: Command): void {
         allowNet: opts.allowNet ?? [], localOnly: Boolean(opts.localOnly), confineSessions: Boolean(opts.confineSessions),
         ...(opts.workload !== undefined ? { workload: opts.workload } : {}),
         ...(opts.budget !== undefined ? { budget: parseBudget(opts.budget) } : {}),
+        ...(opts.guard !== undefined ? { guard: opts.guard } : {}),
+        ...(opts.guardFloor !== undefined ? { guardFloor: opts.guardFloor } : {}),
       });
       const client = await requireDaemon();
       try {
@@ -123,8 +127,9 @@ export function registerDaemonCommands(program: Command): void {
           try {
             const ports = buildPorts(systemd, unit, { stateDir: opts.stateDir, progress });
             if (ports.journal.read().length) {
+              const { id } = await systemd.unitInfo(unit).catch(() => ({ id: undefined }));
               result.rollback = await withUnit(opts.stateDir, unit, () =>
-                rollback(ports, unit, { all: true }, { settleMs: e.spec.settleMs, reason: 'unenroll --remove' }));
+                rollback(ports, unit, { all: true }, { settleMs: e.spec.settleMs, reason: 'unenroll --remove' }), id);
             }
           } finally {
             systemd.close();

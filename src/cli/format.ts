@@ -6,6 +6,9 @@ import type { TuneReport } from '../engine/tune.js';
 
 const sv = (s: readonly Setting[]) => s.map((x) => `${x.option}=${x.value}`).join(' ');
 const time = (t: string) => t.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+/** Text a service wrote, made safe for a terminal: no escape sequences, no line breaks. */
+// eslint-disable-next-line no-control-regex
+export const printable = (s: string) => s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 
 export function formatRecord(r: JournalRecord): string {
   const head = `${time(r.t)}  `;
@@ -20,6 +23,8 @@ export function formatRecord(r: JournalRecord): string {
       return `${head}skipped   ${r.option}${r.value ? `=${r.value}` : ''} — ${r.reason}`;
     case 'rollback':
       return `${head}rollback  ${r.options.join(' ') || '(nothing)'} by ${r.by} — ${r.reason}`;
+    case 'alert':
+      return `${head}ALERT     by ${r.by} — ${printable(r.reason)}${r.evidence[0] ? ` — ${printable(r.evidence[0].slice(0, 300))}` : ''}`;
     case 'recovered':
       return `${head}recovered #${r.trial} ${sv(r.settings)} — ${r.reason}`;
     case 'persisted':

@@ -1,6 +1,7 @@
 // Which options a tune may try on this unit, and which it leaves out and why. Pure.
 import { renderRung, strongerRungs, usableOptions } from './catalog.js';
-import { learnable, withWritablePaths } from './learn.js';
+import { withWritablePaths } from './learn.js';
+import { writableRoots, type WritableScope } from './paths.js';
 import type { Candidate } from './plan.js';
 import { applySafetyPolicy, type Declarations, type SafetyFacts } from './policy.js';
 import type { EffectiveSettings, OptionSpec, Setting } from './types.js';
@@ -17,6 +18,8 @@ export interface CandidateInput {
   rejected: ReadonlySet<string>;
   facts: SafetyFacts;
   declarations: Declarations;
+  /** Where the unit's own state may live: seeds outside it are dropped (none without it). */
+  writableScope?: WritableScope;
 }
 
 export interface Skip {
@@ -64,7 +67,7 @@ export function buildCandidates(i: CandidateInput): { candidates: Candidate[]; s
       continue;
     }
     // strict with the directories the unit writes kept writable: stronger than falling back to full
-    const seeds = (i.facts.writableDirs ?? []).filter(learnable);
+    const seeds = i.writableScope ? writableRoots(i.facts.writableDirs ?? [], i.writableScope) : [];
     const seeded = spec.name === 'ProtectSystem' ? decision.rungs.map((r) => (r.value === 'strict' ? withWritablePaths(r, seeds) : r)) : decision.rungs;
     candidates.push({ spec, rungs: seeded });
   }

@@ -21,6 +21,7 @@
 //   - 'over' when the lower bound exceeds 1 + budget; 'within' when the upper bound is below it;
 //     otherwise 'undecided': measure two more pairs. At the bound on pairs (or restarts) an
 //     undecided result is decided on the median alone (atBound: true).
+import { RE2JS } from 're2js';
 import { AutohardenError } from './errors.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -31,8 +32,11 @@ import { AutohardenError } from './errors.js';
  *   exec:COMMAND                 the wall time of COMMAND (lower is better)
  *   higher:/REGEX/FLAGS:COMMAND  a figure COMMAND prints; higher is better (requests per second)
  *   lower:/REGEX/FLAGS:COMMAND   a figure COMMAND prints; lower is better (latency)
- * COMMAND runs under /bin/sh -c and must exit 0. REGEX is a JavaScript regular expression between
- * slashes (write `\/` for a slash outside [...]); FLAGS are any of i, m, s, u. The figure is the
+ * COMMAND runs under /bin/sh -c and must exit 0. REGEX is an RE2 regular expression (JavaScript
+ * syntax without backreferences or lookaround) between slashes (write `\/` for a slash outside
+ * [...]); FLAGS are any of i, m, s, u. It runs on RE2JS, in time linear in the output: the output
+ * may hold what the service sent (a body curl prints), so a backtracking engine could be made to
+ * hang on it. Only the last MAX_FIGURE_INPUT characters of the output are read. The figure is the
  * first capture group of each match in the command's output (stdout, then stderr), or the whole
  * match without a group; commas in it are ignored. Several matches (redis-benchmark -t get,set
  * prints one line per test) are combined by their geometric mean, so each counts alike.
@@ -42,6 +46,22 @@ export type WorkloadSpec =
   | { kind: 'figure'; command: string; pattern: string; flags: string; higherIsBetter: boolean; raw: string };
 
 export const WORKLOAD_SYNTAX = 'exec:COMMAND (its wall time), higher:/REGEX/:COMMAND or lower:/REGEX/:COMMAND (a figure it prints)';
+
+/** How much of the workload's output the pattern reads: its end, where load tools print totals. */
+export const MAX_FIGURE_INPUT = 1 << 20;
+/** RE2 matches in (program size × input length) steps: a bound on the first bounds the time a
+ * reading takes (about 8 s for 200 instructions against 1 MiB of hostile output, here). Figure
+ * patterns need a few dozen. */
+const MAX_PROGRAM_SIZE = 200;
+
+/** JavaScript-style flags → RE2JS flags. `u` changes nothing: RE2 always matches code points. */
+function compileFigurePattern(pattern: string, flags: string): RE2JS {
+  let f = 0;
+  if (flags.includes('i')) f |= RE2JS.CASE_INSENSITIVE;
+  if (flags.includes('m')) f |= RE2JS.MULTILINE;
+  if (flags.includes('s')) f |= RE2JS.DOTALL;
+  return RE2JS.compile(pattern, f);
+}
 
 export function parseWorkloadSpec(raw: string): WorkloadSpec {
   const bad = (why: string) => new AutohardenError('Usage', `bad workload spec ${JSON.stringify(raw)}: ${why}`);
@@ -72,13 +92,15 @@ export function parseWorkloadSpec(raw: string): WorkloadSpec {
   const flags = fm[1]!;
   if (/[^imsu]/.test(flags) || new Set(flags).size !== flags.length) throw bad(`bad flags "${flags}" (any of i, m, s, u)`);
   if (!pattern) throw bad('empty pattern');
-  let re: RegExp;
+  let re: RE2JS;
   try {
-    re = new RegExp(pattern, flags);
+    re = compileFigurePattern(pattern, flags);
   } catch (e) {
-    throw bad(`bad pattern: ${(e as Error).message}`);
+    const why = ((e as Error).message || String(e)).replace(/^error parsing regexp: /, '').split('\n')[0];
+    throw bad(`the pattern is not one RE2 accepts (no backreferences or lookaround): ${why}`);
   }
-  if (re.exec('') !== null) throw bad('the pattern matches empty text, so it would match anything');
+  if (re.programSize() > MAX_PROGRAM_SIZE) throw bad(`the pattern is too large for linear-time matching (${re.programSize()} RE2 instructions, at most ${MAX_PROGRAM_SIZE})`);
+  if (re.test('')) throw bad('the pattern matches empty text, so it would match anything');
   const command = after.slice(fm[0].length).trim();
   if (!command) throw bad('no command after the pattern');
   return { kind: 'figure', command, pattern, flags, higherIsBetter: m[1] === 'higher', raw };
@@ -88,17 +110,28 @@ export function higherIsBetter(spec: WorkloadSpec): boolean {
   return spec.kind === 'figure' && spec.higherIsBetter;
 }
 
-/** The figure a 'figure' spec reads from the command's output; throws Failed when there is none. */
-export function figureFrom(spec: Extract<WorkloadSpec, { kind: 'figure' }>, output: string): number {
-  const re = new RegExp(spec.pattern, `${spec.flags}g`);
+/** The last `max` characters of `text`. A line the cut falls in is dropped, so that no number is
+ * read from half its digits; when that line is all there is, only its leading digits are. */
+export function tailOf(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const t = text.slice(-max);
+  const nl = t.indexOf('\n');
+  return nl >= 0 && nl < t.length - 1 ? t.slice(nl + 1) : t.replace(/^[\d.,]+/, '');
+}
+
+/** The figure a 'figure' spec reads from the command's output (its last MAX_FIGURE_INPUT
+ * characters, from a line start); throws Failed when there is none. */
+export function figureFrom(spec: Extract<WorkloadSpec, { kind: 'figure' }>, fullOutput: string): number {
+  const re = compileFigurePattern(spec.pattern, spec.flags);
+  const output = tailOf(fullOutput, MAX_FIGURE_INPUT);
   const values: number[] = [];
-  for (const m of output.matchAll(re)) {
+  for (const m of re.matchAll(output)) {
     const text = (m.length > 1 ? m[1] : m[0]) ?? '';
     const v = Number(text.replaceAll(',', '').trim());
     if (!text.trim() || !Number.isFinite(v)) {
-      throw new AutohardenError('Failed', `workload: /${spec.pattern}/ matched ${JSON.stringify(m[0])}, which holds no number`);
+      throw new AutohardenError('Failed', `workload: /${spec.pattern}/ matched ${JSON.stringify(m[0].slice(0, 80))}, which holds no number`);
     }
-    if (v <= 0) throw new AutohardenError('Failed', `workload: the figure ${v} (from ${JSON.stringify(m[0])}) is not positive`);
+    if (v <= 0) throw new AutohardenError('Failed', `workload: the figure ${v} (from ${JSON.stringify(m[0].slice(0, 80))}) is not positive`);
     values.push(v);
   }
   if (!values.length) {

@@ -1,6 +1,10 @@
 // The drop-in files autoharden writes. Only files named zz-autoharden-* whose first line is the
 // marker are ours; everything else is the vendor's or the admin's and is never touched.
+import { checkSetting } from './directives.js';
+import { AutohardenError } from './errors.js';
+import { shown } from './text.js';
 import type { Setting } from './types.js';
+import { parseUnitName } from './unitName.js';
 
 export const MARKER = '# Managed by autoharden';
 export const TRIAL_FILE = 'zz-autoharden-90-trial.conf';
@@ -10,8 +14,12 @@ export function isOurs(text: string): boolean {
   return text.split('\n', 1)[0] === MARKER;
 }
 
-/** Renders settings as a drop-in a person can read, commit and ship. */
+/** Renders settings as a drop-in a person can read, commit and ship. Every line is checked first
+ * (core/directives.ts), so a setting from a tampered journal record is refused, not written:
+ * AutohardenError('Config'). */
 export function renderDropIn(unit: string, settings: readonly Setting[], purpose: 'trial' | 'accepted'): string {
+  checkUnit(unit);
+  settings.forEach(checkSetting);
   const head = [
     MARKER,
     purpose === 'trial'
@@ -23,4 +31,15 @@ export function renderDropIn(unit: string, settings: readonly Setting[], purpose
   ];
   const body = settings.flatMap((s) => [`# ${s.option}=${s.value}`, ...s.lines]);
   return [...head, ...body, ''].join('\n');
+}
+
+/** The unit name goes into the header comments: only a valid, complete one. */
+function checkUnit(unit: string): void {
+  let ok = false;
+  try {
+    ok = parseUnitName(unit) === unit;
+  } catch {
+    // refused below
+  }
+  if (!ok) throw new AutohardenError('Config', `refusing to render a drop-in for ${shown(unit)}: not a unit name`);
 }

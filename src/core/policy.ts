@@ -1,7 +1,7 @@
 // The safety policy: what a probe cannot vouch for is not tried unless the user declares it.
 // Pure: observation facts and the user's declarations in, a decision per option out.
 import { BlockList, isIP } from 'node:net';
-import { AutohardenError } from './errors.js';
+import { canonicalCidrs, parseCidr } from './cidr.js';
 import type { OptionSpec, Rung } from './types.js';
 
 /** What the user declared on the command line. */
@@ -39,17 +39,7 @@ export type Decision = { rungs: Rung[] } | { skip: string };
 
 export const NO_DECLARATIONS: Declarations = { allowNet: [], localOnly: false, confineSessions: false };
 
-/** Parses an --allow-net value: an address or CIDR, IPv4 or IPv6. */
-export function parseCidr(raw: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } {
-  const [address = '', p] = raw.split('/');
-  const v = isIP(address);
-  const max = v === 4 ? 32 : 128;
-  const prefix = p === undefined ? max : Number(p);
-  if (!v || !/^\d+$/.test(p ?? String(max)) || prefix < 0 || prefix > max) {
-    throw new AutohardenError('Usage', `bad --allow-net ${JSON.stringify(raw)}: expected ADDRESS[/PREFIX], e.g. 10.0.0.0/8 or 2001:db8::/32`);
-  }
-  return { address, prefix, family: v === 4 ? 'ipv4' : 'ipv6' };
-}
+export { canonicalCidrs, parseCidr, type Cidr } from './cidr.js';
 
 function covered(peer: string, cidrs: readonly string[]): boolean {
   const list = new BlockList();
@@ -61,7 +51,9 @@ function covered(peer: string, cidrs: readonly string[]): boolean {
   return v !== 0 && list.check(peer, v === 4 ? 'ipv4' : 'ipv6');
 }
 
-function ipRung(allowNet: readonly string[]): Rung {
+/** The lines carry the canonical re-print of each CIDR, never the text the user typed. */
+function ipRung(declared: readonly string[]): Rung {
+  const allowNet = canonicalCidrs(declared);
   const lines = ['IPAddressDeny=any', 'IPAddressAllow=localhost', ...(allowNet.length ? [`IPAddressAllow=${allowNet.join(' ')}`] : [])];
   return {
     value: allowNet.length ? `any, allow localhost ${allowNet.join(' ')}` : 'any, allow localhost',

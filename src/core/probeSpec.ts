@@ -1,9 +1,13 @@
 // Probe specs from the command line: http(s)://HOST:PORT/PATH, tcp://HOST:PORT, exec:COMMAND.
 import { AutohardenError } from './errors.js';
+import { CONTROL, shown } from './text.js';
 import type { ProbeSpec } from './types.js';
 
 export function parseProbeSpec(raw: string): ProbeSpec {
-  const bad = (why: string) => new AutohardenError('Usage', `bad probe spec ${JSON.stringify(raw)}: ${why}`);
+  const bad = (why: string) => new AutohardenError('Usage', `bad probe spec ${shown(raw)}: ${why}`);
+  // The raw text is journaled and URL parsing would silently drop tabs and newlines: refuse them.
+  // `%` stays allowed: percent-encoding, `date +%s`; a probe never reaches a drop-in.
+  if (CONTROL.test(raw)) throw bad('it has a control character or line break');
   if (raw.startsWith('exec:')) {
     const command = raw.slice(5).trim();
     if (!command) throw bad('exec: needs a command');

@@ -99,6 +99,12 @@ export interface UnitSnapshot {
   execMainCode: number; // CLD_EXITED=1, CLD_KILLED=2, CLD_DUMPED=3, 0 = still running
   execMainStatus: number;
   controlPid?: number;
+  /** CLOCK_MONOTONIC µs of the main process's fork and of its handoff to the service's own code
+   * (ExecMainHandoffTimestamp, systemd ≥ 256; undefined where systemd lacks it). A handoff before
+   * the fork means this invocation never reached the service's code: its exec setup, the
+   * sandbox, failed. Recorded by systemd; the service cannot write it. */
+  execMainStartMono?: number;
+  execMainHandoffMono?: number;
 }
 
 export type VerdictKind =

@@ -1,6 +1,7 @@
 // Unit names follow systemd's grammar (src/basic/unit-name.c: unit_name_is_valid) and are checked
 // before they ever become part of a path.
 import { AutohardenError } from './errors.js';
+import { shown } from './text.js';
 
 const UNIT_TYPES = [
   'service', 'socket', 'target', 'device', 'mount', 'automount', 'swap', 'timer', 'path', 'slice', 'scope',
@@ -14,7 +15,7 @@ export function parseUnitName(input: string, opts: { serviceOnly?: boolean } = {
   const name = /^[A-Za-z0-9:_\\-]+(@[A-Za-z0-9:_.\\-]*)?$/.test(input) && !input.includes('.') ? `${input}.service` : input;
   const m = NAME.exec(name);
   if (!m || name.length > UNIT_NAME_MAX || name.startsWith('.') || !(UNIT_TYPES as readonly string[]).includes(m[2] ?? '')) {
-    throw new AutohardenError('Usage', `invalid unit name ${JSON.stringify(input)}: expected NAME.service (letters, digits, ":-_.\\@")`);
+    throw new AutohardenError('Usage', `invalid unit name ${shown(input)}: expected NAME.service (letters, digits, ":-_.\\@")`);
   }
   if (m[1] === '@') throw new AutohardenError('Usage', `${name} is a template; name an instance (NAME@INSTANCE.service)`);
   if (opts.serviceOnly && m[2] !== 'service') {

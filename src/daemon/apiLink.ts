@@ -55,6 +55,10 @@ export class ApiLink implements Signals {
     this.server?.progress(unit, state, message);
   }
 
+  alert(unit: string, message: string): void {
+    this.server?.alert(unit, message);
+  }
+
   trialFinished(unit: string, trial: number, outcome: string, settings: string, reason: string): void {
     this.server?.trialFinished(unit, trial, outcome, settings, reason);
   }

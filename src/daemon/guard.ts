@@ -1,16 +1,27 @@
 // After tuning, the guard watches each enrolled unit — systemd's PropertiesChanged for its state,
-// journald (one `journalctl --follow`) for what it logs; nothing polls — and acts when it fails,
-// keeps restarting, or logs an errno-like line it never logged before tuning. What to roll back is
-// guardRules' decision; this gathers the evidence, asks the daemon to run the rollback in its
-// one-at-a-time queue, and journals every step as a rollback by 'guard'.
+// journald (one `journalctl --follow`) for what it logs; nothing polls — and looks into it when
+// the unit fails, keeps restarting, or logs an errno-like line it never logged before tuning.
+//
+// Whose word counts (DESIGN "Trust", guardRules.ts): a failure rolls back a setting only when
+// trusted evidence shows the sandbox can no longer be set up — autoharden's check unit running
+// /bin/true under the accepted settings fails (or, on systemd ≥ 256, the invocation never reached
+// the service's code and the check agrees). The check also finds which setting. Everything else
+// the service or its clients could have produced (log lines, exit statuses, SIGSYS, a failure
+// that reproduces) raises an alert — journaled, signalled, logged — and keeps the sandbox; only
+// the admin's opt-in relax-on-reproduction tests taking one setting away, by A/B on autoharden's
+// own probes and unit state, at most one a day, never below the floor.
 import { basename } from 'node:path';
 import { classifyTrial } from '../core/classify.js';
 import { acceptedSet } from '../core/journal.js';
-import { isErrnoLike, normalise } from '../core/logcheck.js';
-import type { EffectiveValue, OptionSpec, UnitSnapshot } from '../core/types.js';
+import { isErrnoLike, isKnown, isRequestLog } from '../core/logcheck.js';
+import { reachedServiceCode, type CheckOutcome } from '../core/sandboxCheck.js';
+import type { EffectiveValue, OptionSpec, Setting, UnitSnapshot } from '../core/types.js';
 import type { Ports } from '../engine/ports.js';
-import { rollback } from '../engine/rollback.js';
-import { decide, failureOf, failureSignature, type Failure } from './guardRules.js';
+import { lastProbes, rollback } from '../engine/rollback.js';
+import { restartAndJudge } from '../engine/settle.js';
+import {
+  RELAX_PREFIX, REPRODUCTION_ARMS, checkSuspects, failureOf, failureSignature, pointedAt, relaxCandidate, reproduced, type Failure,
+} from './guardRules.js';
 import type { Enrollment } from './store.js';
 
 export interface GuardHost {
@@ -32,6 +43,10 @@ export interface GuardHost {
   /** Signatures of the errno-like lines the unit logged before `until` (its tune began). */
   knownErrors(unit: string, until: Date): Promise<Set<string>>;
   logsSince(unit: string, since: Date): Promise<string[]>;
+  /** Trusted: can the unit's sandbox with these settings be set up? (engine/sandboxCheck.ts) */
+  checkSandbox(unit: string, settings: readonly Setting[]): Promise<CheckOutcome>;
+  /** Journals an alert record, signals it and logs it loudly. */
+  alert(unit: string, reason: string, evidence: string[]): void;
   log: { info(m: string): void; warn(m: string): void; debug(m: string): void };
 }
 
@@ -55,18 +70,26 @@ interface Tracked {
   busy: number;
   /** Log lines older than this are about restarts the daemon made. */
   quietUntil: number;
-  /** Log-line signatures that implicated nothing: not taken up again. */
-  ignored: Set<string>;
-  lastUnrelated?: string;
+  /** When each failure signature last raised an alert: one alert per kind per ALERT_REPEAT_MS. */
+  alerted: Map<string, number>;
+  /** The last sandbox check, reused while the accepted set and the failure are the same. */
+  lastCheck?: { key: string; at: number; outcome: CheckOutcome };
 }
 
 /** How long a new error line waits for a failure of the unit that explains it better. */
 const LOG_DEBOUNCE_MS = 1500;
-const MAX_STEPS = 12;
+/** A unit failing in a loop is checked again only this often: the check reloads systemd twice. */
+const CHECK_REUSE_MS = 10 * 60_000;
+const ALERT_REPEAT_MS = 3600_000;
+/** More distinct alerts than this in ALERT_REPEAT_MS are summarised, not journaled one by one. */
+const MAX_ALERTS_PER_HOUR = 20;
+/** How often the trusted check may take one more setting away before it stops looking. */
+const MAX_CULPRITS = 4;
 
 const PROP: Record<string, keyof UnitSnapshot> = {
   ActiveState: 'activeState', SubState: 'subState', Result: 'result', InvocationID: 'invocationId',
   NRestarts: 'nRestarts', MainPID: 'mainPid', ExecMainCode: 'execMainCode', ExecMainStatus: 'execMainStatus', ControlPID: 'controlPid',
+  ExecMainStartTimestampMonotonic: 'execMainStartMono', ExecMainHandoffTimestampMonotonic: 'execMainHandoffMono',
 };
 
 const failing = (s: UnitSnapshot) => (s.activeState === 'failed' || s.subState === 'auto-restart') && s.result !== 'success';
@@ -92,13 +115,13 @@ export class Guard {
     for (const k of baseline?.knownErrors ?? []) known.add(k);
     const t: Tracked = {
       live, known, startedAt: Date.now(), startRestarts: live.nRestarts,
-      failedInvocation: '', queued: false, busy: 0, quietUntil: Date.now(), ignored: new Set(),
+      failedInvocation: '', queued: false, busy: 0, quietUntil: Date.now(), alerted: new Map(),
     };
     this.units.set(unit, t);
     await this.host.watch(unit);
     this.host.follow(this.guarded());
     // Access logs grow with every request and never say EROFS: following them costs a wake-up per request.
-    this.host.followFiles(unit, (baseline?.logFiles ?? []).filter((f) => !/access/i.test(basename(f))));
+    this.host.followFiles(unit, (baseline?.logFiles ?? []).filter((f) => !isRequestLog(basename(f))));
     // A unit that failed while the daemon was away is taken up now.
     await this.resyncUnit(unit);
   }
@@ -171,8 +194,7 @@ export class Guard {
   logLine(unit: string, time: number, message: string): void {
     const t = this.units.get(unit);
     if (!t || t.busy > 0 || time < t.quietUntil || !isErrnoLike(message)) return;
-    const sig = normalise(message);
-    if (t.known.has(sig) || t.ignored.has(sig)) return;
+    if (isKnown(t.known, message)) return;
     if (t.pending) return; // a failure (or an earlier line) is already being taken up
     t.pending = { kind: 'log', line: message };
     clearTimeout(t.timer);
@@ -194,11 +216,9 @@ export class Guard {
     }
   }
 
-  /** A new invocation. Restart= counts its restarts; one it did not count was an admin's start:
-   * a failure unrelated to hardening is journaled again after that, not at every automatic retry. */
+  /** A new invocation: its logs start now. */
   private started(t: Tracked): void {
     t.startedAt = Date.now();
-    if (t.live.nRestarts <= t.startRestarts) t.lastUnrelated = undefined;
     t.startRestarts = t.live.nRestarts;
   }
 
@@ -232,49 +252,142 @@ export class Guard {
 
   private async handle(unit: string, t: Tracked, ev: Pending): Promise<void> {
     const ports = this.host.ports(unit);
-    if (!ports) return;
-    let failure: Failure;
-    if (ev.kind === 'state') {
-      const logs = await this.host.logsSince(unit, new Date(ev.since - 1000));
-      const start = { ...ev.snap, activeState: 'active', subState: 'running', result: 'success' };
-      const v = classifyTrial({ jobResult: 'done', start, samples: [ev.snap], probes: [], logs });
-      failure = failureOf(v, t.known, logs);
-      this.host.log.info(`guard: ${unit} failed: ${failure.reason}`);
-    } else {
-      failure = { reason: "a new errno-like line in the unit's logs", newErrors: [ev.line] };
+    const e = this.host.enrollment(unit);
+    if (!ports || !e || e.state !== 'guarding') return;
+    const accepted = acceptedSet(ports.journal.read());
+    if (ev.kind === 'log') {
+      const failure: Failure = { reason: "a new errno-like line in the unit's logs", newErrors: [ev.line] };
+      const points = pointedAt(failure, accepted, this.catalog);
+      this.alert(unit, t, failure, `${failure.reason}${points.length ? ` (it points at ${points.join(', ')})` : ''}; the unit is healthy and its logs are its own text: nothing relaxed`);
+      return;
     }
-    for (let step = 0; step < MAX_STEPS; step++) {
-      const e = this.host.enrollment(unit);
-      if (!e || e.state !== 'guarding') return;
-      const sig = failureSignature(failure);
-      const history = e.guardHistory[sig] ?? [];
-      const d = decide(failure, acceptedSet(ports.journal.read()), this.catalog, history);
-      if (d.kind === 'unrelated') {
-        if (ev.kind === 'log' && step === 0) {
-          // A line alone, the unit healthy, nothing implicated: not a failure; not taken up again.
-          t.ignored.add(sig);
-          this.host.log.debug(`guard: ${unit}: ${d.why}`);
-          return;
-        }
-        if (t.lastUnrelated !== sig) {
-          ports.journal.append({ kind: 'rollback', by: 'guard', options: [], reason: `${unit} failed: ${d.why}` });
-          this.host.progress(unit, `guard: ${unit} failed, not because of its hardening: ${failure.reason}`);
-        }
-        t.lastUnrelated = sig;
-        return;
-      }
-      if (d.kind === 'give-up') {
-        ports.journal.append({ kind: 'rollback', by: 'guard', options: [], reason: `giving up: ${d.why}` });
-        this.host.markFailed(unit, `guard gave up: ${d.why}`);
-        return;
-      }
-      this.host.progress(unit, `guard: rolling back ${d.options.join(', ')}: ${d.why}`);
-      const r = await rollback(ports, unit, { options: d.options }, { settleMs: e.spec.settleMs, by: 'guard', reason: d.why });
-      e.guardHistory[sig] = [...history, ...r.removed];
-      this.host.save(e);
-      this.host.progress(unit, `guard: rolled back ${r.removed.join(', ')}; ${r.verdict.ok ? 'healthy' : 'still failing'}: ${r.verdict.reason}`);
-      if (r.verdict.ok) return;
-      failure = failureOf(r.verdict, t.known);
+    const logs = await this.host.logsSince(unit, new Date(ev.since - 1000));
+    const start = { ...ev.snap, activeState: 'active', subState: 'running', result: 'success' };
+    const failure = failureOf(classifyTrial({ jobResult: 'done', start, samples: [ev.snap], probes: [], logs }), t.known, logs);
+    this.host.log.info(`guard: ${unit} failed: ${failure.reason}`);
+    // the handoff timestamps as systemd has them now, if it is still the failed invocation
+    const now = await this.host.snapshot(unit).catch(() => undefined);
+    const snap = now && now.invocationId === ev.snap.invocationId ? { ...ev.snap, execMainStartMono: now.execMainStartMono, execMainHandoffMono: now.execMainHandoffMono } : ev.snap;
+    const outcome = await this.trustedCheck(unit, t, snap, accepted, failure);
+    if (!outcome.setUp) {
+      await this.rollBackUnsettable(unit, ports, e, accepted, outcome);
+      return;
     }
+    const points = pointedAt(failure, accepted, this.catalog);
+    this.alert(
+      unit, t, failure,
+      `${unit} failed: ${failure.reason}${points.length ? `; its evidence points at ${points.join(', ')}` : ''} — but ${outcome.reason}: evidence the service could have produced relaxes nothing`,
+    );
+    if (e.spec.guard === 'relax-on-reproduction') await this.reproduce(unit, ports, e, accepted, points, failure);
+  }
+
+  /** Trusted word on whether the sandbox still sets up. On systemd ≥ 256 an invocation that
+   * reached the service's code had its sandbox set up; otherwise the check unit answers. */
+  private async trustedCheck(unit: string, t: Tracked, snap: UnitSnapshot, accepted: Setting[], failure: Failure): Promise<CheckOutcome> {
+    if (reachedServiceCode(snap) === true) {
+      return { setUp: true, reason: "the service's own code ran (ExecMainHandoffTimestamp is set), so its sandbox was set up" };
+    }
+    if (accepted.length === 0) return { setUp: true, reason: 'autoharden has no accepted setting in force' };
+    const key = `${accepted.map((s) => `${s.option}=${s.value}`).join(' ')}|${failureSignature(failure)}`;
+    if (t.lastCheck && t.lastCheck.key === key && Date.now() - t.lastCheck.at < CHECK_REUSE_MS) return t.lastCheck.outcome;
+    const outcome = await this.host.checkSandbox(unit, accepted);
+    t.lastCheck = { key, at: Date.now(), outcome };
+    return outcome;
+  }
+
+  /** The check failed: find which settings cannot be set up — first what its exit status points
+   * at, else the shortest failing prefix of the acceptance order (bisection; each step one start
+   * of /bin/true, no restart of the service) — and roll them back. */
+  private async rollBackUnsettable(unit: string, ports: Ports, e: Enrollment, accepted: Setting[], first: CheckOutcome): Promise<void> {
+    let rest = [...accepted];
+    let outcome = first;
+    const culprits: string[] = [];
+    while (!outcome.setUp && rest.length && culprits.length < MAX_CULPRITS) {
+      const suspect = checkSuspects(outcome.reason, rest, this.catalog)[0];
+      let culprit: Setting | undefined;
+      if (suspect) {
+        const without = rest.filter((s) => s.option !== suspect);
+        const o = await this.host.checkSandbox(unit, without);
+        if (o.setUp) culprit = rest.find((s) => s.option === suspect);
+      }
+      if (!culprit) {
+        let good = 0;
+        let bad = rest.length;
+        while (bad - good > 1) {
+          const mid = (good + bad) >> 1;
+          if ((await this.host.checkSandbox(unit, rest.slice(0, mid))).setUp) good = mid;
+          else bad = mid;
+        }
+        culprit = rest[bad - 1]!;
+      }
+      culprits.push(culprit.option);
+      rest = rest.filter((s) => s !== culprit);
+      outcome = await this.host.checkSandbox(unit, rest);
+    }
+    if (!outcome.setUp) {
+      this.host.alert(unit, `the sandbox of ${unit} cannot be set up even without ${culprits.join(', ') || 'any of its settings'}: ${outcome.reason}`, []);
+      return;
+    }
+    const why = `${first.reason} — proven by autoharden's check unit, which runs /bin/true, not the service`;
+    this.host.progress(unit, `guard: rolling back ${culprits.join(', ')}: ${why}`);
+    const r = await rollback(ports, unit, { options: culprits }, { settleMs: e.spec.settleMs, by: 'guard', reason: why });
+    this.host.progress(unit, `guard: rolled back ${r.removed.join(', ')}; ${r.verdict.ok ? 'healthy' : 'still failing'}: ${r.verdict.reason}`);
+    if (!r.verdict.ok) this.host.alert(unit, `${unit} still fails after rolling back ${r.removed.join(', ')}: ${r.verdict.reason}`, []);
+  }
+
+  /** The admin's opt-in: does the failure reproduce with the setting and vanish without it?
+   * Judged only by autoharden's probes and the unit's state (never its logs), arms interleaved. */
+  private async reproduce(unit: string, ports: Ports, e: Enrollment, accepted: Setting[], points: string[], failure: Failure): Promise<void> {
+    const pick = relaxCandidate(points, e.spec.guardFloor, ports.journal.read(), Date.now());
+    if ('refuse' in pick) {
+      this.host.alert(unit, `relax-on-reproduction: not testing ${unit}: ${pick.refuse}`, []);
+      return;
+    }
+    const without = accepted.filter((s) => s.option !== pick.option);
+    const probes = lastProbes(ports);
+    const results: Array<{ arm: 'A' | 'B'; ok: boolean }> = [];
+    for (const arm of REPRODUCTION_ARMS) {
+      ports.dropins.writeAccepted(unit, arm === 'A' ? without : accepted, ports.dropins.acceptedWhere(unit) ?? 'etc');
+      await ports.systemd.reload();
+      const v = await restartAndJudge(ports, unit, { settleMs: e.spec.settleMs, probes });
+      results.push({ arm, ok: v.ok });
+    }
+    const arms = results.map((r) => `${r.arm}:${r.ok ? 'ok' : 'failed'}`).join(' ');
+    if (reproduced(results)) {
+      // the unit runs arm A (the last): journal the rollback that is already in force
+      ports.journal.append({
+        kind: 'rollback', by: 'guard', options: [pick.option],
+        reason: `${RELAX_PREFIX} ${failure.reason}; with ${pick.option} it failed every time and without it passed every time (${arms}); relax-on-reproduction is on`,
+      });
+      this.host.progress(unit, `guard: relaxed ${pick.option} on reproduction (${arms})`);
+      return;
+    }
+    ports.dropins.writeAccepted(unit, accepted, ports.dropins.acceptedWhere(unit) ?? 'etc');
+    await ports.systemd.reload();
+    await restartAndJudge(ports, unit, { settleMs: e.spec.settleMs, probes });
+    this.host.alert(unit, `relax-on-reproduction: ${pick.option} kept: the failure did not follow it (${arms})`, []);
+  }
+
+  /** One alert per kind of failure per hour, and a bounded number of kinds: a hostile client must
+   * not be able to flood the journal or the admin. */
+  private alert(unit: string, t: Tracked, failure: Failure, reason: string): void {
+    const now = Date.now();
+    for (const [k, at] of t.alerted) if (now - at >= ALERT_REPEAT_MS) t.alerted.delete(k);
+    const sig = failureSignature(failure);
+    if (t.alerted.has(sig)) {
+      this.host.log.debug(`guard: ${unit}: ${reason} (alerted already)`);
+      return;
+    }
+    if (t.alerted.size === MAX_ALERTS_PER_HOUR) {
+      t.alerted.set(sig, now);
+      this.host.alert(unit, `more than ${MAX_ALERTS_PER_HOUR} kinds of alert within an hour; further ones are only in the daemon's log`, []);
+      return;
+    }
+    if (t.alerted.size > MAX_ALERTS_PER_HOUR) {
+      this.host.log.warn(`guard: ${unit}: ${reason}`);
+      return;
+    }
+    t.alerted.set(sig, now);
+    this.host.alert(unit, reason, failure.newErrors.slice(0, 5));
   }
 }

@@ -1,16 +1,15 @@
-// What the guard does about a failure of a unit it guards. Pure: the guard gathers the unit's
-// state and logs; this decides which accepted options to roll back, if any.
+// What the guard may conclude from a failure of a unit it guards. Pure: the guard gathers the
+// unit's state, logs and the sandbox check's outcome; this decides.
 //
-// A failure points at the sandbox when its exit status is one systemd uses for a setting it
-// could not apply (2xx), when the service was killed by SIGSYS, or when the unit logged an
-// errno-like line it never logged before tuning (EROFS, EACCES, EPERM, EAFNOSUPPORT, …). The
-// classifier maps that evidence to options (implicatedOptions). The guard rolls back the most
-// recently accepted of the implicated options first, one per occurrence; when the same failure
-// comes back and nothing accepted is implicated any more, the rest of the families of what it
-// already rolled back; after that it gives up. A failure nothing points at (exit 1 after a
-// configuration error) rolls nothing back.
+// Trust (DESIGN "Trust"): the unit's logs, exit statuses and signals are the service's own doing
+// — a hostile service or client can forge every one of them — so they only describe a failure
+// and point at options; they never relax a sandbox. What may relax one by default is trusted
+// evidence that the sandbox cannot be set up: autoharden's check unit (/bin/true under the
+// accepted settings) failing, which no code of the service takes part in. Relaxing on a failure
+// that merely reproduces is the admin's opt-in (relax-on-reproduction), bounded here.
 import { implicatedOptions } from '../core/classify.js';
-import { newErrorLines, normalise } from '../core/logcheck.js';
+import { newErrorLines, noiseSignatures, normalise } from '../core/logcheck.js';
+import type { JournalRecord } from '../core/journal.js';
 import type { OptionSpec, Setting, Verdict } from '../core/types.js';
 
 export interface Failure {
@@ -20,14 +19,11 @@ export interface Failure {
   newErrors: string[];
 }
 
-export type GuardDecision =
-  | { kind: 'rollback'; options: string[]; stage: 'implicated' | 'family'; why: string }
-  | { kind: 'unrelated'; why: string }
-  | { kind: 'give-up'; why: string };
-
-/** A failure's identity across occurrences: its first new error line, else its exit. */
+/** A failure's identity across occurrences, for deduplicating alerts: the kinds of its first new
+ * error line (not its text: a client varying the text must not flood the journal), else its exit. */
 export function failureSignature(f: Failure): string {
-  return f.newErrors.length ? normalise(f.newErrors[0]!) : normalise(f.reason.split(';')[0] ?? f.reason);
+  if (f.newErrors.length) return [...noiseSignatures([f.newErrors[0]!])].sort().join(' ') || normalise(f.newErrors[0]!);
+  return normalise(f.reason.split(';')[0] ?? f.reason);
 }
 
 /** The failure a trial-like verdict describes, judged against the errors known before tuning. */
@@ -35,41 +31,49 @@ export function failureOf(verdict: Pick<Verdict, 'reason' | 'evidence'>, known: 
   return { reason: verdict.reason, newErrors: [...new Set(newErrorLines(known, logs))].slice(0, 20) };
 }
 
-export function decide(
-  failure: Failure,
-  accepted: readonly Setting[],
-  catalog: readonly OptionSpec[],
-  /** Options the guard already rolled back for this failure's signature. */
-  history: readonly string[],
-): GuardDecision {
+/** Accepted options the failure's (untrusted) evidence points at, most recently accepted first. */
+export function pointedAt(failure: Failure, accepted: readonly Setting[], catalog: readonly OptionSpec[]): string[] {
   const byName = new Map(catalog.map((c) => [c.name, c]));
   const specs = accepted.map((s) => byName.get(s.option)).filter((c): c is OptionSpec => c !== undefined);
   const verdict: Verdict = { ok: false, kind: 'exit-status', reason: failure.reason, evidence: failure.newErrors };
   const implicated = new Set(implicatedOptions(verdict, specs));
-  const newestFirst = [...accepted].reverse();
-  const next = newestFirst.find((s) => implicated.has(s.option));
-  const evidence = failure.newErrors[0] ? `${failure.reason}; ${failure.newErrors[0].slice(0, 200)}` : failure.reason;
-  if (next) {
-    const others = newestFirst.filter((s) => implicated.has(s.option) && s !== next).map((s) => s.option);
-    return {
-      kind: 'rollback',
-      options: [next.option],
-      stage: 'implicated',
-      why: `${evidence} — points at ${next.option}${others.length ? ` (then ${others.join(', ')})` : ''}`,
-    };
+  return [...accepted].reverse().filter((s) => implicated.has(s.option)).map((s) => s.option);
+}
+
+/** How long after relaxing one setting of a unit on reproduction the guard relaxes no other. */
+export const RELAX_INTERVAL_MS = 24 * 3600 * 1000;
+export const RELAX_PREFIX = 'reproduced:';
+
+export type RelaxDecision = { option: string } | { refuse: string };
+
+/** Which setting relax-on-reproduction may test taking away, if any: the newest the evidence
+ * points at that the admin did not pin (the floor), at most one per unit per RELAX_INTERVAL_MS. */
+export function relaxCandidate(
+  pointed: readonly string[],
+  floor: readonly string[],
+  records: readonly JournalRecord[],
+  now: number,
+): RelaxDecision {
+  const last = records.filter((r) => r.kind === 'rollback' && r.by === 'guard' && r.reason.startsWith(RELAX_PREFIX)).at(-1);
+  if (last && now - Date.parse(last.t) < RELAX_INTERVAL_MS) {
+    return { refuse: `a setting was already relaxed on reproduction at ${last.t}; at most one a day` };
   }
-  if (history.length === 0) {
-    return { kind: 'unrelated', why: `${evidence} — nothing points at a hardening option; nothing rolled back` };
-  }
-  const families = new Set(history.map((o) => byName.get(o)?.family).filter((f) => f !== undefined));
-  const rest = newestFirst.filter((s) => families.has(byName.get(s.option)?.family as OptionSpec['family'])).map((s) => s.option);
-  if (rest.length) {
-    return {
-      kind: 'rollback',
-      options: rest,
-      stage: 'family',
-      why: `${evidence} — recurs after rolling back ${history.join(', ')}; rolling back the rest of the ${[...families].join('/')} options`,
-    };
-  }
-  return { kind: 'give-up', why: `${evidence} — recurs after rolling back ${history.join(', ')}; nothing more to roll back` };
+  const option = pointed.find((o) => !floor.includes(o));
+  if (!option) return { refuse: pointed.length ? `what it points at (${pointed.join(', ')}) is pinned by the floor` : 'it points at no accepted setting' };
+  return { option };
+}
+
+/** A/B arms of a reproduction: A without the setting, B the accepted set. Mirrored (A B B A) so
+ * drift cancels, and ending on A: the unit already runs the relaxed set if the verdict is to relax. */
+export const REPRODUCTION_ARMS: ReadonlyArray<'A' | 'B'> = ['A', 'B', 'B', 'A'];
+
+/** Relax only when every arm with the setting failed and every arm without it passed. */
+export function reproduced(results: ReadonlyArray<{ arm: 'A' | 'B'; ok: boolean }>): boolean {
+  return results.length > 0 && results.every((r) => (r.arm === 'A' ? r.ok : !r.ok));
+}
+
+/** Where the trusted check looks first for the setting that cannot be set up: those its exit
+ * status points at, most recently accepted first. */
+export function checkSuspects(checkReason: string, accepted: readonly Setting[], catalog: readonly OptionSpec[]): string[] {
+  return pointedAt({ reason: checkReason, newErrors: [] }, accepted, catalog);
 }

@@ -6,6 +6,7 @@ import { AutohardenError } from '../core/errors.js';
 import { parseCidr, type Declarations } from '../core/policy.js';
 import { parseProbeSpec } from '../core/probeSpec.js';
 import type { ProbeSpec } from '../core/types.js';
+import { refuseControl } from '../core/text.js';
 import { parseUnitName } from '../core/unitName.js';
 
 import { DEFAULT_SETTLE_MS, SETTLE_MAX_MS, SETTLE_MIN_MS } from '../core/limits.js';
@@ -18,6 +19,23 @@ const NEVER = new Map([
   ['dbus.service', 'restarting the system bus would cut the daemon off from systemd and its callers'],
   ['dbus-broker.service', 'restarting the system bus would cut the daemon off from systemd and its callers'],
 ]);
+
+/** The value a parser returns, or an issue with the parser's own message when it refuses. */
+function parsed<T, U>(parse: (v: T) => U) {
+  return (v: T, ctx: z.RefinementCtx): U => {
+    try {
+      return parse(v);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: e instanceof Error ? e.message : String(e) });
+      return z.NEVER;
+    }
+  };
+}
+
+/** The workload's text is journaled and run by a shell: no control characters or line breaks. */
+function parseWorkloadText(w: string): WorkloadSpec {
+  return parseWorkloadSpec(refuseControl(w, 'bad workload spec', { percent: true }));
+}
 
 /** Adds an issue for every value a parser refuses, with the parser's own message. */
 function checked<T>(parse: (v: T) => unknown) {
@@ -37,13 +55,19 @@ export const enrollSpecSchema = z
     settleMs: z.number().int().min(SETTLE_MIN_MS).max(SETTLE_MAX_MS).default(DEFAULT_SETTLE_MS),
     strategy: z.enum(['one-at-a-time', 'adaptive']).default('adaptive'),
     persist: z.boolean().default(true),
-    allowNet: z.array(z.string().superRefine(checked(parseCidr))).max(64).default([]),
+    /** Canonical from here on: the drop-in gets the re-printed CIDR, never the text sent. */
+    allowNet: z.array(z.string().transform(parsed((c: string) => parseCidr(c).cidr))).max(64).default([]),
     localOnly: z.boolean().default(false),
     confineSessions: z.boolean().default(false),
     /** Cost-aware tuning: the workload that measures the service (as `tune --workload`)… */
-    workload: z.string().superRefine(checked(parseWorkloadSpec)).optional(),
+    workload: z.string().superRefine(checked(parseWorkloadText)).optional(),
     /** …and the slowdown it may take, as a fraction (0.05 = 5 %; `--budget 5%`). */
     budget: z.number().min(0).max(10).optional(),
+    /** What the guard does about a failure no trusted evidence explains: alert (default), or also
+     * test taking the setting its evidence points at away (A/B, at most one a day). */
+    guard: z.enum(['alert', 'relax-on-reproduction']).default('alert'),
+    /** Options relax-on-reproduction never takes away (`--guard-floor`). */
+    guardFloor: z.array(z.string().regex(/^[A-Za-z]{1,64}$/, 'an option name')).max(64).default([]),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -90,7 +114,7 @@ export function specProbes(spec: EnrollSpec): ProbeSpec[] {
 }
 
 export function specWorkload(spec: EnrollSpec): WorkloadSpec | undefined {
-  return spec.workload === undefined ? undefined : parseWorkloadSpec(spec.workload);
+  return spec.workload === undefined ? undefined : parseWorkloadText(spec.workload);
 }
 
 export function specDeclarations(spec: EnrollSpec): Declarations {

@@ -41,6 +41,12 @@ export function statusRow(
   };
   const cost = since.filter((r) => r.kind === 'cost').at(-1);
   if (cost?.kind === 'cost') row.cost = `${cost.verdict} ${cost.description}`;
+  const alerts = since.filter((r) => r.kind === 'alert');
+  const lastAlert = alerts.at(-1);
+  if (lastAlert?.kind === 'alert') {
+    row.alerts = alerts.length;
+    row.lastAlert = lastAlert.reason;
+  }
   if (enrollment?.error) row.error = enrollment.error;
   if (enrollment?.report) row.report = enrollment.report;
   return row;

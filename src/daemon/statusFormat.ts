@@ -23,10 +23,16 @@ export interface StatusRow {
   accepted: string[];
   /** The last measured cost of the accepted set (--workload): "+3.1% (bounds …)". */
   cost?: string;
+  /** Alerts since the last tune: evidence the guard did not act on (see `journal`). */
+  alerts?: number;
+  lastAlert?: string;
   error?: string;
   report?: TuneReport;
 }
 
+// Alert texts quote what a service logged: no terminal escapes reach the admin's screen.
+// eslint-disable-next-line no-control-regex
+const printable = (s: string) => s.replace(/[\x00-\x1f\x7f-\x9f]/g, ' ');
 const num = (n: number | null) => (n === null ? '…' : n.toFixed(1));
 
 export function formatStatus(rows: readonly StatusRow[]): string {
@@ -35,7 +41,8 @@ export function formatStatus(rows: readonly StatusRow[]): string {
   const head = `${'UNIT'.padEnd(w)}  ${'STATE'.padEnd(11)}  ${'EXPOSURE'.padEnd(11)}  TRIALS  CURRENT`;
   const lines = rows.map((r) => {
     const exposure = r.exposureBefore === null && r.exposureAfter === null ? '-' : `${num(r.exposureBefore)} → ${num(r.exposureAfter)}`;
-    const current = r.currentTrial ? `#${r.currentTrial.trial} ${r.currentTrial.settings}` : r.error ? `error: ${r.error}` : r.cost ? `cost ${r.cost}` : '';
+    const alerts = r.alerts ? `${r.alerts} alert(s), last: ${printable(r.lastAlert ?? '').slice(0, 120)}` : '';
+    const current = r.currentTrial ? `#${r.currentTrial.trial} ${r.currentTrial.settings}` : r.error ? `error: ${r.error}` : alerts || (r.cost ? `cost ${r.cost}` : '');
     return `${r.unit.padEnd(w)}  ${r.state.padEnd(11)}  ${exposure.padEnd(11)}  ${String(r.trials).padStart(6)}  ${current}`.trimEnd();
   });
   return [head, ...lines].join('\n');

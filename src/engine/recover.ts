@@ -26,17 +26,24 @@ export async function recoverUnit(
   const pending = revertPending(records);
   if (!open && !drift && !strayTrial && !pending) return { recovered: false, restarted: false };
 
-  if (open) {
-    ports.journal.append({
-      kind: 'recovered',
-      trial: open.trial,
-      settings: open.settings,
-      reason: o.reason ?? 'trial left unfinished (the tuner stopped mid-trial); reverted',
-    });
-  }
+  // I1: the trial file goes first, whatever else fails. The record follows it (I2: a record never
+  // announces what did not happen); if the journal cannot be written (a full or read-only /var),
+  // the trial stays open in it and the next recovery journals it — the file is gone by then.
   ports.dropins.removeTrial(unit);
   if (drift) ports.dropins.writeAccepted(unit, accepted, where);
   await ports.systemd.reload();
+  if (open) {
+    try {
+      ports.journal.append({
+        kind: 'recovered',
+        trial: open.trial,
+        settings: open.settings,
+        reason: o.reason ?? 'trial left unfinished (the tuner stopped mid-trial); reverted',
+      });
+    } catch (e) {
+      ports.progress({ type: 'info', message: `WARNING: ${unit}: trial #${open.trial} reverted, but the journal cannot be written: ${(e as Error).message.split('\n')[0]}` });
+    }
+  }
   ports.progress({ type: 'info', message: `${unit}: bringing the unit back to its accepted set (an earlier run stopped mid-trial)` });
   const info = await ports.systemd.unitInfo(unit);
   // A unit the admin stopped stays stopped; one that runs must run the repaired config.

@@ -103,6 +103,7 @@ const SERVICE_IFACE = 'org.freedesktop.systemd1.Service';
 /** Signatures as systemd 252 declares them. */
 const UNIT_PROPS: Record<string, string> = {
   Id: 's',
+  Names: 'as',
   LoadState: 's',
   ActiveState: 's',
   SubState: 's',
@@ -194,6 +195,8 @@ export class FakeSystemd {
   readonly jobFor = new Map<string, JobBehaviour>();
   /** Unique names of the connections that called Subscribe. */
   readonly subscribers: string[] = [];
+  /** Alias name → unit name: LoadUnit(alias) answers with the unit's object (see addAlias). */
+  readonly aliases = new Map<string, string>();
   /** Jobs handed out, by path. */
   readonly jobs = new Map<string, { id: number; unit: string }>();
   private nextJob = 1;
@@ -244,6 +247,7 @@ export class FakeSystemd {
       path,
       unit: {
         Id: name,
+        Names: [name],
         LoadState: 'loaded',
         ActiveState: 'active',
         SubState: 'running',
@@ -292,6 +296,15 @@ export class FakeSystemd {
     return u;
   }
 
+  /** Make `alias` another name of `unit`, as an Alias= symlink does: LoadUnit(alias) returns the
+   * unit's object path, and its Names list the alias. */
+  addAlias(alias: string, unit: string): void {
+    const u = this.units.get(unit);
+    if (!u) throw new Error(`no unit ${unit}`);
+    this.aliases.set(alias, unit);
+    u.unit.Names = [...new Set([...(u.unit.Names as string[]), alias])];
+  }
+
   /** Send JobRemoved(id, job, unit, result) as systemd would. */
   emitJobRemoved(jobPath: string, result: string): void {
     const job = this.jobs.get(jobPath);
@@ -317,6 +330,8 @@ export class FakeSystemd {
     if (!/^[^/]+\.(service|socket|target|mount|timer|path|slice|scope|swap|device|automount)$/.test(name)) {
       throw new DBusError('org.freedesktop.DBus.Error.InvalidArgs', `Unit name ${name} is not valid.`);
     }
+    const alias = this.aliases.get(name);
+    if (alias) return this.units.get(alias)!.path;
     return (this.units.get(name) ?? this.addService(name, {}, { LoadState: 'not-found', ActiveState: 'inactive', SubState: 'dead', FragmentPath: '', InvocationID: Buffer.alloc(0) })).path;
   }
 

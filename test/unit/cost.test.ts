@@ -14,6 +14,7 @@ import {
   pairOrder,
   parseBudget,
   parseWorkloadSpec,
+  MAX_FIGURE_INPUT,
   restartsOf,
   type Config,
   type CostDecision,
@@ -303,8 +304,67 @@ describe('parsing', () => {
     expect(figureFrom(spec, out)).toBeCloseTo(400_000, 3);
     expect(() => figureFrom(spec, 'Could not connect to Redis at 127.0.0.1:6379')).toThrow(/matched nothing.*Could not connect/);
     expect(() => figureFrom(spec, '0 requests per second')).toThrow(/not positive/);
-    const whole = parseWorkloadSpec('lower:/\\d+(?=ms)/:x') as Extract<WorkloadSpec, { kind: 'figure' }>;
-    expect(figureFrom(whole, 'took 250ms')).toBe(250);
+    const whole = parseWorkloadSpec('lower:/\\d+ms/:x') as Extract<WorkloadSpec, { kind: 'figure' }>;
+    expect(() => figureFrom(whole, 'took 250ms')).toThrow(/holds no number/);
+    const group = parseWorkloadSpec('lower:/(\\d+)ms/:x') as Extract<WorkloadSpec, { kind: 'figure' }>;
+    expect(figureFrom(group, 'took 250ms')).toBe(250);
+  });
+
+  describe('user patterns run in linear time (RE2)', () => {
+    const figure = (raw: string) => parseWorkloadSpec(raw) as Extract<WorkloadSpec, { kind: 'figure' }>;
+    const usage = (raw: string): AutohardenError => {
+      try {
+        parseWorkloadSpec(raw);
+      } catch (e) {
+        expect(e).toBeInstanceOf(AutohardenError);
+        return e as AutohardenError;
+      }
+      throw new Error(`${raw} was accepted`);
+    };
+
+    it('matches a catastrophic-backtracking pattern against hostile output, and gets it right', () => {
+      // A backtracking engine takes exponential time on each of these: the test just completes.
+      const hostile = `7${'a'.repeat(50_000)}b`;
+      expect(() => figureFrom(figure('higher:/(a+)+$/:x'), hostile)).toThrow(/matched nothing/);
+      expect(() => figureFrom(figure('higher:/(\\d+)(?:a+)+$/:x'), hostile)).toThrow(/matched nothing/);
+      expect(figureFrom(figure('higher:/(\\d+)(?:a+)+$/:x'), hostile.slice(0, -1))).toBe(7);
+      expect(figureFrom(figure('higher:/(\\d+)(?:(?:a|aa)+)+b/:x'), `9${'a'.repeat(30_000)}b`)).toBe(9);
+    });
+
+    it('refuses at parse time, in one line, what RE2 cannot run', () => {
+      for (const [raw, why] of [
+        ['higher:/(\\d+)\\1/:x', /not one RE2 accepts.*\\1/],
+        ['higher:/(?<n>\\d+)\\k<n>/:x', /not one RE2 accepts/],
+        ['higher:/\\d+(?=ms)/:x', /not one RE2 accepts.*lookaround|\(\?=/],
+        ['higher:/(?<=t=)\\d+/:x', /not one RE2 accepts/],
+        ['higher:/(a{1,1000}){1,1000}/:x', /not one RE2 accepts/],
+        ['higher:/(a{1,500})b/:x', /too large.*at most 200/],
+      ] as const) {
+        const e = usage(raw);
+        expect(e.code, raw).toBe('Usage');
+        expect(e.message, raw).toMatch(why);
+        expect(e.message).not.toContain('\n');
+      }
+    });
+
+    it('keeps the JavaScript flags and syntax figure patterns use', () => {
+      expect(figureFrom(figure('lower:/P50=([0-9.]+)/i:x'), 'p50=0.25 msec')).toBe(0.25);
+      expect(figureFrom(figure('higher:/^rps (\\d+)$/m:x'), 'rps 10\nrps 1000\n')).toBeCloseTo(100);
+      expect(figureFrom(figure('higher:/total.(\\d+)/s:x'), 'total\n42')).toBe(42);
+      expect(figureFrom(figure('higher:/(?<rps>[\\d.]+) req\\/s/u:x'), '12.5 req/s')).toBe(12.5);
+    });
+
+    it('reads only the end of a huge output, from a line start', () => {
+      const spec = figure('higher:/^(\\d+) rps$/m:x');
+      const head = '5 rps\n'; // out of reach: before the last MAX_FIGURE_INPUT characters
+      expect(figureFrom(spec, `${head}${'x'.repeat(MAX_FIGURE_INPUT)}\n800 rps\n`)).toBe(800);
+      expect(figureFrom(spec, `${head}x\n800 rps\n`)).toBeCloseTo(Math.sqrt(5 * 800)); // in reach: both count
+      // a line cut in half by the limit is dropped, not read as a smaller number
+      const cut = `${'9'.repeat(50)}123 rps\n${'y'.repeat(MAX_FIGURE_INPUT - 34)}\n`; // the limit falls in the 9s
+      expect(() => figureFrom(spec, cut)).toThrow(/matched nothing/);
+      // one line longer than the limit: only its leading digits go
+      expect(figureFrom(figure('higher:/(\\d+)z$/:x'), `${'8'.repeat(MAX_FIGURE_INPUT)}x42z`)).toBe(42);
+    });
   });
 
   it('reads budgets in percent', () => {
@@ -327,6 +387,19 @@ describe('runWorkload (the adapter, on this machine)', () => {
     expect(t).toBeLessThan(2);
     expect(await runWorkload(parseWorkloadSpec('higher:/([\\d.]+) requests per second/:printf "SET: 100 requests per second\\nGET: 400 requests per second\\n"'), 5000)).toBeCloseTo(200);
     expect(await runWorkload(parseWorkloadSpec('lower:/took (\\d+)ms/:echo took 250ms >&2'), 5000)).toBe(250);
+  });
+
+  it('reads the end of a flood of output, and hostile output with a backtracking-prone pattern ends', async () => {
+    // 3 MiB of a body the service controls, then the figure; a 5 MiB line of 'a's, then 'b'
+    const flood = 'head -c 3145728 /dev/zero | tr "\\\\0" "7"; echo; echo "rps 4321"; head -c 1048576 /dev/zero | tr "\\\\0" x >&2';
+    expect(await runWorkload(parseWorkloadSpec(`higher:/^rps (\\d+)$/m:${flood}`), 20_000)).toBe(4321);
+    // all of it within reach of the pattern: a backtracking engine would never finish
+    const as = 'echo 7; head -c 400000 /dev/zero | tr "\\\\0" a';
+    const spec = parseWorkloadSpec('higher:/(\\d+)\\n(?:a+)+\\n/:true') as Extract<WorkloadSpec, { kind: 'figure' }>;
+    await expect(runWorkload({ ...spec, command: `${as}; echo b` }, 20_000)).rejects.toThrow(/matched nothing/);
+    expect(await runWorkload({ ...spec, command: as }, 20_000)).toBe(7);
+    // one 5 MiB line: cut to its end, still no hang
+    await expect(runWorkload({ ...spec, command: 'echo 7; head -c 5242880 /dev/zero | tr "\\\\0" a; echo b' }, 20_000)).rejects.toThrow(/matched nothing/);
   });
 
   it('fails clearly: exit status, timeout, no figure', async () => {

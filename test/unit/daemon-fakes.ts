@@ -13,6 +13,9 @@ export const setting = (option: string, value = 'yes'): Setting => ({ option, va
 export interface Behaviour {
   /** Why a start fails under the accepted set: exit status and log lines; undefined: it runs. */
   startFails?(accepted: readonly string[]): { status: number; logs: string[] } | undefined;
+  /** The exit status systemd gives when it cannot set up the sandbox of these settings at all
+   * (what the guard's check unit with /bin/true sees); undefined: it sets up. */
+  setupFails?(settings: readonly string[]): number | undefined;
 }
 
 export class SimUnit {

@@ -1,5 +1,7 @@
-// The guard against a simulated service: what it rolls back, in which order, what it leaves
-// alone, and what it does not mistake for a failure.
+// The guard against a simulated service. Trust: only the check unit (/bin/true under the accepted
+// settings, simulated by Behaviour.setupFails) may make it roll back; what the service does or
+// logs — exit statuses, SIGSYS, errno lines, failures that recur — raises alerts and relaxes
+// nothing, unless the admin opted in to relax-on-reproduction.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { JournalRecord } from '../../src/core/journal.js';
 import { acceptedSet } from '../../src/core/journal.js';
@@ -21,19 +23,21 @@ interface World {
   serial: Serial;
   e: Enrollment;
   progress: string[];
+  alerts: string[];
+  checks: string[][];
   failedWith?: string;
   /** The unit's logs since its last start, as logsSince returns them. */
   logs: string[];
 }
 
-async function world(accepted = ['ProtectSystem', 'PrivateTmp', 'ProtectKernelTunables', 'NoNewPrivileges']): Promise<World> {
+async function world(accepted = ['ProtectSystem', 'PrivateTmp', 'ProtectKernelTunables', 'NoNewPrivileges'], spec: Record<string, unknown> = {}): Promise<World> {
   const unit = new SimUnit(UNIT);
   const ports = simPorts(unit);
   tuned(ports, unit, accepted.map((o) => setting(o, o === 'ProtectSystem' ? 'strict' : 'yes')));
   const serial = new Serial();
-  const e = newEnrollment(parseEnrollSpec({ unit: UNIT, settleMs: 100 }));
+  const e = newEnrollment(parseEnrollSpec({ unit: UNIT, settleMs: 100, ...spec }));
   e.state = 'guarding';
-  const w = { unit, ports, serial, e, progress: [] as string[], logs: [] as string[] } as unknown as World;
+  const w = { unit, ports, serial, e, progress: [] as string[], logs: [] as string[], alerts: [] as string[], checks: [] as string[][] } as unknown as World;
   const host: GuardHost = {
     schedule: (_u, task) => void serial.run(task),
     ports: () => ports,
@@ -51,6 +55,18 @@ async function world(accepted = ['ProtectSystem', 'PrivateTmp', 'ProtectKernelTu
     followFiles: () => {},
     knownErrors: async () => new Set(),
     logsSince: async () => w.logs.splice(0),
+    checkSandbox: async (_u, settings) => {
+      const names = settings.map((s) => s.option);
+      w.checks.push(names);
+      const status = unit.behaviour.setupFails?.(names);
+      return status === undefined
+        ? { setUp: true, reason: 'the sandbox sets up (checked with /bin/true)' }
+        : { setUp: false, reason: `the sandbox cannot be set up: /bin/true under it exit status ${status}/NAMESPACE` };
+    },
+    alert: (_u, reason, evidence) => {
+      w.alerts.push(reason);
+      ports.journal.append({ kind: 'alert', by: 'guard', reason, evidence });
+    },
     log: { info: () => {}, warn: () => {}, debug: () => {} },
   };
   w.guard = new Guard(host, CATALOG);
@@ -69,6 +85,7 @@ function failNow(w: World, status: number, logs: string[]): void {
   w.guard.unitChanged(UNIT, 'org.freedesktop.systemd1.Unit', { ActiveState: 'failed', SubState: 'failed' });
 }
 
+const alerts = (w: World) => w.ports.journal.read().filter((r): r is Extract<JournalRecord, { kind: 'alert' }> => r.kind === 'alert');
 const rollbacks = (w: World) => w.ports.journal.read().filter((r): r is Extract<JournalRecord, { kind: 'rollback' }> => r.kind === 'rollback');
 const accepted = (w: World) => acceptedSet(w.ports.journal.read()).map((s) => s.option);
 const settle = async (w: World) => {
@@ -80,74 +97,96 @@ let current: World | undefined;
 afterEach(() => current?.guard.stop());
 
 describe('the guard', () => {
-  it('rolls back the implicated options newest first until the unit runs, journaling each as guard', async () => {
+  it('rolls back only what its check unit proves cannot be set up, found by the exit status, journaled as guard', async () => {
     const w = (current = await world());
-    // From now on the service writes under /etc at start: any read-only /etc breaks it.
-    w.unit.behaviour.startFails = (acc) => (acc.includes('ProtectSystem') || acc.includes('ProtectKernelTunables') ? { status: 10, logs: [EROFS] } : undefined);
-    failNow(w, 10, [EROFS]);
+    // After a kernel upgrade, say: ProtectKernelTunables can no longer be set up (226/NAMESPACE).
+    w.unit.behaviour.setupFails = (acc) => (acc.includes('ProtectKernelTunables') ? 226 : undefined);
+    w.unit.behaviour.startFails = (acc) => (acc.includes('ProtectKernelTunables') ? { status: 226, logs: [] } : undefined);
+    failNow(w, 226, []);
     await settle(w);
     const rb = rollbacks(w);
-    expect(rb.map((r) => [r.by, r.options])).toEqual([['guard', ['ProtectKernelTunables']], ['guard', ['ProtectSystem']]]);
-    expect(rb[0]!.reason).toMatch(/main process exit status 10.*read-only file system.*points at ProtectKernelTunables \(then ProtectSystem\)/);
-    expect(accepted(w)).toEqual(['PrivateTmp', 'NoNewPrivileges']);
-    expect(w.unit.snap.activeState).toBe('active');
-    expect(w.e.guardHistory[Object.keys(w.e.guardHistory)[0]!]).toEqual(['ProtectKernelTunables', 'ProtectSystem']);
-  });
-
-  it('rolls back the rest of the family when the failure recurs with nothing implicated left', async () => {
-    const w = (current = await world(['ProtectSystem', 'PrivateTmp', 'NoNewPrivileges', 'ProtectHome']));
-    // Breaks under any file-system option, but only says EROFS: ProtectSystem first, then the family.
-    w.unit.behaviour.startFails = (acc) => (acc.some((o) => ['ProtectSystem', 'PrivateTmp', 'ProtectHome'].includes(o)) ? { status: 10, logs: [EROFS] } : undefined);
-    failNow(w, 10, [EROFS]);
-    await settle(w);
-    expect(rollbacks(w).map((r) => r.options)).toEqual([['ProtectSystem'], ['PrivateTmp', 'ProtectHome']]);
-    expect(accepted(w)).toEqual(['NoNewPrivileges']);
+    expect(rb.map((r) => [r.by, r.options])).toEqual([['guard', ['ProtectKernelTunables']]]);
+    expect(rb[0]!.reason).toMatch(/cannot be set up.*226.*check unit/);
+    expect(accepted(w)).toEqual(['ProtectSystem', 'PrivateTmp', 'NoNewPrivileges']);
     expect(w.unit.snap.activeState).toBe('active');
   });
 
-  it('gives up, journaled, when the failure outlives every rollback it points at', async () => {
-    const w = (current = await world(['ProtectSystem', 'NoNewPrivileges']));
-    w.unit.behaviour.startFails = () => ({ status: 10, logs: [EROFS] });
-    failNow(w, 10, [EROFS]);
+  it('bisects the acceptance order with the check unit when the exit status points at nothing accepted', async () => {
+    const w = (current = await world(['ProtectSystem', 'PrivateTmp', 'ProtectHome', 'NoNewPrivileges']));
+    // 218/CAPABILITIES points at no accepted option here; PrivateTmp is what cannot be set up.
+    w.unit.behaviour.setupFails = (acc) => (acc.includes('PrivateTmp') ? 218 : undefined);
+    w.unit.behaviour.startFails = (acc) => (acc.includes('PrivateTmp') ? { status: 218, logs: [] } : undefined);
+    failNow(w, 218, []);
     await settle(w);
-    const rb = rollbacks(w);
-    expect(rb.map((r) => r.options)).toEqual([['ProtectSystem'], []]);
-    expect(rb[1]!.reason).toMatch(/^giving up: .*nothing more to roll back/);
-    expect(w.failedWith).toMatch(/guard gave up/);
-    expect(accepted(w)).toEqual(['NoNewPrivileges']);
+    expect(rollbacks(w).map((r) => r.options)).toEqual([['PrivateTmp']]);
+    expect(accepted(w)).toEqual(['ProtectSystem', 'ProtectHome', 'NoNewPrivileges']);
+    // every check was of a prefix or subset of the accepted set: the service itself was never restarted for it
+    expect(w.checks.every((c) => c.every((o) => ['ProtectSystem', 'PrivateTmp', 'ProtectHome', 'NoNewPrivileges'].includes(o)))).toBe(true);
   });
 
-  it('journals a failure nothing points at (exit 1, a config error) once, rolls nothing back and restarts nothing', async () => {
+  it.each([
+    ['an exit status of its own choosing (226/NAMESPACE)', 226, [] as string[]],
+    ['SIGSYS it raised on itself', 31, [] as string[]],
+    ['errno lines it printed', 10, [EROFS, 'web: x open() "//etc/cron.d/p" failed (30: Read-only file system) (13: Permission denied) EPERM']],
+  ])('alerts and relaxes nothing when the sandbox still sets up: %s', async (_what, status, logs) => {
+    const w = (current = await world());
+    w.unit.behaviour.startFails = () => ({ status, logs }); // hostile: fails whatever is accepted
+    if (status === 31) {
+      w.unit.snap = { ...w.unit.snap, invocationId: 'sys', activeState: 'failed', subState: 'failed', result: 'signal', execMainCode: 2, execMainStatus: 31 };
+      w.logs.push('Main process exited, code=killed, status=31/SYS');
+      await w.guard.resync();
+    } else {
+      failNow(w, status, logs);
+    }
+    await settle(w);
+    expect(rollbacks(w)).toEqual([]);
+    expect(accepted(w)).toHaveLength(4);
+    const a = alerts(w);
+    expect(a).toHaveLength(1);
+    expect(a[0]!.reason).toMatch(/sandbox sets up.*relaxes nothing/);
+    expect(w.checks).toEqual([['ProtectSystem', 'PrivateTmp', 'ProtectKernelTunables', 'NoNewPrivileges']]);
+  });
+
+  it('alerts once for a failure that repeats (Restart= retrying it), and checks the sandbox once', async () => {
     const w = (current = await world());
     const before = w.unit.restarts;
-    failNow(w, 1, ['web: config error: unknown directive "frobnicate" in /etc/web.conf:3']);
-    await settle(w);
-    expect(rollbacks(w).map((r) => [r.by, r.options])).toEqual([['guard', []]]);
-    expect(rollbacks(w)[0]!.reason).toMatch(/main process exit status 1.*nothing points at a hardening option; nothing rolled back/);
-    expect(accepted(w)).toHaveLength(4);
+    for (let i = 0; i < 3; i++) {
+      failNow(w, 1, ['web: config error: unknown directive "frobnicate" in /etc/web.conf:3']);
+      await settle(w);
+    }
+    expect(rollbacks(w)).toEqual([]);
+    expect(alerts(w)).toHaveLength(1);
+    expect(alerts(w)[0]!.reason).toMatch(/exit status 1/);
+    expect(w.checks).toHaveLength(1);
     expect(w.unit.restarts).toBe(before);
-    // Restart= retrying it (NRestarts counts up): not journaled again…
-    w.unit.snap = { ...w.unit.snap, nRestarts: 1 };
-    w.guard.unitChanged(UNIT, 'org.freedesktop.systemd1.Service', { NRestarts: 1 });
-    failNow(w, 1, ['web: config error: unknown directive "frobnicate" in /etc/web.conf:3']);
-    await settle(w);
-    expect(rollbacks(w)).toHaveLength(1);
-    // …but after an admin's restart, the same failure is news again.
-    failNow(w, 1, ['web: config error: unknown directive "frobnicate" in /etc/web.conf:3']);
-    await settle(w);
-    expect(rollbacks(w)).toHaveLength(2);
   });
 
-  it('takes up a new errno-like log line of a running unit that implicates an accepted option', async () => {
+  it('takes the word of systemd ≥ 256 that the service code ran: no check, an alert', async () => {
     const w = (current = await world());
-    w.guard.logLine(UNIT, Date.now(), "web: sometimes-write /etc/web.state failed: EROFS: read-only file system, open '/etc/web.state'");
-    await new Promise((r) => setTimeout(r, 1700)); // debounced: a failure of the unit would explain it better
+    w.unit.behaviour.setupFails = () => 226; // would be rolled back if the check ran
+    w.unit.snap = { ...w.unit.snap, execMainStartMono: 1000, execMainHandoffMono: 1005 };
+    failNow(w, 226, []);
     await settle(w);
-    expect(rollbacks(w).map((r) => r.options)).toEqual([['ProtectKernelTunables']]);
-    expect(w.unit.snap.activeState).toBe('active');
+    expect(w.checks).toEqual([]);
+    expect(rollbacks(w)).toEqual([]);
+    expect(alerts(w)[0]!.reason).toMatch(/ExecMainHandoffTimestamp/);
   });
 
-  it('does not take up lines that implicate nothing, known lines, or what the daemon itself causes', async () => {
+  it('alerts on a new errno-like log line of a running unit and relaxes nothing, one alert per kind of line', async () => {
+    const w = (current = await world());
+    for (const path of ['/etc/a', '/etc/b', '//etc/cron.d/p']) {
+      w.guard.logLine(UNIT, Date.now(), `web: sometimes-write ${path} failed: EROFS: read-only file system, open '${path}'`);
+      await new Promise((r) => setTimeout(r, 1700)); // debounced: a failure of the unit would explain it better
+      await settle(w);
+    }
+    expect(rollbacks(w)).toEqual([]);
+    expect(alerts(w)).toHaveLength(1);
+    expect(alerts(w)[0]!.reason).toMatch(/points at ProtectKernelTunables, ProtectSystem.*nothing relaxed/);
+    expect(alerts(w)[0]!.evidence[0]).toContain('/etc/a');
+    expect(w.unit.restarts).toBe(0);
+  }, 15_000);
+
+  it('does not take up known lines or what the daemon itself causes', async () => {
     const w = (current = await world());
     w.guard.logLine(UNIT, Date.now(), 'web: client 10.0.0.1 sent a bad request');
     w.guard.logLine(UNIT, Date.now() - 60_000, 'web: open /etc/x failed: Read-only file system'); // before the guard's last action
@@ -158,20 +197,68 @@ describe('the guard', () => {
     await new Promise((r) => setTimeout(r, 1700));
     await settle(w);
     expect(rollbacks(w)).toEqual([]);
-    w.guard.logLine(UNIT, Date.now(), 'web: connection from 10.0.0.1 failed: Permission denied (publickey)');
-    await new Promise((r) => setTimeout(r, 1700));
-    await settle(w);
-    // "permission denied" implicates UMask (not accepted here) and nothing else: ignored, not journaled
-    expect(rollbacks(w)).toEqual([]);
+    expect(alerts(w)).toEqual([]);
   }, 10_000);
 
-  it('notices a failure it missed while systemd was re-executing, on resync', async () => {
+  it('notices a failure it missed while systemd was re-executing, on resync, and still needs the check to act', async () => {
     const w = (current = await world());
-    w.unit.behaviour.startFails = (acc) => (acc.includes('ProtectKernelTunables') ? { status: 226, logs: ['web: Failed to set up mount namespacing: /proc/sys: Read-only file system'] } : undefined);
+    w.unit.behaviour.setupFails = (acc) => (acc.includes('ProtectKernelTunables') ? 226 : undefined);
     w.unit.snap = { ...w.unit.snap, invocationId: 'new', activeState: 'failed', subState: 'failed', result: 'exit-code', execMainCode: 1, execMainStatus: 226 };
     w.logs.push('Main process exited, code=exited, status=226/NAMESPACE');
     await w.guard.resync();
     await settle(w);
     expect(rollbacks(w).map((r) => r.options)[0]).toEqual(['ProtectKernelTunables']);
+  });
+
+  describe('relax-on-reproduction (opt-in)', () => {
+    // EROFS points at ProtectSystem only among these
+    const RELAXABLE = ['PrivateTmp', 'ProtectSystem', 'NoNewPrivileges'];
+    const breaks = (w: World) => {
+      w.unit.behaviour.startFails = (acc) => (acc.includes('ProtectSystem') ? { status: 10, logs: [EROFS] } : undefined);
+    };
+
+    it('relaxes the setting the evidence points at when every arm with it fails and every arm without it passes', async () => {
+      const w = (current = await world(RELAXABLE, { guard: 'relax-on-reproduction' }));
+      breaks(w);
+      failNow(w, 10, [EROFS]);
+      await settle(w);
+      const rb = rollbacks(w);
+      expect(rb.map((r) => r.options)).toEqual([['ProtectSystem']]);
+      expect(rb[0]!.reason).toMatch(/^reproduced: .*A:ok B:failed B:failed A:ok/);
+      expect(accepted(w)).not.toContain('ProtectSystem');
+      expect(w.unit.accepted.map((s) => s.option)).not.toContain('ProtectSystem'); // in force: the last arm ran without it
+      expect(w.unit.snap.activeState).toBe('active');
+    });
+
+    it('keeps the setting when the failure does not follow it (a service failing on its own)', async () => {
+      const w = (current = await world(RELAXABLE, { guard: 'relax-on-reproduction' }));
+      w.unit.behaviour.startFails = () => ({ status: 10, logs: [EROFS] });
+      failNow(w, 10, [EROFS]);
+      await settle(w);
+      expect(rollbacks(w)).toEqual([]);
+      expect(w.alerts.at(-1)).toMatch(/ProtectSystem kept: the failure did not follow it/);
+      expect(w.unit.accepted.map((s) => s.option)).toContain('ProtectSystem');
+    });
+
+    it('never goes below the floor, and relaxes at most one setting a day', async () => {
+      const w = (current = await world(RELAXABLE, { guard: 'relax-on-reproduction', guardFloor: ['ProtectSystem'] }));
+      breaks(w);
+      failNow(w, 10, [EROFS]);
+      await settle(w);
+      expect(rollbacks(w)).toEqual([]);
+      expect(w.alerts.at(-1)).toMatch(/pinned by the floor/);
+
+      current.guard.stop();
+      const v = (current = await world(['PrivateTmp', 'ProtectSystem', 'ProtectKernelTunables'], { guard: 'relax-on-reproduction' }));
+      v.unit.behaviour.startFails = (acc) => (acc.includes('ProtectKernelTunables') ? { status: 10, logs: [EROFS] } : undefined);
+      failNow(v, 10, [EROFS]);
+      await settle(v);
+      expect(rollbacks(v).map((r) => r.options)).toEqual([['ProtectKernelTunables']]);
+      v.unit.behaviour.startFails = (acc) => (acc.includes('ProtectSystem') ? { status: 10, logs: [EROFS] } : undefined);
+      failNow(v, 10, [EROFS.replace('state', 'other')]);
+      await settle(v);
+      expect(rollbacks(v)).toHaveLength(1);
+      expect(v.alerts.at(-1)).toMatch(/at most one a day/);
+    });
   });
 });

@@ -6,7 +6,7 @@ import { introspectionXml, codeOfErrorName } from '../../src/adapters/dbusApi.js
 import { CATALOG } from '../../src/core/catalog.js';
 import { AutohardenError } from '../../src/core/errors.js';
 import type { JournalRecord } from '../../src/core/journal.js';
-import { decide, failureOf, failureSignature } from '../../src/daemon/guardRules.js';
+import { REPRODUCTION_ARMS, checkSuspects, failureOf, failureSignature, pointedAt, relaxCandidate, reproduced } from '../../src/daemon/guardRules.js';
 import { journalDestination, priorityOf } from '../../src/daemon/log.js';
 import { parseEnrollSpec } from '../../src/daemon/spec.js';
 import { formatStatus, statusRow } from '../../src/daemon/status.js';
@@ -28,7 +28,7 @@ describe('enrollment specs', () => {
   it('fills in the defaults and normalises the unit name', () => {
     expect(parseEnrollSpec({ unit: 'nginx' })).toEqual({
       unit: 'nginx.service', probes: [], settleMs: 2000, strategy: 'adaptive', persist: true,
-      allowNet: [], localOnly: false, confineSessions: false,
+      allowNet: [], localOnly: false, confineSessions: false, guard: 'alert', guardFloor: [],
     });
     expect(parseEnrollSpec('{"unit":"redis-server.service","probes":["tcp://127.0.0.1:6379","exec:redis-cli ping"],"settleMs":800}').probes).toHaveLength(2);
     expect(parseEnrollSpec({ unit: 'x', workload: 'lower:/([0-9.]+) ms/:redis-benchmark -q', budget: 0.05 })).toMatchObject({ workload: 'lower:/([0-9.]+) ms/:redis-benchmark -q', budget: 0.05 });
@@ -64,38 +64,41 @@ describe('guard decisions', () => {
   const accepted = [s('ProtectKernelTunables'), s('PrivateTmp'), s('ProtectSystem', 'strict'), s('CapabilityBoundingSet', 'keep NET_BIND_SERVICE'), s('ProtectHome')];
   const erofs = { reason: 'main process exit status 10; unit is failed/failed (Result=exit-code)', newErrors: ["FATAL: cannot write /etc/x: EROFS: read-only file system, open '/etc/x'"] };
 
-  it('rolls back the most recently accepted implicated option first', () => {
-    const d = decide(erofs, accepted, CATALOG, []);
-    expect(d).toMatchObject({ kind: 'rollback', options: ['ProtectSystem'], stage: 'implicated' });
-    expect(d.kind === 'rollback' && d.why).toMatch(/then ProtectKernelTunables/);
-    // the same failure again, with ProtectSystem gone: the next implicated one
-    const next = decide(erofs, accepted.filter((a) => a.option !== 'ProtectSystem'), CATALOG, ['ProtectSystem']);
-    expect(next).toMatchObject({ kind: 'rollback', options: ['ProtectKernelTunables'], stage: 'implicated' });
-  });
-
-  it('goes on to the rest of the family when the failure recurs with nothing implicated left', () => {
-    const left = accepted.filter((a) => !['ProtectSystem', 'ProtectKernelTunables'].includes(a.option));
-    const d = decide(erofs, left, CATALOG, ['ProtectSystem', 'ProtectKernelTunables']);
-    expect(d).toMatchObject({ kind: 'rollback', stage: 'family', options: ['ProtectHome', 'PrivateTmp'] });
-    const none = decide(erofs, [s('CapabilityBoundingSet', 'keep NET_BIND_SERVICE')], CATALOG, ['ProtectSystem', 'ProtectKernelTunables', 'ProtectHome', 'PrivateTmp']);
-    expect(none.kind).toBe('give-up');
-  });
-
-  it('points at options by systemd exit status and SIGSYS', () => {
-    const caps = decide({ reason: 'main process exit status 218/CAPABILITIES; unit is failed/failed', newErrors: [] }, accepted, CATALOG, []);
-    expect(caps).toMatchObject({ kind: 'rollback', options: ['CapabilityBoundingSet'] });
-    const sys = decide({ reason: 'main process killed by SIGSYS (seccomp: a system call was filtered)', newErrors: [] },
-      [...accepted, s('SystemCallFilter', '@system-service')], CATALOG, []);
-    expect(sys).toMatchObject({ kind: 'rollback', options: ['SystemCallFilter'] });
-  });
-
-  it('rolls nothing back for a failure nothing points at (exit 1 after a config error)', () => {
+  it('says which accepted options untrusted evidence points at, most recently accepted first', () => {
+    expect(pointedAt(erofs, accepted, CATALOG)).toEqual(['ProtectSystem', 'ProtectKernelTunables']);
+    expect(pointedAt({ reason: 'main process exit status 218/CAPABILITIES; unit is failed/failed', newErrors: [] }, accepted, CATALOG)).toEqual(['CapabilityBoundingSet']);
+    expect(pointedAt({ reason: 'main process killed by SIGSYS (seccomp: a system call was filtered)', newErrors: [] }, [...accepted, s('SystemCallFilter', '@system-service')], CATALOG))
+      .toEqual(['SystemCallFilter']);
     const f = failureOf({ reason: 'control process exit status 1; unit is failed/failed (Result=exit-code)', evidence: [] }, new Set(), [
       'nginx: [emerg] unknown directive "foo" in /etc/nginx/conf.d/x.conf:1',
       'nginx: configuration file /etc/nginx/nginx.conf test failed',
     ]);
     expect(f.newErrors).toEqual([]);
-    expect(decide(f, accepted, CATALOG, [])).toMatchObject({ kind: 'unrelated' });
+    expect(pointedAt(f, accepted, CATALOG)).toEqual([]);
+  });
+
+  it('looks first where the exit status of the check unit points', () => {
+    expect(checkSuspects('the sandbox cannot be set up: /bin/true under it exit status 226/NAMESPACE', accepted, CATALOG)[0]).toBe('ProtectHome');
+    expect(checkSuspects('the sandbox cannot be set up: /bin/true under it exit status 218/CAPABILITIES', accepted, CATALOG)).toEqual(['CapabilityBoundingSet']);
+  });
+
+  it('relaxes on reproduction only with every arm agreeing, at most one setting a day, never below the floor', () => {
+    expect(reproduced([{ arm: 'A', ok: true }, { arm: 'B', ok: false }, { arm: 'B', ok: false }, { arm: 'A', ok: true }])).toBe(true);
+    expect(reproduced([{ arm: 'A', ok: true }, { arm: 'B', ok: false }, { arm: 'B', ok: true }, { arm: 'A', ok: true }])).toBe(false);
+    expect(reproduced([{ arm: 'A', ok: false }, { arm: 'B', ok: false }])).toBe(false);
+    expect(reproduced([])).toBe(false);
+    expect(REPRODUCTION_ARMS.at(-1)).toBe('A');
+    const now = Date.parse('2026-06-02T12:00:00Z');
+    expect(relaxCandidate(['ProtectSystem', 'PrivateTmp'], [], [], now)).toEqual({ option: 'ProtectSystem' });
+    expect(relaxCandidate(['ProtectSystem', 'PrivateTmp'], ['ProtectSystem'], [], now)).toEqual({ option: 'PrivateTmp' });
+    expect(relaxCandidate(['ProtectSystem'], ['ProtectSystem'], [], now)).toMatchObject({ refuse: expect.stringMatching(/floor/) });
+    expect(relaxCandidate([], [], [], now)).toMatchObject({ refuse: expect.stringMatching(/points at no accepted setting/) });
+    const relaxed = (t: string) => ({ t, unit: 'x.service', kind: 'rollback', by: 'guard', options: ['X'], reason: 'reproduced: …' }) as JournalRecord;
+    expect(relaxCandidate(['PrivateTmp'], [], [relaxed('2026-06-02T00:00:00.000Z')], now)).toMatchObject({ refuse: expect.stringMatching(/one a day/) });
+    expect(relaxCandidate(['PrivateTmp'], [], [relaxed('2026-06-01T11:00:00.000Z')], now)).toEqual({ option: 'PrivateTmp' });
+    // a user's rollback or a trusted one does not count against the day
+    const user = { ...relaxed('2026-06-02T11:00:00.000Z'), by: 'user', reason: 'rollback --option X' } as JournalRecord;
+    expect(relaxCandidate(['PrivateTmp'], [], [user], now)).toEqual({ option: 'PrivateTmp' });
   });
 
   it('ignores errno-like lines the unit logged before tuning', () => {
@@ -110,6 +113,9 @@ describe('guard decisions', () => {
     const a = failureSignature({ reason: 'x', newErrors: ['2026-01-01T10:00:00Z pid 12: EROFS: read-only file system'] });
     const b = failureSignature({ reason: 'y', newErrors: ['2026-01-02T11:00:00Z pid 99: EROFS: read-only file system'] });
     expect(a).toBe(b);
+    // a client varying the path does not make a new kind of failure (one alert per kind)
+    expect(failureSignature({ reason: 'x', newErrors: ['open() "//etc/cron.d/a" failed (30: Read-only file system)'] }))
+      .toBe(failureSignature({ reason: 'x', newErrors: ['open() "/./etc/b" failed (30: Read-only file system)'] }));
     expect(failureSignature({ reason: 'control process exit status 1; unit is failed/failed', newErrors: [] }))
       .toBe(failureSignature({ reason: 'control process exit status 1; unit is activating/auto-restart', newErrors: [] }));
   });

@@ -3,14 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DropIns } from '../../src/adapters/dropins.js';
-import { lockUnit } from '../../src/adapters/lock.js';
 import { MARKER, renderDropIn } from '../../src/core/dropin.js';
 
 const s = (option: string, value: string, lines: string[]) => ({ option, value, lines });
 
 function dirs() {
   const root = mkdtempSync(join(tmpdir(), 'ah-d-'));
-  return { run: join(root, 'run'), etc: join(root, 'etc') };
+  return { run: join(root, 'run'), etc: join(root, 'etc'), state: join(root, 'state') };
 }
 
 describe('drop-in rendering', () => {
@@ -27,7 +26,7 @@ describe('drop-in rendering', () => {
 describe('drop-in files', () => {
   it('moves the accepted set between /run and /etc and never keeps both', () => {
     const d = dirs();
-    const io = new DropIns(d);
+    const io = new DropIns(d.state, d);
     io.writeAccepted('x.service', [s('PrivateTmp', 'yes', ['PrivateTmp=yes'])], 'run');
     expect(io.acceptedWhere('x.service')).toBe('run');
     io.writeAccepted('x.service', [s('PrivateTmp', 'yes', ['PrivateTmp=yes'])], 'etc');
@@ -40,27 +39,12 @@ describe('drop-in files', () => {
 
   it('refuses to overwrite or remove a file it did not write, and leaves it intact', () => {
     const d = dirs();
-    const io = new DropIns(d);
+    const io = new DropIns(d.state, d);
     mkdirSync(join(d.run, 'x.service.d'), { recursive: true });
     const foreign = join(d.run, 'x.service.d', 'zz-autoharden-90-trial.conf');
     writeFileSync(foreign, '[Service]\nProtectSystem=no\n');
     expect(() => io.writeTrial('x.service', [s('PrivateTmp', 'yes', ['PrivateTmp=yes'])])).toThrow(/not written by autoharden/);
     expect(() => io.removeTrial('x.service')).toThrow(/not written by autoharden/);
     expect(readFileSync(foreign, 'utf8')).toBe('[Service]\nProtectSystem=no\n');
-  });
-});
-
-describe('unit lock', () => {
-  it('keeps a second writer out and is taken over when its owner is gone', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ah-l-'));
-    const release = lockUnit(dir, 'x.service');
-    // Same pid would re-enter; fake another live owner: pid 1 always exists.
-    writeFileSync(join(dir, 'locks', 'x.service.lock'), '1');
-    expect(() => lockUnit(dir, 'x.service')).toThrow(/busy: process 1/);
-    writeFileSync(join(dir, 'locks', 'x.service.lock'), '999999999');
-    const r2 = lockUnit(dir, 'x.service');
-    r2();
-    expect(existsSync(join(dir, 'locks', 'x.service.lock'))).toBe(false);
-    release();
   });
 });

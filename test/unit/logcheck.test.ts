@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { errorSignatures, newErrorLines } from '../../src/core/logcheck.js';
+import { errnoClasses, errorSignatures, isKnown, isRequestLog, newErrorLines, noiseSignatures } from '../../src/core/logcheck.js';
 
 describe('new errors in the unit logs', () => {
   const baseline = [
@@ -23,5 +23,32 @@ describe('new errors in the unit logs', () => {
 
   it('does not flag ordinary lines', () => {
     expect(newErrorLines(known, ['Started nginx.service', 'GET / 200', 'Reloading.'])).toEqual([]);
+  });
+});
+
+describe('noise: lines of a kind that also show up without the candidate', () => {
+  const line = (path: string) => `web: client x open() "${path}" failed (30: Read-only file system)`;
+
+  it('classifies lines by the errno they report, whatever surrounds them', () => {
+    expect(errnoClasses('open() "//etc/cron.d/p" failed (30: Read-only file system) (13: Permission denied) EPERM')).toEqual(['erofs', 'eacces', 'eperm']);
+    expect(errnoClasses('all good')).toEqual([]);
+    expect(errnoClasses(`${'a'.repeat(10_000)} Read-only file system`)).toEqual([]); // judged on a bounded prefix
+  });
+
+  it('makes every later line of a learned kind from the same source known, and no other', () => {
+    const known = noiseSignatures([line('/etc/a')]);
+    expect(isKnown(known, line('/etc/completely/different'))).toBe(true);
+    expect(isKnown(known, 'web: socket(AF_NETLINK): Address family not supported by protocol')).toBe(false);
+    // the same kind from another log file is another source
+    expect(isKnown(known, `/var/log/web/error.log: ${line('/etc/a')}`)).toBe(false);
+    // a line reporting two kinds is noise only when both are
+    expect(isKnown(known, 'web: x: Read-only file system; Operation not permitted')).toBe(false);
+    expect(newErrorLines(known, [line('/x'), 'web: bind: Permission denied'])).toEqual(['web: bind: Permission denied']);
+  });
+
+  it('never treats request logs as evidence', () => {
+    expect(isRequestLog('/var/log/nginx/access.log')).toBe(true);
+    expect(isRequestLog('/var/log/autoharden-sample/access.log')).toBe(true);
+    expect(isRequestLog('/var/log/nginx/error.log')).toBe(false);
   });
 });

@@ -195,6 +195,8 @@ describe('Systemd adapter (fake systemd on a private bus)', () => {
       dropInPaths: ['/run/systemd/system/app.service.d/zz-autoharden-90-trial.conf'],
       needDaemonReload: true,
       type: 'notify',
+      id: 'app.service',
+      names: ['app.service'],
     });
     expect(fake.calls).toContain('LoadUnit(app.service)');
   });

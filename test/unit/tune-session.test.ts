@@ -20,7 +20,8 @@ const option = (name: string, weight: number): OptionSpec => ({
 const CATALOG = [option('A', 900), option('B', 800), option('C', 700), option('D', 600), option('F', 650)];
 
 /** A service that fails to start under `breaks`, and dies a while after start under `late`. */
-function simulated(breaks: string[], late: string[] = []) {
+function simulated(breaks: string[], late: string[] = [], logsAtStart?: (inEffect: string[], n: number) => string[]) {
+  const logs: string[] = [];
   let accepted: Setting[] = [];
   let trial: Setting[] = [];
   let eff: EffectiveSettings = {};
@@ -50,6 +51,7 @@ function simulated(breaks: string[], late: string[] = []) {
         samples = 0;
         snap = { ...snap, activeState: 'active', subState: 'running', result: 'success', invocationId: `i${++inv}`, execMainCode: 0, execMainStatus: 0 };
         if (inEffect().some((o) => breaks.includes(o))) snap = dead(226);
+        logs.push(...(logsAtStart?.(inEffect(), sim.restarts) ?? []));
         return 'done';
       },
     },
@@ -63,7 +65,7 @@ function simulated(breaks: string[], late: string[] = []) {
       readAccepted: () => (accepted.length ? renderDropIn('sim.service', accepted, 'accepted') : undefined),
     },
     probe: async () => [],
-    unitLogsSince: async () => [],
+    unitLogsSince: async () => logs.splice(0),
     observe: async () => ({
       facts: { usesInet: false, inetEndpoints: [], nonLoopbackListeners: [], families: [], peers: [], sessionEvidence: [], createdModes: [] },
       logFiles: [],
@@ -116,5 +118,35 @@ describe('TuneSession against a simulated service', () => {
     expect(guard[0]).toMatchObject({ by: 'guard', options: ['F'] });
     expect(report.rejected.find((r) => r.option === 'F')?.reason).toMatch(/confirmation failed/);
     expect(acceptedSet(s.ports.journal.read()).map((x) => x.option).sort()).toEqual(['A', 'B', 'C', 'D']);
+  });
+
+  describe('log evidence must be attributable (trust)', () => {
+    // C breaks a code path no probe reaches: the service logs EROFS under it, and only under it.
+    const genuine = (inEffect: string[]) => (inEffect.includes('C') ? ["web: cannot write /etc/web.state: EROFS: read-only file system"] : []);
+    // A hostile client gets EPERM lines with ever new paths into the same log at every start.
+    // (letters, not digits: a signature ignores numbers, and the attacker knows it)
+    const word = (n: number) => 'abcdefghij'[n % 10]! + 'klmnopqrst'[Math.floor(n / 10) % 10]!;
+    const noise = (_e: string[], n: number) => [`web: client sent x open() "//etc/cron.d/${word(n)}" failed (1: Operation not permitted)`];
+
+    it.each(['one-at-a-time', 'adaptive'] as const)('%s: client noise makes tuning keep exactly what it keeps in quiet', async (strategy) => {
+      const quiet = simulated([], [], genuine);
+      const quietReport = await run(quiet.ports, strategy);
+      expect(quiet.accepted()).toEqual(['A', 'B', 'D', 'F']);
+      expect(quietReport.rejected.find((r) => r.option === 'C')?.reason).toMatch(/new error in the unit's logs: .*EROFS/);
+
+      const noisy = simulated([], [], (e, n) => [...genuine(e), ...noise(e, n)]);
+      await run(noisy.ports, strategy);
+      expect(noisy.accepted()).toEqual(quiet.accepted());
+      expect(noisy.sim.restarts).toBeGreaterThan(quiet.sim.restarts); // noise costs restarts, not settings
+    });
+
+    it('judges a candidate again when its only evidence also shows up without it, and journals one trial for it', async () => {
+      const s = simulated([], [], noise);
+      const report = await run(s.ports, 'one-at-a-time');
+      expect(s.accepted()).toEqual(['A', 'B', 'C', 'D', 'F']);
+      expect(report.rejected).toEqual([]);
+      const ends = s.ports.journal.read().filter((r) => r.kind === 'trial-end');
+      expect(ends.every((r) => r.kind === 'trial-end' && r.outcome === 'accepted')).toBe(true);
+    });
   });
 });
