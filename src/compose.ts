@@ -1,5 +1,6 @@
 // The composition root: the one place that builds adapters and hands them to the engine.
 import { statSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { exposure } from './adapters/analyze.js';
 import { DropIns } from './adapters/dropins.js';
@@ -9,6 +10,7 @@ import { Systemd } from './adapters/systemd.js';
 import { linesSince, logOffsets, tails } from './adapters/logFiles.js';
 import { observeService } from './adapters/observeService.js';
 import { runWorkload } from './adapters/workload.js';
+import { changedSince, realDir } from './adapters/writes.js';
 import { recentUnitLogs, unitLogsSince } from './adapters/unitLogs.js';
 import type { FaultStep, Ports, ProgressEvent, SystemdPort } from './engine/ports.js';
 
@@ -24,28 +26,36 @@ export function journalFor(stateDir: string, unit: string): JournalStore {
   return new JournalStore(stateDir, unit);
 }
 
-/** AUTOHARDEN_FAULT=STEP[:N] kills this process with SIGKILL the Nth time a trial reaches STEP
- * (default the first; during-settle is reached once per settle sample): crash tests need a death
- * at a named step, not a sleep. */
+/** AUTOHARDEN_FAULT=STEP[:N[:SIGNAL]] sends this process SIGNAL (default SIGKILL) the Nth time a
+ * trial reaches STEP (default the first; during-settle is reached once per settle sample): crash
+ * tests need a death at a named step, and signal tests a signal there, not a sleep. */
 function faultFromEnv(): (step: FaultStep) => void {
   const spec = process.env.AUTOHARDEN_FAULT;
   if (!spec) return () => {};
-  const [want, nth = '1'] = spec.split(':');
+  const [want, nth = '1', sig = 'SIGKILL'] = spec.split(':');
+  if (!Object.hasOwn(osConstants.signals, sig)) throw new Error(`AUTOHARDEN_FAULT: unknown signal ${sig}`);
   let seen = 0;
   return (step) => {
-    if (step === want && ++seen === Number(nth)) process.kill(process.pid, 'SIGKILL');
+    if (step === want && ++seen === Number(nth)) process.kill(process.pid, sig as NodeJS.Signals);
   };
 }
 
 export function buildPorts(systemd: SystemdPort, unit: string, w: Wiring): Ports {
+  // A log file skipped as unsafe (FIFO, symlink) is said once, not on every trial.
+  const warned = new Set<string>();
+  const warn = (message: string): void => {
+    if (warned.has(message)) return;
+    warned.add(message);
+    w.progress({ type: 'info', message: `${unit}: ${message}` });
+  };
   return {
     systemd,
     journal: journalFor(w.stateDir, unit),
-    dropins: new DropIns(),
+    dropins: new DropIns(w.stateDir),
     probe: (specs) => runProbes(specs, w.probeTimeoutMs),
     unitLogsSince,
     observe: (u) => observeService(systemd, u),
-    logOffsets,
+    logOffsets: (files) => logOffsets(files, warn),
     runWorkload: (spec, timeoutMs) => runWorkload(spec, timeoutMs),
     isDirectory: (p) => {
       try {
@@ -54,8 +64,10 @@ export function buildPorts(systemd: SystemdPort, unit: string, w: Wiring): Ports
         return false;
       }
     },
-    logLinesSince: linesSince,
-    recentLogs: async (u, files) => [...(await recentUnitLogs(u)), ...tails(files)],
+    realDir,
+    changedSince: (dir, since) => changedSince(dir, since),
+    logLinesSince: (offsets) => linesSince(offsets, warn),
+    recentLogs: async (u, files) => [...(await recentUnitLogs(u)), ...tails(files, undefined, warn)],
     exposure,
     sleep: (ms, signal) => delay(ms, undefined, signal ? { signal } : undefined),
     now: () => new Date(),

@@ -3,14 +3,30 @@
 // engine, the adapters and the logger are loaded only by the commands that use them.
 import { DEFAULT_SETTLE_MS, SETTLE_MAX_MS, SETTLE_MIN_MS } from '../core/limits.js';
 import { type Command, Option } from 'commander';
+import { closeSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { constants as osConstants } from 'node:os';
 import type { Logger } from 'pino';
 import { ApiClient } from '../adapters/dbusApiClient.js';
+import { canonicalCidrs } from '../core/cidr.js';
 import { AutohardenError } from '../core/errors.js';
+import { refuseControl } from '../core/text.js';
 import type { ProgressEvent } from '../engine/ports.js';
 
 /** As compose.ts has it (not imported from there: that would load every adapter). */
 export const DEFAULT_STATE_DIR = '/var/lib/autoharden';
+
+/** Writes to stderr and never throws. A dropped ssh session leaves the CLI a hung-up terminal
+ * (EIO) or a pipe nobody reads (EPIPE): a tune must still revert its trial then, not die on a
+ * progress line. What cannot be written is dropped. */
+export function writeStderr(s: string): void {
+  let buf = Buffer.from(s);
+  try {
+    while (buf.length) buf = buf.subarray(writeSync(2, buf));
+  } catch {
+    /* nowhere left to say it */
+  }
+}
 
 let logger: Logger | undefined;
 /** The progress log on stderr: pino JSON, pretty at a terminal. Created on first use. */
@@ -19,10 +35,11 @@ function getLog(): Logger {
     const require = createRequire(import.meta.url);
     const { pino } = require('pino') as typeof import('pino');
     if (process.stderr.isTTY) {
-      const pretty = require('pino-pretty') as typeof import('pino-pretty');
-      logger = pino({ base: undefined }, pretty({ destination: 2, sync: true, ignore: 'pid,hostname' }));
+      const { prettyFactory } = require('pino-pretty') as typeof import('pino-pretty');
+      const pretty = prettyFactory({ ignore: 'pid,hostname' });
+      logger = pino({ base: undefined }, { write: (line: string) => writeStderr(pretty(line)) });
     } else {
-      logger = pino({ base: undefined }, pino.destination({ fd: 2, sync: true }));
+      logger = pino({ base: undefined }, { write: writeStderr });
     }
   }
   return logger;
@@ -38,6 +55,56 @@ export function progress(e: ProgressEvent): void {
   if (e.type === 'info') log.info(e.message);
   else if (e.type === 'trial') log.info(`trial #${e.trial}: ${e.settings.map((s) => `${s.option}=${s.value}`).join(' ')}`);
   else log.info(`trial #${e.trial}: ${e.outcome}: ${e.reason}`);
+}
+
+/** A command a signal stopped. Its exit status is 128 + the signal's number, as a shell reports a
+ * process the signal killed: 130 SIGINT, 143 SIGTERM, 129 SIGHUP. */
+export class Interrupted extends AutohardenError {
+  readonly exitCode: number;
+  constructor(readonly signal: NodeJS.Signals, message: string) {
+    super('Failed', message);
+    this.exitCode = 128 + (osConstants.signals[signal] ?? 0);
+  }
+}
+
+let hungUp = false;
+
+/** Call just before exiting. Node 20 aborts at exit (status 134, nodejs/node#51519, fixed in later
+ * releases) when it cannot restore the modes of a terminal that hung up, and it skips descriptors
+ * the program closed: after SIGHUP there is no one left to talk to, so close stdin, stdout and
+ * stderr, and the exit status stays 129. */
+export function releaseStdioAfterHangup(): void {
+  if (!hungUp) return;
+  for (const fd of [0, 1, 2]) {
+    try {
+      closeSync(fd);
+    } catch {
+      /* already closed */
+    }
+  }
+}
+
+/** SIGINT, SIGTERM and SIGHUP (a dropped ssh session) all abort the returned signal: the engine
+ * stops at its next check and the caller reverts. A later signal is reported and ignored: the
+ * CLI must not die during its own recovery. The handlers stay until the process exits. */
+export function abortOnSignals(): { signal: AbortSignal; received(): NodeJS.Signals | undefined } {
+  const ac = new AbortController();
+  let first: NodeJS.Signals | undefined;
+  const on = (sig: NodeJS.Signals) => {
+    if (sig === 'SIGHUP') hungUp = true;
+    if (first) {
+      writeStderr(`autoharden: ${sig}: already reverting; wait\n`);
+      return;
+    }
+    first = sig;
+    writeStderr(`autoharden: ${sig}: stopping at the next safe point, then reverting the trial under way\n`);
+    ac.abort();
+  };
+  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, on);
+  // After SIGHUP stdout and stderr may be gone too: a failed write must not kill the command (an
+  // unhandled 'error' event would), and there is nowhere left to report it.
+  for (const out of [process.stdout, process.stderr]) out.on('error', () => {});
+  return { signal: ac.signal, received: () => first };
 }
 
 export function requireRoot(): void {
@@ -63,9 +130,21 @@ export function addTuneOptions(cmd: Command): Command {
     .option('--allow-net <cidr...>', 'peers that may reach the service or that it reaches, besides loopback: allows IPAddressDeny with these allowed')
     .option('--local-only', 'only loopback may reach the service: allows IPAddressDeny=any with localhost allowed')
     .option('--confine-sessions', 'also apply settings that confine the login sessions the service spawns (sshd, cron)')
-    .option('--workload <spec>', 'measure what seccomp filters cost: exec:COMMAND (its wall time), higher:/REGEX/:COMMAND or lower:/REGEX/:COMMAND')
+    .option('--workload <spec>', 'measure what seccomp filters cost: exec:COMMAND (its wall time), higher:/REGEX/:COMMAND or lower:/REGEX/:COMMAND', workloadText)
     .option('--budget <pct>', 'the slowdown the workload may show, e.g. 5% (default 5%)')
     .option('--json', 'print one JSON document');
+}
+
+/** --allow-net values as the declarations carry them: strictly parsed, canonical, never the text
+ * typed (tune; enroll gets the same from the enrollment spec's schema). Throws Usage. */
+export function parseAllowNet(values: readonly string[] | undefined): string[] {
+  return canonicalCidrs(values ?? []);
+}
+
+/** --workload: its text is journaled and run by a shell; control characters and line breaks are
+ * refused before it is parsed. */
+export function workloadText(v: string): string {
+  return refuseControl(v, 'bad workload spec', { percent: true });
 }
 
 export function collect(v: string, prev: string[]): string[] {
@@ -83,9 +162,10 @@ export async function requireJournal(stateDir: string, unit: string) {
   return j;
 }
 
-export async function withUnit<T>(stateDir: string, unit: string, fn: () => Promise<T>): Promise<T> {
+/** Runs fn holding the unit's lock, keyed by its canonical Id (UnitInfo.id) when systemd said it. */
+export async function withUnit<T>(stateDir: string, unit: string, fn: () => Promise<T>, id?: string): Promise<T> {
   const { lockUnit } = await import('../adapters/lock.js');
-  const release = lockUnit(stateDir, unit);
+  const release = lockUnit(stateDir, unit, id || unit);
   try {
     return await fn();
   } finally {

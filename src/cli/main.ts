@@ -10,20 +10,23 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AutohardenError, EXIT_CODES } from '../core/errors.js';
 import type { JournalRecord } from '../core/journal.js';
-import { parseCidr } from '../core/policy.js';
 import { parseProbeSpec } from '../core/probeSpec.js';
 import { parseUnitName } from '../core/unitName.js';
 import { formatStatus, type StatusRow } from '../daemon/statusFormat.js';
 import type { RollbackResult } from '../engine/rollback.js';
 import { DEFAULT_SETTLE_MS, SETTLE_MAX_MS, SETTLE_MIN_MS } from '../core/limits.js';
-import { addTuneOptions, daemonFor, int, print, progress, requireJournal, requireRoot, stateDirOpt, withUnit } from './common.js';
+import { Interrupted, abortOnSignals, addTuneOptions, daemonFor, int, parseAllowNet, print, progress, releaseStdioAfterHangup, requireJournal, requireRoot, stateDirOpt, withUnit } from './common.js';
 import { registerDaemonCommands } from './daemonCommands.js';
 import { formatRecord, formatTuneReport } from './format.js';
 
 const program = new Command('autoharden')
   .description('Hardens systemd services by experiment: tries sandbox options, keeps what does not break the service.')
   .exitOverride()
-  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+  .addHelpText('after', `
+Exit codes: 0 ok; 1 the operation failed; 2 usage error; 4 not root; 6 unit unknown, not running or
+never tuned; 75 the unit is locked by another autoharden; 78 bad configuration; 130, 143, 129: tune
+stopped by SIGINT, SIGTERM or SIGHUP (its unfinished trial reverted first).`);
 
 addTuneOptions(
   program
@@ -40,8 +43,7 @@ addTuneOptions(
     const budget = opts.budget === undefined ? undefined : parseBudget(opts.budget);
     if (budget !== undefined && !workload) throw new AutohardenError('Usage', '--budget needs --workload: the slowdown is measured with it');
     const probes = (opts.probe as string[]).map(parseProbeSpec);
-    const allowNet = (opts.allowNet as string[] | undefined) ?? [];
-    allowNet.forEach(parseCidr);
+    const allowNet = parseAllowNet(opts.allowNet as string[] | undefined);
     if (opts.localOnly && allowNet.length) throw new AutohardenError('Usage', '--local-only and --allow-net contradict each other; pick one');
     const declarations = { allowNet, localOnly: Boolean(opts.localOnly), confineSessions: Boolean(opts.confineSessions) };
     requireRoot();
@@ -51,21 +53,19 @@ addTuneOptions(
     const systemd = await connectSystemd();
     try {
       const ports = buildPorts(systemd, unit, { stateDir: opts.stateDir, progress });
-      await systemd.unitInfo(unit); // unknown units fail here, before the lock or any state is created
-      const ac = new AbortController();
-      const onSignal = () => ac.abort();
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
+      const info = await systemd.unitInfo(unit); // unknown units fail here, before the lock or any state is created
+      const stop = abortOnSignals();
       const report = await withUnit(opts.stateDir, unit, async () => {
         try {
-          const o = { unit, probes, settleMs: opts.settle, strategy: opts.strategy, persist: opts.persist, declarations, signal: ac.signal };
+          const o = { unit, probes, settleMs: opts.settle, strategy: opts.strategy, persist: opts.persist, declarations, signal: stop.signal };
           return await tune(ports, { ...o, measureRestarts: opts.measureRestarts, ...(workload ? { workload } : {}), ...(budget !== undefined ? { budget } : {}) }, CATALOG);
         } catch (e) {
-          if (!ac.signal.aborted) throw e;
-          await recoverUnit(ports, unit, { settleMs: opts.settle, probes, reason: 'interrupted by a signal mid-trial; reverted' });
-          throw new AutohardenError('Failed', 'interrupted; the unfinished trial was reverted');
+          const sig = stop.received();
+          if (!sig) throw e;
+          await recoverUnit(ports, unit, { settleMs: opts.settle, probes, reason: `interrupted by ${sig}; reverted` });
+          throw new Interrupted(sig, `interrupted by ${sig}; the unfinished trial was reverted`);
         }
-      });
+      }, info.id);
       print(opts.json, report, formatTuneReport(report));
     } finally {
       systemd.close();
@@ -130,7 +130,7 @@ program
         if (info.loadState !== 'loaded') throw new AutohardenError('UnitUnknown', `${unit} is not loaded (LoadState=${info.loadState})`);
         r = await withUnit(opts.stateDir, unit, () =>
           rollback(ports, unit, opts.all ? { all: true } : { option: opts.option }, { settleMs: opts.settle }),
-        );
+        info.id);
       } finally {
         systemd.close();
       }
@@ -166,19 +166,30 @@ async function offlineStatus(stateDir: string, unitArg?: string): Promise<Status
   ]);
   const journalFor = (dir: string, unit: string) => new JournalStore(dir, unit);
   const store = new EnrollmentStore(stateDir);
-  const enrolled = new Map(store.list().map((e) => [e.spec.unit, e]));
+  const broken = new Map<string, string>(); // unreadable enrollments: that unit fails, not the listing (I3)
+  const enrolled = new Map(store.list((unit, e) => broken.set(unit, e.message)).map((e) => [e.spec.unit, e]));
   const dir = join(stateDir, 'journal');
   const journaled = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.jsonl')).map((f) => f.slice(0, -6)) : [];
   if (unitArg) {
     const unit = parseUnitName(unitArg);
     const j = journalFor(stateDir, unit);
+    if (broken.has(unit)) throw new AutohardenError('Config', broken.get(unit)!);
     if (!enrolled.has(unit) && !j.exists()) {
       throw new AutohardenError('UnitUnknown', `autoharden has no journal for ${unit} in ${stateDir}; it was never tuned`);
     }
     return [statusRow(unit, j.read(), enrolled.get(unit))];
   }
-  const units = [...new Set([...enrolled.keys(), ...journaled])].sort();
-  return units.map((unit) => statusRow(unit, journalFor(stateDir, unit).read(), enrolled.get(unit)));
+  const units = [...new Set([...enrolled.keys(), ...broken.keys(), ...journaled])].sort();
+  return units.map((unit): StatusRow => {
+    const enrollment = enrolled.get(unit);
+    const bad = broken.get(unit);
+    try {
+      const row = statusRow(unit, journalFor(stateDir, unit).read(), enrollment);
+      return bad ? { ...row, state: 'failed', enrolled: true, error: bad } : row;
+    } catch (e) {
+      return { ...statusRow(unit, [], enrollment), state: 'failed', enrolled: Boolean(enrollment || bad), error: (e as Error).message };
+    }
+  });
 }
 
 program
@@ -237,7 +248,7 @@ async function main(argv: string[]): Promise<number> {
     }
     if (e instanceof AutohardenError) {
       process.stderr.write(`autoharden: ${e.message}\n`);
-      return EXIT_CODES[e.code];
+      return e instanceof Interrupted ? e.exitCode : EXIT_CODES[e.code];
     }
     const code = (e as { code?: string }).code;
     if (code === 'EACCES' || code === 'EPERM') {
@@ -256,4 +267,9 @@ async function main(argv: string[]): Promise<number> {
 const exitCode = await main(process.argv);
 process.exitCode = exitCode;
 // A command that talked to the daemon may leave a bus socket half-closed: don't wait for it.
-if (process.argv[2] !== 'daemon') setImmediate(() => process.exit(exitCode));
+if (process.argv[2] !== 'daemon') {
+  setImmediate(() => {
+    releaseStdioAfterHangup();
+    process.exit(exitCode);
+  });
+}

@@ -23,5 +23,27 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   UnitUnknown: 6,
   Failed: 1,
   Config: 78,
-  Locked: 1,
+  Locked: 75, // EX_TEMPFAIL: try again once the holder is done (DESIGN)
 };
+
+/** The state directory refused a write (ENOSPC, EROFS, EIO…): nothing was recorded. A caller must
+ * still undo what the record would have announced (a trial drop-in goes first), then log loudly. */
+export class StateWriteError extends AutohardenError {
+  constructor(
+    readonly path: string,
+    /** The errno name ('ENOSPC', 'EROFS', …), or 'EIO' when the cause had none. */
+    readonly errno: string,
+    message: string,
+  ) {
+    super('Failed', message);
+    this.name = 'StateWriteError';
+  }
+}
+
+/** Wraps a failed write to the state directory, keeping its errno. */
+export function stateWriteError(path: string, what: string, e: unknown): StateWriteError {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  const errno = typeof code === 'string' ? code : 'EIO';
+  const why = e instanceof Error ? e.message : String(e);
+  return new StateWriteError(path, errno, `cannot write ${what} ${path} (${errno}): ${why.split('\n')[0]}`);
+}

@@ -37,6 +37,15 @@ export const recordSchema = z.discriminatedUnion('kind', [
     all: z.boolean().optional(),
     reason: z.string(),
   }),
+  /** Evidence the guard would not act on (the service or its clients could have written it), or
+   * a failure whose sandbox still sets up: said loudly, nothing relaxed. */
+  z.object({
+    ...base,
+    kind: z.literal('alert'),
+    by: z.enum(['guard', 'tune']),
+    reason: z.string(),
+    evidence: z.array(z.string()),
+  }),
   z.object({ ...base, kind: z.literal('recovered'), trial: z.number(), settings: z.array(setting), reason: z.string() }),
   z.object({ ...base, kind: z.literal('persisted'), path: z.string() }),
   z.object({
@@ -69,6 +78,59 @@ export type JournalRecord = z.infer<typeof recordSchema>;
 type Kind = JournalRecord['kind'];
 /** A record before the store stamps time and unit on it. */
 export type NewRecord = { [K in Kind]: Omit<Extract<JournalRecord, { kind: K }>, 't' | 'unit'> }[Kind];
+
+/** What a journal file holds, read line by line. Only the last line may be bad (cut short by a
+ * crash or a full disk, or garbage a dead writer left): it is a torn tail, after `end`. A bad line
+ * with any non-blank line after it is corruption, reported with its line number. */
+export type JournalScan =
+  | { ok: true; records: JournalRecord[]; end: number; torn?: { line: number; why: string } }
+  | { ok: false; line: number; why: string };
+
+/** Splits journal bytes into records. `end` is the byte offset after the last complete valid line:
+ * what a writer keeps when it repairs a torn tail. Pure; the store does the I/O. */
+export function scanJournal(bytes: Uint8Array): JournalScan {
+  const decoder = new TextDecoder();
+  const records: JournalRecord[] = [];
+  let start = 0;
+  let line = 0;
+  let end = 0;
+  let bad: { line: number; why: string } | undefined;
+  while (start < bytes.length) {
+    line++;
+    const nl = bytes.indexOf(0x0a, start);
+    const complete = nl >= 0;
+    const stop = complete ? nl + 1 : bytes.length;
+    const text = decoder.decode(bytes.subarray(start, complete ? nl : stop));
+    start = stop;
+    if (!text.trim()) {
+      if (complete && !bad) end = stop; // blank lines are harmless; a partial blank one is torn
+      continue;
+    }
+    if (bad) return { ok: false, ...bad };
+    const why = complete ? undefined : 'cut short (no newline)';
+    if (why) {
+      bad = { line, why };
+      continue;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      bad = { line, why: 'not JSON' };
+      continue;
+    }
+    const r = recordSchema.safeParse(parsed);
+    if (!r.success) {
+      const issue = r.error.issues[0];
+      bad = { line, why: `not a journal record (${issue ? `${issue.path.map(String).join('.') || 'record'}: ${issue.message}` : 'invalid'})` };
+      continue;
+    }
+    records.push(r.data);
+    end = stop;
+  }
+  if (!bad && end < bytes.length) bad = { line, why: 'cut short (no newline)' };
+  return bad ? { ok: true, records, end, torn: bad } : { ok: true, records, end };
+}
 
 /** Accepted settings in acceptance order; a later accepted rung of the same option replaces the
  * earlier one, a rollback removes. */

@@ -10,7 +10,9 @@ import { AutohardenError } from '../core/errors.js';
 import { renderExport } from '../core/exportFormats.js';
 import { acceptedSet, type JournalRecord } from '../core/journal.js';
 import { errorSignatures } from '../core/logcheck.js';
-import type { OptionSpec } from '../core/types.js';
+import type { CheckOutcome } from '../core/sandboxCheck.js';
+import type { OptionSpec, Setting } from '../core/types.js';
+import { refuseProtectedUnit } from '../core/protectedUnits.js';
 import { parseUnitName } from '../core/unitName.js';
 import type { Ports, ProgressEvent, SystemdPort } from '../engine/ports.js';
 import { recoverUnit } from '../engine/recover.js';
@@ -39,6 +41,7 @@ export interface DaemonSystemd extends SystemdPort {
 export interface Signals {
   progress(unit: string, state: string, message: string): void;
   trialFinished(unit: string, trial: number, outcome: string, settings: string, reason: string): void;
+  alert(unit: string, message: string): void;
 }
 
 /** What the queue needs of a tune: TuneSession, or a stand-in in tests. */
@@ -60,14 +63,17 @@ export interface DaemonDeps {
   portsFor(unit: string, progress: (e: ProgressEvent) => void): Ports;
   /** Journal of a unit that need not be enrolled (read-only use). */
   journal(unit: string): { exists(): boolean; read(): JournalRecord[] };
-  /** Takes the unit's lock (throws AutohardenError Locked); returns its release. */
-  lock(unit: string): () => void;
+  /** Takes the unit's lock, keyed by its canonical Id when known (aliases share it; throws
+   * AutohardenError Locked); returns its release. */
+  lock(unit: string, id?: string): () => void;
   /** Units with a journal in the state directory. */
   journaledUnits(): string[];
   follow(units: string[]): void;
   followFiles(unit: string, files: string[]): void;
   knownErrors(unit: string, until: Date): Promise<Set<string>>;
   logsSince(unit: string, since: Date): Promise<string[]>;
+  /** Trusted: can the unit's sandbox with these settings be set up? (engine/sandboxCheck.ts) */
+  checkSandbox(unit: string, settings: readonly Setting[]): Promise<CheckOutcome>;
   exposure(unit: string): Promise<number>;
   signals: Signals;
   log: Log;
@@ -102,6 +108,8 @@ export class Daemon {
   private readonly serial = new Serial();
   private readonly wake = new Wake();
   private readonly enrolling = new Set<string>();
+  /** Enrollment files that cannot be read, with why: listed as failed, never acted on (I3). */
+  private readonly broken = new Map<string, string>();
   private stopping = false;
   private loop: Promise<void> | undefined;
   private lockTimer: NodeJS.Timeout | undefined;
@@ -127,23 +135,33 @@ export class Daemon {
       followFiles: (unit, files) => d.followFiles(unit, files),
       knownErrors: (unit, until) => d.knownErrors(unit, until),
       logsSince: (unit, since) => d.logsSince(unit, since),
+      checkSandbox: (unit, settings) => d.checkSandbox(unit, settings),
+      alert: (unit, reason, evidence) => this.alert(unit, reason, evidence),
       log: d.log,
     }, d.catalog);
   }
 
-  /** Loads the enrollments on disk, takes their locks, starts guarding and tuning. */
+  /** Loads the enrollments on disk, takes their locks, starts guarding and tuning. One unit's
+   * unreadable enrollment or journal marks that unit failed; the others start (I3). */
   async start(): Promise<void> {
-    const list = this.d.store.list((unit, err) => this.d.log.error(`ignoring the enrollment of ${unit}: ${err.message}`));
+    const list = this.d.store.list((unit, err) => {
+      this.broken.set(unit, oneLine(err));
+      this.d.log.error(`${unit}: failed: ignoring its enrollment: ${oneLine(err)}`);
+    });
     for (const e of list) {
       const a = this.track(e);
-      this.tryLock(a);
-      if (e.state === 'tuning' && this.tuneEnded(e.spec.unit)) {
-        // Killed between the end of the tune and saving that it ended.
-        e.state = 'guarding';
-        this.d.store.write(e);
+      try {
+        this.tryLock(a);
+        if (e.state === 'tuning' && this.tuneEnded(e.spec.unit)) {
+          // Killed between the end of the tune and saving that it ended.
+          e.state = 'guarding';
+          this.d.store.write(e);
+        }
+        if (e.state === 'guarding' && a.release) await this.startGuard(a);
+        this.d.log.info(`${e.spec.unit}: ${e.state}${e.state === 'tuning' ? ' (resuming)' : ''}`);
+      } catch (err) {
+        this.fail(a, oneLine(err));
       }
-      if (e.state === 'guarding' && a.release) await this.startGuard(a);
-      this.d.log.info(`${e.spec.unit}: ${e.state}${e.state === 'tuning' ? ' (resuming)' : ''}`);
     }
     this.loop = this.run();
   }
@@ -189,12 +207,14 @@ export class Daemon {
     this.enrolling.add(unit);
     try {
       const info = await this.d.systemd.unitInfo(unit);
+      refuseProtectedUnit('enroll', unit, info); // by its canonical name: aliases are caught too
       if (info.loadState !== 'loaded') throw new AutohardenError('UnitUnknown', `${unit} is not loaded (LoadState=${info.loadState})`);
       if (info.activeState !== 'active') {
         throw new AutohardenError('UnitUnknown', `${unit} is not running (ActiveState=${info.activeState}); start it first`);
       }
-      const release = this.d.lock(unit);
+      const release = this.d.lock(unit, info.id);
       const e = newEnrollment(spec);
+      if (info.id) e.id = info.id;
       try {
         this.d.store.write(e);
       } catch (err) {
@@ -216,15 +236,27 @@ export class Daemon {
     if (unitArg) {
       const unit = parseUnitName(unitArg);
       const a = this.active.get(unit);
+      const broken = a ? undefined : this.broken.get(unit);
+      if (broken) throw new AutohardenError('Config', broken);
       const j = this.d.journal(unit);
       if (!a && !j.exists()) throw new AutohardenError('UnitUnknown', `${unit} is not enrolled and has never been tuned`);
       return [statusRow(unit, j.read(), a?.e, a?.current)];
     }
-    const units = [...new Set([...this.order, ...this.d.journaledUnits()])];
-    return units.map((unit) => {
-      const a = this.active.get(unit);
-      return statusRow(unit, this.d.journal(unit).read(), a?.e, a?.current);
-    });
+    const units = [...new Set([...this.order, ...this.broken.keys(), ...this.d.journaledUnits()])];
+    return units.map((unit) => this.row(unit));
+  }
+
+  /** A unit's row for the listing: a corrupt journal or enrollment makes it `failed` with the
+   * reason, never the listing fail (I3). */
+  private row(unit: string): StatusRow {
+    const a = this.active.get(unit);
+    const broken = a ? undefined : this.broken.get(unit);
+    try {
+      const row = statusRow(unit, this.d.journal(unit).read(), a?.e, a?.current);
+      return broken ? { ...row, state: 'failed', enrolled: true, error: broken } : row;
+    } catch (e) {
+      return { ...statusRow(unit, [], a?.e, a?.current), state: 'failed', enrolled: Boolean(a || broken), error: oneLine(e) };
+    }
   }
 
   journal(unitArg: string): JournalRecord[] {
@@ -250,7 +282,7 @@ export class Daemon {
     this.journal(unit); // UnitUnknown unless it has one
     return this.serial.run(async () => {
       const a = this.active.get(unit);
-      const release = a?.release ? undefined : this.d.lock(unit);
+      const release = a?.release ? undefined : this.d.lock(unit, await this.d.systemd.unitInfo(unit).then((i) => i.id, () => undefined));
       this.guard.suspend(unit);
       try {
         const ports = a?.ports ?? this.d.portsFor(unit, (ev) => this.onProgress(unit, ev));
@@ -301,7 +333,11 @@ export class Daemon {
         await this.wake.wait();
         continue;
       }
-      await this.serial.run(() => this.advance(a));
+      // An error escaping a step (the lock file, the state directory) fails that unit, not the loop.
+      await this.serial.run(() => this.advance(a)).catch((e: unknown) => {
+        if (this.active.get(a.e.spec.unit) === a) this.fail(a, oneLine(e));
+        else this.d.log.warn(`${a.e.spec.unit}: ${oneLine(e)}`);
+      });
     }
   }
 
@@ -382,6 +418,7 @@ export class Daemon {
     const unit = e.spec.unit;
     const a: Active = { e, ports: this.d.portsFor(unit, (ev) => this.onProgress(unit, ev)), current: null, transientErrors: 0 };
     this.active.set(unit, a);
+    this.broken.delete(unit);
     if (!this.order.includes(unit)) this.order.push(unit);
     return a;
   }
@@ -397,7 +434,7 @@ export class Daemon {
 
   private tryLock(a: Active): boolean {
     try {
-      a.release = this.d.lock(a.e.spec.unit);
+      a.release = this.d.lock(a.e.spec.unit, a.e.id);
       a.lockRetryAt = undefined;
       return true;
     } catch (e) {
@@ -472,14 +509,40 @@ export class Daemon {
     this.d.store.write(a.e);
   }
 
+  /** Marks the unit failed. Never throws: it runs inside error handlers, and an exception here
+   * would crash-loop the daemon for every unit (I3). A full or read-only state directory leaves
+   * the state in memory only, said loudly. */
   private fail(a: Active, why: string): void {
+    const { unit } = a.e.spec;
     a.e.error = why;
     a.current = null;
     a.session = undefined;
-    this.setState(a, 'failed');
-    void this.guard.remove(a.e.spec.unit);
-    this.signal(a.e.spec.unit, `failed: ${why}`);
-    this.d.log.error(`${a.e.spec.unit}: failed: ${why}`);
+    try {
+      this.setState(a, 'failed');
+    } catch (e) {
+      a.e.state = 'failed';
+      this.d.log.error(`${unit}: cannot save that it failed (${oneLine(e)}); a restarted daemon will try it again`);
+    }
+    this.guard.remove(unit).catch((e: unknown) => this.d.log.warn(`${unit}: cannot stop guarding it: ${oneLine(e)}`));
+    try {
+      this.signal(unit, `failed: ${why}`);
+    } catch (e) {
+      this.d.log.warn(`${unit}: cannot signal that it failed: ${oneLine(e)}`);
+    }
+    this.d.log.error(`${unit}: failed: ${why}`);
+  }
+
+  /** An alert: journaled (a record of its own kind), signalled, and in the daemon's log. A
+   * journal that cannot be written does not silence it. */
+  private alert(unit: string, reason: string, evidence: string[]): void {
+    const line = reason.replace(/[\x00-\x1f\x7f]/g, ' ');
+    this.d.log.warn(`ALERT ${unit}: ${line}`);
+    this.d.signals.alert(unit, line);
+    try {
+      this.active.get(unit)?.ports.journal.append({ kind: 'alert', by: 'guard', reason: line, evidence: evidence.map((l) => l.slice(0, 1000)) });
+    } catch (e) {
+      this.d.log.error(`cannot journal the alert for ${unit}: ${oneLine(e)}`);
+    }
   }
 
   private signal(unit: string, message: string, state?: string): void {

@@ -8,16 +8,19 @@ import { packageVersion } from '../adapters/dbusApiServer.js';
 import { FileFollower, JournalFollower, unitLogsUntil } from '../adapters/journalFollow.js';
 import { lockUnit } from '../adapters/lock.js';
 import { Systemd } from '../adapters/systemd.js';
+import { RuntimeUnitFiles } from '../adapters/unitFiles.js';
 import { unitLogsSince } from '../adapters/unitLogs.js';
 import { buildPorts, journalFor } from '../compose.js';
 import { CATALOG } from '../core/catalog.js';
 import { AutohardenError } from '../core/errors.js';
 import { errorSignatures } from '../core/logcheck.js';
+import { checkSandbox } from '../engine/sandboxCheck.js';
 import { ApiLink } from './apiLink.js';
 import { Daemon } from './daemon.js';
 import { daemonLogger } from './log.js';
 import { EnrollmentStore } from './store.js';
 import { SystemdLink } from './systemdLink.js';
+import { startWatchdog, watchdogLimit, type Watchdog } from './watchdog.js';
 
 export interface DaemonOptions {
   stateDir: string;
@@ -33,6 +36,15 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const version = packageVersion();
   log.info(`autoharden ${version} daemon starting (state in ${stateDir}, pid ${process.pid})`);
+  // A stalled event loop stops tuning and guarding of every unit: abort, and systemd restarts us.
+  const limitMs = watchdogLimit();
+  let watchdog: Watchdog | undefined;
+  if (limitMs > 0) {
+    const prefix = process.env.JOURNAL_STREAM ? '<2>' : ''; // crit, as log.ts maps fatal
+    watchdog = startWatchdog({ limitMs, prefix, onError: (e) => log.error(`watchdog failed, running unwatched: ${e.message}`) });
+  } else {
+    log.warn('watchdog off (AUTOHARDEN_WATCHDOG_MS=0)');
+  }
 
   let exiting: ((code: number) => void) | undefined;
   const exited = new Promise<number>((resolve) => (exiting = resolve));
@@ -51,6 +63,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
   let daemon: Daemon | undefined;
   let api: ApiLink | undefined;
   const follower = new JournalFollower((l) => daemon?.logLine(l.unit, l.time, l.message), (m) => log.warn(m));
+  const unitFiles = new RuntimeUnitFiles();
   const files = new FileFollower((l) => daemon?.logLine(l.unit, l.time, l.message), (m) => log.warn(m));
   daemon = new Daemon({
     stateDir,
@@ -59,7 +72,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
     store: new EnrollmentStore(stateDir),
     portsFor: (unit, progress) => buildPorts(link, unit, { stateDir, progress }),
     journal: (unit) => journalFor(stateDir, unit),
-    lock: (unit) => lockUnit(stateDir, unit),
+    lock: (unit, id) => lockUnit(stateDir, unit, id),
     journaledUnits: () => {
       const dir = join(stateDir, 'journal');
       return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.jsonl')).map((f) => f.slice(0, -6)).sort() : [];
@@ -68,10 +81,12 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
     followFiles: (unit, paths) => files.follow(unit, paths),
     knownErrors: async (unit, until) => errorSignatures(await unitLogsUntil(unit, until)),
     logsSince: (unit, since) => unitLogsSince(unit, since, 500),
+    checkSandbox: (unit, settings) => checkSandbox(link, unitFiles, unit, settings),
     exposure,
     signals: {
       progress: (unit, state, message) => api?.progress(unit, state, message),
       trialFinished: (unit, trial, outcome, settings, reason) => api?.trialFinished(unit, trial, outcome, settings, reason),
+      alert: (unit, message) => api?.alert(unit, message),
     },
     log: {
       info: (m) => log.info(m), warn: (m) => log.warn(m), error: (m) => log.error(m), debug: (m) => log.debug(m),
@@ -122,6 +137,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
   files.stop();
   api?.close();
   link.close();
+  await watchdog?.stop();
   log.info(`stopped (exit ${code})`);
   return code;
 }

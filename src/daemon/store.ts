@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, unlinkSync } from 'no
 import { join } from 'node:path';
 import { z } from 'zod';
 import { fsyncDir, writeFileDurable } from '../adapters/fsutil.js';
-import { AutohardenError } from '../core/errors.js';
+import { AutohardenError, stateWriteError } from '../core/errors.js';
 import { parseUnitName } from '../core/unitName.js';
 import { enrollSpecSchema, type EnrollSpec } from './spec.js';
 
@@ -33,6 +33,8 @@ export const enrollmentSchema = z.object({
   state: z.enum(ENROLLMENT_STATES),
   enrolledAt: z.string(),
   updatedAt: z.string(),
+  /** The unit's canonical Id (Unit.Id) at enroll time: the key of its lock, shared by aliases. */
+  id: z.string().optional(),
   /** Why the state is 'failed'. */
   error: z.string().optional(),
   /** The tune's report, once tuning finished. */
@@ -62,17 +64,27 @@ export class EnrollmentStore {
     return existsSync(this.path(unit));
   }
 
+  /** Throws AutohardenError Config, one line naming the file, when it is not a valid enrollment
+   * of this unit: the caller isolates that unit (I3). */
   read(unit: string): Enrollment | undefined {
     const p = this.path(unit);
     if (!existsSync(p)) return undefined;
     let data: unknown;
     try {
       data = JSON.parse(readFileSync(p, 'utf8'));
-    } catch {
-      throw new AutohardenError('Config', `${p}: not JSON`);
+    } catch (e) {
+      const why = e instanceof SyntaxError ? e.message.split('\n')[0]!.slice(0, 200) : String(e);
+      throw new AutohardenError('Config', `${p}: not JSON (${why}); this unit's enrollment is corrupt: fix it or unenroll`);
     }
     const r = enrollmentSchema.safeParse(data);
-    if (!r.success) throw new AutohardenError('Config', `${p}: not an enrollment (${r.error.issues[0]?.message ?? 'invalid'})`);
+    if (!r.success) {
+      const issue = r.error.issues[0];
+      const where = issue?.path.map(String).join('.') || 'enrollment';
+      throw new AutohardenError('Config', `${p}: not an enrollment (${where}: ${issue?.message ?? 'invalid'}); fix it or unenroll`);
+    }
+    if (r.data.spec.unit !== parseUnitName(unit, { serviceOnly: true })) {
+      throw new AutohardenError('Config', `${p}: holds the enrollment of ${JSON.stringify(r.data.spec.unit)}, not of the unit it is named after`);
+    }
     return r.data as Enrollment;
   }
 
@@ -93,18 +105,28 @@ export class EnrollmentStore {
     return out;
   }
 
+  /** Throws StateWriteError (ENOSPC, EROFS…) when the state directory refuses it. */
   write(e: Enrollment): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const full = enrollmentSchema.parse({ ...e, updatedAt: new Date().toISOString() });
+    const p = this.path(e.spec.unit);
+    try {
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      writeFileDurable(p, `${JSON.stringify(full, null, 2)}\n`, 0o600);
+    } catch (err) {
+      throw stateWriteError(p, 'the enrollment', err);
+    }
     Object.assign(e, { updatedAt: full.updatedAt });
-    writeFileDurable(this.path(e.spec.unit), `${JSON.stringify(full, null, 2)}\n`, 0o600);
   }
 
   remove(unit: string): void {
     const p = this.path(unit);
     if (!existsSync(p)) return;
-    unlinkSync(p);
-    fsyncDir(this.dir);
+    try {
+      unlinkSync(p);
+      fsyncDir(this.dir);
+    } catch (err) {
+      throw stateWriteError(p, 'the enrollments directory to remove', err);
+    }
   }
 }
 

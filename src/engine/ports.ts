@@ -15,6 +15,10 @@ export interface UnitInfo {
   needDaemonReload: boolean;
   /** Service.Type ('simple', 'forking', 'notify', …); '' for units that are not services. */
   type: string;
+  /** The unit's canonical name (Unit.Id) and every name it is known by (Unit.Names, aliases
+   * included): what protectedUnits.ts checks. Optional so that stand-ins may omit them. */
+  id?: string;
+  names?: string[];
 }
 
 export interface SystemdPort {
@@ -51,11 +55,17 @@ export interface Ports {
   unitLogsSince(unit: string, since: Date): Promise<string[]>;
   /** Read-only look at the running unit: sockets, sessions, files it writes. */
   observe(unit: string): Promise<{ facts: SafetyFacts; logFiles: string[]; observation: UnitObservation }>;
-  logOffsets(files: readonly string[]): Record<string, number>;
+  logOffsets(files: readonly string[]): LogOffsets;
   isDirectory(path: string): boolean;
+  /** The directory with symlinks resolved; undefined when it does not exist. Without it, learned
+   * paths are judged as written. */
+  realDir?(path: string): string | undefined;
+  /** Whether anything in the directory (bounded, symlinks not followed) changed at or after
+   * `since`. Without it, no learned path counts as written. */
+  changedSince?(dir: string, since: Date): boolean;
   /** Runs the user's workload once: seconds, or the figure it prints. */
   runWorkload(spec: WorkloadSpec, timeoutMs: number): Promise<number>;
-  logLinesSince(offsets: Record<string, number>): string[];
+  logLinesSince(offsets: LogOffsets): string[];
   /** Recent lines of the unit's journal and log files, for the baseline of known errors. */
   recentLogs(unit: string, logFiles: readonly string[]): Promise<string[]>;
   exposure(unit: string): Promise<number>;
@@ -66,6 +76,10 @@ export interface Ports {
   /** Progress for a person (stderr) or the daemon's signals. */
   progress(event: ProgressEvent): void;
 }
+
+/** Where each log file ended and which file it was (device, inode): the engine only hands it
+ * back to logLinesSince. */
+export type LogOffsets = Record<string, { offset: number; dev: number; ino: number }>;
 
 export type FaultStep = 'after-dropin' | 'after-reload' | 'during-settle' | 'during-probe';
 

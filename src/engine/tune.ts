@@ -5,13 +5,15 @@ import { buildCandidates } from '../core/candidates.js';
 import { CostMeasurement, describeCost, higherIsBetter, type Config, type CostDecision, type WorkloadSpec } from '../core/cost.js';
 import { AutohardenError } from '../core/errors.js';
 import { acceptedSet, lastTrialNumber, rolledBackByUser, type JournalRecord } from '../core/journal.js';
-import { baseValue, learnFromFailure } from '../core/learn.js';
-import { errorSignatures } from '../core/logcheck.js';
+import { addedPaths, baseValue, learnFromFailure, withoutPaths, type LearnContext } from '../core/learn.js';
+import { errorSignatures, isKnown, noiseSignatures } from '../core/logcheck.js';
 import { LIKELY_FREE_CAPS, Minimizer, capabilityItems, capabilityStep, syscallItems, syscallStep, type MinimizeStep } from '../core/minimize.js';
 import { probeBlindSpots } from '../core/observe.js';
+import { SCOPE_PROPERTIES, isUnder, writableScope, type WritableScope } from '../core/paths.js';
 import { OneAtATime, type Planner } from '../core/plan.js';
 import { likelyFreeCaps, observedPrior } from '../core/priors.js';
 import type { Declarations, SafetyFacts } from '../core/policy.js';
+import { refuseProtectedUnit } from '../core/protectedUnits.js';
 import { Adaptive } from '../core/search.js';
 import type { EffectiveSettings, OptionSpec, ProbeSpec, Setting, Verdict } from '../core/types.js';
 import type { Ports, Where } from './ports.js';
@@ -77,6 +79,10 @@ const PREFLIGHT_PROBE_RUNS = 3;
 const CONFIRM_SETTLE_FACTOR = 3;
 /** How often one candidate may be retried with more learned ReadWritePaths. */
 const MAX_LEARN_ROUNDS = 4;
+/** How often one verdict may be judged again after its log lines turned out to be noise: each
+ * round costs two restarts and teaches at least one new kind of noise, so a noisy client cannot
+ * stall a tune for long. */
+const MAX_NOISE_ROUNDS = 3;
 const DEFAULT_BUDGET = 0.05;
 const DEFAULT_MEASURE_RESTARTS = 40;
 const WORKLOAD_TIMEOUT_MS = 120_000;
@@ -92,9 +98,11 @@ export function probeWarnings(facts: SafetyFacts, blindSpots: readonly string[])
   return out;
 }
 
-/** Refuses, changing nothing, unless the unit is a loaded, active service whose probes pass. */
+/** Refuses, changing nothing, unless the unit is a loaded, active service whose probes pass and
+ * that autoharden may restart (not the system bus, systemd's own units, autoharden: by any alias). */
 export async function preflight(ports: Ports, unit: string, probes: readonly ProbeSpec[]): Promise<void> {
   const info = await ports.systemd.unitInfo(unit);
+  refuseProtectedUnit('tune', unit, info);
   if (info.loadState !== 'loaded') throw new AutohardenError('UnitUnknown', `${unit} is not loaded (LoadState=${info.loadState})`);
   if (info.activeState !== 'active') {
     throw new AutohardenError('UnitUnknown', `${unit} is not running (ActiveState=${info.activeState}); start it first`);
@@ -145,6 +153,8 @@ export class TuneSession {
   private revertPending: Setting[] | undefined;
   private failedInARow = 0;
   private facts: SafetyFacts | undefined;
+  /** Where learned ReadWritePaths may point (the unit's own state directories and names). */
+  private scope: WritableScope = { names: [], directories: [] };
   /** Checks for values the ladder does not list (minimisation steps), by option=value. */
   private readonly dynamic = new Map<string, (eff: EffectiveSettings) => boolean>();
 
@@ -192,6 +202,7 @@ export class TuneSession {
     this.where = ports.dropins.acceptedWhere(unit) ?? 'run';
     this.accepted = acceptedSet(records);
     this.trialNo = lastTrialNumber(records);
+    this.scope = writableScope(unit, await ports.systemd.serviceProperties(unit, [...SCOPE_PROPERTIES]));
     const { candidates, skipped } = buildCandidates({
       catalog: this.catalog,
       systemdVersion: await ports.systemd.version(),
@@ -201,6 +212,7 @@ export class TuneSession {
       rejected: o.resume ? rejectedSinceBegin(records) : new Set(),
       facts: observed.facts,
       declarations: o.declarations,
+      writableScope: this.scope,
     });
     // Rungs the policy builds (IPAddressDeny from --allow-net) are not in the catalog's ladder.
     for (const c of candidates) for (const r of c.rungs) this.dynamic.set(`${c.spec.name}=${r.value}`, (eff) => r.inForce(eff));
@@ -226,15 +238,24 @@ export class TuneSession {
     this.trialNo++;
     let { verdict, ineffective } = await this.runTrial(this.trialNo, settings);
     // ProtectSystem=strict failing on a read-only path: retry with that directory writable.
+    const planned = settings;
+    let since = this.ports.now();
+    const ctx: LearnContext = { scope: this.scope, isDir: (p) => this.ports.isDirectory(p), realDir: this.ports.realDir?.bind(this.ports) };
     for (let round = 0; !verdict.ok && round < MAX_LEARN_ROUNDS; round++) {
-      const learned = learnFromFailure(settings, verdict.evidence, (p) => this.ports.isDirectory(p));
+      // lines known as noise (seen without the candidate) teach nothing
+      const learned = learnFromFailure(settings, verdict.evidence.filter((l) => !isKnown(this.watch.knownErrors, l)), ctx);
       if (!learned) break;
       const tried = settings.map((s) => `${s.option}=${s.value}`).join(' ');
       if (settings.length === 1) this.report.rejected.push(...settings.map((s) => ({ option: s.option, value: s.value, reason: `${verdict.reason} (retrying with the paths it named)` })));
       this.ports.progress({ type: 'info', message: `learned writable paths from: ${tried}` });
       settings = learned;
       this.trialNo++;
+      since = this.ports.now();
       ({ verdict, ineffective } = await this.runTrial(this.trialNo, settings));
+    }
+    const learnedPaths = addedPaths(planned, settings);
+    if (verdict.ok && learnedPaths.length && !ineffective.includes('ProtectSystem')) {
+      ({ settings, verdict, ineffective } = await this.keepWritten(settings, learnedPaths, since, { verdict, ineffective }));
     }
     this.planner.report(verdict.ok, ineffective);
     const out = (s: Setting, reason: string) => ({ option: s.option, value: s.value, reason, safety: this.byName.get(s.option)?.safety });
@@ -251,6 +272,30 @@ export class TuneSession {
       this.report.rejected.push(out(tried[0]!, verdict.reason));
     }
     return true;
+  }
+
+  /** A retry with learned paths passed: keeps the learned directories the service wrote during it
+   * (something in them changed since `since`, or it holds a file there open for writing). The
+   * rest were not needed: one more trial without them stands if it passes; if it fails, the
+   * trials show they are needed after all, and the set that passed runs again. */
+  private async keepWritten(settings: Setting[], learned: string[], since: Date, passed: { verdict: Verdict; ineffective: string[] }) {
+    const { ports } = this;
+    let open: string[] = [];
+    try {
+      open = (await ports.observe(this.o.unit)).facts.writableDirs ?? [];
+    } catch {
+      /* no processes to look at: only the file system counts */
+    }
+    const unwritten = learned.filter((d) => !open.some((f) => isUnder(f, d)) && !(ports.changedSince?.(d, since) ?? false));
+    if (unwritten.length === 0) return { settings, ...passed };
+    ports.progress({ type: 'info', message: `dropped learned writable paths the service did not write during trial #${this.trialNo}: ${unwritten.join(' ')}` });
+    const reduced = withoutPaths(settings, unwritten);
+    this.trialNo++;
+    const r = await this.runTrial(this.trialNo, reduced);
+    if (r.verdict.ok) return { settings: reduced, ...r };
+    ports.progress({ type: 'info', message: `kept ${unwritten.join(' ')}: trial #${this.trialNo} without them failed (${r.verdict.reason})` });
+    this.trialNo++;
+    return { settings, ...(await this.runTrial(this.trialNo, settings)) };
   }
 
   /** Group testing rejects a setting without a trial of its own when its failed batch's other
@@ -275,6 +320,7 @@ export class TuneSession {
       }
       const step = task.make([...task.m.removed(), ...group]);
       this.dynamic.set(`${step.setting.option}=${step.setting.value}`, step.inForce);
+      this.checkAbort();
       this.trialNo++;
       const { verdict } = await this.runTrial(this.trialNo, [step.setting]);
       task.m.report(verdict.ok);
@@ -311,8 +357,11 @@ export class TuneSession {
   async finish(): Promise<TuneReport> {
     const { ports, o, report } = this;
     await this.revert();
+    this.checkAbort();
     if (o.workload) await this.costPhase(o.workload);
+    this.checkAbort();
     if (o.strategy === 'adaptive' && report.trials > 0 && !this.confirmed) await this.confirm();
+    this.checkAbort();
     if (o.persist && this.accepted.length) {
       const path = ports.dropins.writeAccepted(o.unit, this.accepted, 'etc');
       await ports.systemd.reload();
@@ -345,6 +394,7 @@ export class TuneSession {
       const m = new CostMeasurement({ budget, higherIsBetter: higherIsBetter(spec), maxPairs: 12, restartsLeft }, running);
       for (let steps = m.next(); steps.length; steps = m.next()) {
         for (const step of steps) {
+          this.checkAbort();
           if (step.restart) await this.runConfig(step.config === 'A' ? [] : set);
           m.record(step, await ports.runWorkload(spec, WORKLOAD_TIMEOUT_MS));
         }
@@ -401,11 +451,23 @@ export class TuneSession {
   private async confirm(): Promise<void> {
     const { ports, o, report } = this;
     this.confirmed = true;
-    const judge = async (settings: Setting[]) => {
+    const run = async (settings: Setting[]) => {
+      this.checkAbort();
       ports.dropins.writeAccepted(o.unit, settings, this.where);
       await ports.systemd.reload();
       report.restarts++;
       return restartAndJudge(ports, o.unit, { settleMs: o.settleMs * CONFIRM_SETTLE_FACTOR, probes: o.probes, ...this.watch });
+    };
+    const judge = async (settings: Setting[]) => {
+      let v = await run(settings);
+      // the control of a confirmation is the unit without any of autoharden's settings
+      for (let round = 0; v.kind === 'log-error' && round < MAX_NOISE_ROUNDS; round++) {
+        ports.dropins.writeAccepted(o.unit, [], this.where);
+        await ports.systemd.reload();
+        if (!(await this.controlExplains(v, o.settleMs * CONFIRM_SETTLE_FACTOR))) break;
+        v = await run(settings);
+      }
+      return v;
     };
     let verdict = await judge(this.accepted);
     this.revertPending = undefined; // the confirmation restart runs the accepted set: it is the revert
@@ -449,13 +511,29 @@ export class TuneSession {
     }
 
     let verdict: Verdict;
+    /** The unit already runs its accepted set: a control window came after the trial. */
+    let controlled = false;
     if (settings.length === 0) {
       verdict = { ok: false, kind: 'not-effective', reason: `systemd did not apply ${ineffective.join(', ')} (read back over D-Bus)`, evidence: [] };
       settings = proposed;
     } else {
       report.trials++;
       report.restarts++;
-      verdict = await restartAndJudge(ports, unit, { settleMs: o.settleMs, probes: o.probes, signal: o.signal, faults: true, ...this.watch });
+      const judge = () => restartAndJudge(ports, unit, { settleMs: o.settleMs, probes: o.probes, signal: o.signal, faults: true, ...this.watch });
+      verdict = await judge();
+      for (let round = 0; verdict.kind === 'log-error' && round < MAX_NOISE_ROUNDS; round++) {
+        // control: the unit without the candidate, as long as the trial ran
+        ports.dropins.removeTrial(unit);
+        await ports.systemd.reload();
+        const explained = await this.controlExplains(verdict);
+        controlled = true;
+        if (!explained) break;
+        ports.dropins.writeTrial(unit, settings);
+        await ports.systemd.reload();
+        report.restarts++;
+        verdict = await judge();
+        controlled = false;
+      }
     }
 
     const outcome = verdict.ok ? 'accepted' : 'rejected';
@@ -473,7 +551,9 @@ export class TuneSession {
     }
     ports.dropins.removeTrial(unit);
     await ports.systemd.reload();
-    if (verdict.kind !== 'not-effective') {
+    if (controlled) {
+      this.revertPending = undefined; // the control window ran the accepted set: it was the revert
+    } else if (verdict.kind !== 'not-effective') {
       this.failedInARow++;
       this.revertPending = settings;
       // The adaptive strategy lets the next trial's restart do the revert (one restart less per
@@ -482,6 +562,35 @@ export class TuneSession {
       if (o.strategy !== 'adaptive' || this.failedInARow >= 2) await this.revert();
     }
     return { verdict, ineffective };
+  }
+
+  /** A verdict that rests only on new log lines is evidence, not proof: the service and its
+   * clients write those logs. Restarts the unit into its control configuration (the caller has
+   * written it) for as long as the trial settled and reads what it logs there. Lines of the same
+   * kind from the same source showing up without the candidate are noise: learned (ignored from
+   * now on) and true is returned, so the caller judges the candidate again. Otherwise the lines
+   * are attributable to the candidate. Either way the unit runs the control configuration now. */
+  private async controlExplains(verdict: Verdict, settleMs = this.o.settleMs): Promise<boolean> {
+    const { ports, o, report } = this;
+    report.restarts++;
+    const control = await restartAndJudge(ports, o.unit, { settleMs, probes: o.probes, signal: o.signal });
+    if (!control.ok) throw new AutohardenError('Failed', `${o.unit} is unhealthy without the candidate too: ${control.reason}`);
+    const known = this.watch.knownErrors;
+    for (const s of errorSignatures(control.logs)) known.add(s);
+    const noise = noiseSignatures(control.logs);
+    const explained = verdict.evidence.every((l) => isKnown(known, l) || isKnown(noise, l));
+    if (explained) {
+      for (const s of noise) known.add(s);
+      ports.progress({ type: 'info', message: `log lines of that kind also appear without the candidate: noise, judging again (${verdict.reason.slice(0, 160)})` });
+    }
+    return explained;
+  }
+
+  /** Stops at a safe point once the caller's signal fired (the CLI got SIGINT, SIGTERM or SIGHUP):
+   * between phases and restarts, where the drop-ins and the journal agree or differ only in a way
+   * recovery repairs (an accepted file that is not the journaled set makes it restart the unit). */
+  private checkAbort(): void {
+    if (this.o.signal?.aborted) throw new AutohardenError('Failed', 'interrupted');
   }
 
   /** Restart with the accepted set only and require it healthy. */

@@ -184,9 +184,9 @@ describe('the daemon queue', () => {
     await refuse({ unit: 'gone' }, 'UnitUnknown', /not loaded/);
     await refuse({ unit: 'stopped' }, 'UnitUnknown', /not running/);
     // a `tune` holds the unit
-    mkdirSync(join(h.stateDir, 'locks'), { recursive: true });
-    writeFileSync(join(h.stateDir, 'locks', 'held.service.lock'), '1');
-    await refuse({ unit: 'held' }, 'Locked', /busy/);
+    const held = lockUnit(h.stateDir, 'held.service');
+    await refuse({ unit: 'held' }, 'Locked', new RegExp(`busy: locked by ${process.pid} \\(`));
+    held();
     expect(h.daemon.status('')).toEqual([]);
     await h.daemon.enroll({ unit: 'a' });
     await refuse({ unit: 'a.service' }, 'Failed', /already enrolled/);

@@ -1,0 +1,96 @@
+// `autoharden tune` stopped by a signal mid-trial, against a real systemd: SIGINT twice (the
+// second while it reverts), SIGTERM, and SIGHUP with stdout and stderr gone (a dropped ssh
+// session). Each must revert the trial itself — no trial drop-in left, `recovered` journaled, the
+// sample running its accepted set and answering — and exit 128 + the signal's number.
+// AUTOHARDEN_FAULT=during-settle:1:SIG sends the first signal at the first settle sample.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { acceptedSet, type JournalRecord } from '../../src/core/journal.js';
+import { type Box, SAMPLE_UNIT, SAMPLE_URL, SRC_IN_BOX, boxName, startBox } from '../harness/box.js';
+
+const TRIAL = `/run/systemd/system/${SAMPLE_UNIT}.d/zz-autoharden-90-trial.conf`;
+const ACCEPTED = ['/run', '/etc'].map((d) => `${d}/systemd/system/${SAMPLE_UNIT}.d/zz-autoharden-50-accepted.conf`);
+const TUNE = `node ${SRC_IN_BOX}/dist/cli/main.js tune ${SAMPLE_UNIT} --probe ${SAMPLE_URL} --settle 500`;
+/** Properties the first trial's options set, and the untuned unit's values of them. */
+const PROPS = ['NoNewPrivileges', 'ProtectSystem', 'ProtectHome', 'PrivateTmp', 'PrivateDevices', 'SystemCallFilter', 'CapabilityBoundingSet', 'RestrictAddressFamilies'];
+
+let box: Box;
+let untuned: Record<string, string>;
+
+beforeAll(async () => {
+  box = await startBox(boxName(import.meta.url));
+  await box.installSample();
+  untuned = await box.show(SAMPLE_UNIT, PROPS);
+}, 60_000);
+
+afterAll(async () => {
+  await box?.stop();
+});
+
+/** Runs a shell script that prints rc=N (and other k=v lines) on stdout. */
+async function script(sh: string): Promise<{ vars: Record<string, string>; stderr: string }> {
+  const r = await box.sh(sh, { timeoutMs: 150_000 });
+  expect(r.timedOut).toBe(false);
+  const vars = Object.fromEntries([...r.stdout.matchAll(/^(\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
+  return { vars, stderr: r.stderr };
+}
+
+/** What every interrupted run must leave: the trial it stopped in reverted by itself. */
+async function expectReverted(sig: string): Promise<void> {
+  expect(await box.readFile(TRIAL)).toBeNull();
+  const j = await box.cli(['journal', SAMPLE_UNIT, '--json']);
+  expect(j.code, j.stderr).toBe(0);
+  const recs = JSON.parse(j.stdout) as JournalRecord[];
+  const last = recs.at(-1)!;
+  expect(last.kind).toBe('recovered');
+  const open = recs.filter((r) => r.kind === 'trial-begin').at(-1)!;
+  if (last.kind !== 'recovered' || open.kind !== 'trial-begin') return;
+  expect(last.trial).toBe(open.trial);
+  expect(last.reason).toContain(sig);
+  expect(recs.some((r) => r.kind === 'trial-end' && r.trial === open.trial)).toBe(false);
+
+  // Stopped in its first trial: nothing was ever accepted, so the unit runs as it was installed.
+  expect(acceptedSet(recs)).toEqual([]);
+  for (const f of ACCEPTED) expect(await box.readFile(f)).toBeNull();
+  expect(await box.show(SAMPLE_UNIT, PROPS)).toEqual(untuned);
+  expect((await box.show(SAMPLE_UNIT, ['ActiveState'])).ActiveState).toBe('active');
+  expect((await box.http(SAMPLE_URL)).status).toBe(200);
+  // The process itself was restarted out of the trial: the trial set no_new_privs, it has none.
+  expect(open.settings.map((s) => s.option)).toContain('NoNewPrivileges');
+  const pid = (await box.show(SAMPLE_UNIT, ['MainPID'])).MainPID;
+  expect(await box.check(['grep', '^NoNewPrivs:', `/proc/${pid}/status`])).toMatch(/NoNewPrivs:\s+0/);
+}
+
+describe('tune interrupted mid-trial', () => {
+  it('by SIGINT twice: the second, sent while it reverts, is reported and ignored; exit 130', async () => {
+    const { vars, stderr } = await script(`
+      AUTOHARDEN_FAULT=during-settle:1:SIGINT ${TUNE} >/tmp/int.out 2>/tmp/int.err &
+      pid=$!
+      n=0
+      until grep -q 'bringing the unit back' /tmp/int.err || [ $n -ge 1200 ]; do n=$((n+1)); sleep 0.05; done
+      kill -INT $pid; echo second=$?
+      wait $pid; echo rc=$?
+      cat /tmp/int.err >&2`);
+    expect(vars.second, stderr).toBe('0'); // it was still running, reverting
+    expect(vars.rc, stderr).toBe('130');
+    expect(stderr).toMatch(/SIGINT: stopping at the next safe point/);
+    expect(stderr).toMatch(/SIGINT: already reverting; wait/);
+    expect(stderr).toMatch(/interrupted by SIGINT; the unfinished trial was reverted/);
+    await expectReverted('SIGINT');
+  }, 180_000);
+
+  it('by SIGTERM: exit 143', async () => {
+    const { vars, stderr } = await script(`AUTOHARDEN_FAULT=during-settle:1:SIGTERM ${TUNE} >/dev/null 2>/tmp/term.err; echo rc=$?; cat /tmp/term.err >&2`);
+    expect(vars.rc, stderr).toBe('143');
+    await expectReverted('SIGTERM');
+  }, 180_000);
+
+  it('by SIGHUP with stdout and stderr a pipe nobody reads (EPIPE on every write): exit 129', async () => {
+    // fd 4 is the write end of a FIFO whose only reader is closed before the tune starts.
+    const { vars, stderr } = await script(`
+      rm -f /tmp/hup.fifo && mkfifo /tmp/hup.fifo
+      exec 3<>/tmp/hup.fifo 4>/tmp/hup.fifo 3<&-
+      AUTOHARDEN_FAULT=during-settle:1:SIGHUP ${TUNE} >&4 2>&4; echo rc=$?`);
+    expect(vars.rc, stderr).toBe('129');
+    await expectReverted('SIGHUP');
+  }, 180_000);
+});
