@@ -3,7 +3,9 @@ import { statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { exposure } from './adapters/analyze.js';
-import { DropIns } from './adapters/dropins.js';
+import { DropIns, SYSTEM_DIRS } from './adapters/dropins.js';
+import { ACCEPTED_FILE, TRIAL_FILE, renderDropIn } from './core/dropin.js';
+import { acceptedSet, unfinishedTrial } from './core/journal.js';
 import { JournalStore } from './adapters/journalStore.js';
 import { runProbes } from './adapters/probes.js';
 import { Systemd } from './adapters/systemd.js';
@@ -40,6 +42,20 @@ function faultFromEnv(): (step: FaultStep) => void {
   };
 }
 
+/** The texts the journal says autoharden wrote into a drop-in: the accepted set, and the trial
+ * under way. Lets drop-ins written before the write registry existed be recognised as ours. */
+function journalSays(journal: JournalStore, unit: string, file: string): string[] {
+  try {
+    const records = journal.read();
+    if (file === ACCEPTED_FILE) return [renderDropIn(unit, acceptedSet(records), 'accepted')];
+    const open = unfinishedTrial(records);
+    if (file === TRIAL_FILE && open) return [renderDropIn(unit, open.settings, 'trial')];
+  } catch {
+    /* a corrupt journal vouches for nothing */
+  }
+  return [];
+}
+
 export function buildPorts(systemd: SystemdPort, unit: string, w: Wiring): Ports {
   // A log file skipped as unsafe (FIFO, symlink) is said once, not on every trial.
   const warned = new Set<string>();
@@ -48,10 +64,11 @@ export function buildPorts(systemd: SystemdPort, unit: string, w: Wiring): Ports
     warned.add(message);
     w.progress({ type: 'info', message: `${unit}: ${message}` });
   };
+  const journal = journalFor(w.stateDir, unit);
   return {
     systemd,
-    journal: journalFor(w.stateDir, unit),
-    dropins: new DropIns(w.stateDir),
+    journal,
+    dropins: new DropIns(w.stateDir, SYSTEM_DIRS, (u, file) => journalSays(journal, u, file)),
     probe: (specs) => runProbes(specs, w.probeTimeoutMs),
     unitLogsSince,
     observe: (u) => observeService(systemd, u),

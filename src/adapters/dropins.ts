@@ -31,10 +31,15 @@ const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex
 const isMissing = (e: unknown): boolean => (e as NodeJS.ErrnoException).code === 'ENOENT';
 const refuse = (msg: string): AutohardenError => new AutohardenError('Failed', msg);
 
+/** What the unit's journal says autoharden wrote into `file` (rendered texts): a file with no
+ * record in the registry (written before the registry existed) is ours when it is one of them. */
+export type JournalSays = (unit: string, file: string) => string[];
+
 export class DropIns {
   constructor(
     private readonly stateDir: string,
     private readonly dirs: DropInDirs = SYSTEM_DIRS,
+    private readonly journalSays: JournalSays = () => [],
   ) {}
 
   path(unit: string, where: Where, file: string): string {
@@ -112,12 +117,14 @@ export class DropIns {
 
   /** The hash of the file at `path` when it is ours; undefined when there is none; refused when
    * it is someone else's. */
-  private ourHash(path: string, reg: Written): string | undefined {
+  private ourHash(path: string, reg: Written, unit: string): string | undefined {
     const bytes = this.readFile(path);
     if (bytes === undefined) return undefined;
-    if (!isOurs(bytes.toString('utf8'))) throw refuse(`${path} exists and was not written by autoharden; refusing to touch it`);
+    const text = bytes.toString('utf8');
+    if (!isOurs(text)) throw refuse(`${path} exists and was not written by autoharden; refusing to touch it`);
     const h = sha256(bytes);
-    if (!reg[path]?.includes(h)) {
+    const adopted = reg[path] === undefined && this.journalSays(unit, path.slice(path.lastIndexOf('/') + 1)).includes(text);
+    if (!adopted && !reg[path]?.includes(h)) {
       throw refuse(`${path} carries autoharden's marker but is not what autoharden wrote (edited by someone else?); refusing to touch it`);
     }
     return h;
@@ -126,7 +133,7 @@ export class DropIns {
   private write(unit: string, where: Where, file: string, text: string): string {
     const path = join(this.unitDir(unit, where, true)!, file);
     const reg = this.readRegistry(unit);
-    const before = this.ourHash(path, reg);
+    const before = this.ourHash(path, reg, unit);
     const h = sha256(Buffer.from(text, 'utf8'));
     // Recorded before the rename, with what is there now: a crash in between recognises either.
     reg[path] = before && before !== h ? [h, before] : [h];
@@ -141,7 +148,7 @@ export class DropIns {
     if (!dir) return false;
     const path = join(dir, file);
     const reg = this.readRegistry(unit);
-    if (this.ourHash(path, reg) === undefined) return false;
+    if (this.ourHash(path, reg, unit) === undefined) return false;
     unlinkSync(path);
     fsyncDir(dir);
     // Forgotten only after the unlink: a crash in between leaves a stale hash, never a file of

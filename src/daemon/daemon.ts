@@ -158,6 +158,12 @@ export class Daemon {
           this.d.store.write(e);
         }
         if (e.state === 'guarding' && a.release) await this.startGuard(a);
+        if (e.state === 'failed' && a.release) {
+          // I1: a unit that failed in an earlier run gets no trial left behind, then is let go
+          await this.revertAfterError(a, `recovering a unit that failed earlier (${e.error ?? 'unknown error'})`);
+          a.release();
+          a.release = undefined;
+        }
         this.d.log.info(`${e.spec.unit}: ${e.state}${e.state === 'tuning' ? ' (resuming)' : ''}`);
       } catch (err) {
         this.fail(a, oneLine(err));
@@ -310,6 +316,8 @@ export class Daemon {
       await this.guard.remove(unit);
       const out: { unit: string; mode: string; kept?: string; rollback?: RollbackResult } = { unit, mode };
       const journaled = this.d.journal(unit).exists();
+      // I1: whatever was under way (a failed unit's trial included) is reverted before it is let go
+      if (a.release && journaled) await this.revertAfterError(a, `unenroll --${mode}`);
       if (a.release && journaled) {
         if (mode === 'remove') {
           out.rollback = await rollback(a.ports, unit, { all: true }, { settleMs: a.e.spec.settleMs, reason: 'unenroll --remove' });
@@ -408,7 +416,20 @@ export class Daemon {
         this.d.log.warn(`${unit}: ${oneLine(e)}; will resume`);
         return;
       }
+      await this.revertAfterError(a, oneLine(e));
       this.fail(a, oneLine(e));
+    }
+  }
+
+  /** I1 on an ordinary error: no trial drop-in survives it, and the unit runs its journaled
+   * accepted set. Never throws: it runs on error paths; what it cannot do is logged loudly. */
+  private async revertAfterError(a: Active, why: string): Promise<void> {
+    const { unit } = a.e.spec;
+    try {
+      const r = await recoverUnit(a.ports, unit, { settleMs: a.e.spec.settleMs, probes: specProbes(a.e.spec), reason: `${why}; reverted` });
+      if (r.recovered) this.d.log.warn(`${unit}: reverted to its accepted set after: ${why}`);
+    } catch (e) {
+      this.d.log.error(`${unit}: could not revert after an error (${why}): ${oneLine(e)}`);
     }
   }
 
@@ -524,6 +545,9 @@ export class Daemon {
       this.d.log.error(`${unit}: cannot save that it failed (${oneLine(e)}); a restarted daemon will try it again`);
     }
     this.guard.remove(unit).catch((e: unknown) => this.d.log.warn(`${unit}: cannot stop guarding it: ${oneLine(e)}`));
+    // a failed unit is the admin's now: `tune` and `rollback` from the CLI must not find it locked
+    a.release?.();
+    a.release = undefined;
     try {
       this.signal(unit, `failed: ${why}`);
     } catch (e) {

@@ -7,18 +7,12 @@ import { parseCidr, type Declarations } from '../core/policy.js';
 import { parseProbeSpec } from '../core/probeSpec.js';
 import type { ProbeSpec } from '../core/types.js';
 import { refuseControl } from '../core/text.js';
+import { refuseProtectedUnit } from '../core/protectedUnits.js';
 import { parseUnitName } from '../core/unitName.js';
 
 import { DEFAULT_SETTLE_MS, SETTLE_MAX_MS, SETTLE_MIN_MS } from '../core/limits.js';
 
 export { DEFAULT_SETTLE_MS, SETTLE_MAX_MS, SETTLE_MIN_MS };
-
-/** Units the daemon refuses to tune: itself, and the bus it needs to be reached and to reach systemd. */
-const NEVER = new Map([
-  ['autoharden.service', 'autoharden does not tune itself; its unit ships hardened (systemd/autoharden.service)'],
-  ['dbus.service', 'restarting the system bus would cut the daemon off from systemd and its callers'],
-  ['dbus-broker.service', 'restarting the system bus would cut the daemon off from systemd and its callers'],
-]);
 
 /** The value a parser returns, or an issue with the parser's own message when it refuses. */
 function parsed<T, U>(parse: (v: T) => U) {
@@ -104,8 +98,8 @@ export function parseEnrollSpec(input: unknown): EnrollSpec {
   const r = enrollSpecSchema.safeParse(value);
   if (!r.success) throw new AutohardenError('Usage', `bad enrollment spec: ${firstIssue(r.error)}`.split('\n')[0]!);
   const spec = { ...r.data, unit: parseUnitName(r.data.unit, { serviceOnly: true }) };
-  const never = NEVER.get(spec.unit);
-  if (never) throw new AutohardenError('Usage', `refusing to enroll ${spec.unit}: ${never}`);
+  // by the name asked for; the daemon checks the canonical Id and aliases again when it enrolls
+  refuseProtectedUnit('enroll', spec.unit, {});
   return spec;
 }
 

@@ -47,4 +47,25 @@ describe('drop-in files', () => {
     expect(() => io.removeTrial('x.service')).toThrow(/not written by autoharden/);
     expect(readFileSync(foreign, 'utf8')).toBe('[Service]\nProtectSystem=no\n');
   });
+
+  it('adopts a drop-in written before the write registry only when the journal says autoharden wrote exactly that', () => {
+    const d = dirs();
+    const accepted = [s('PrivateTmp', 'yes', ['PrivateTmp=yes'])];
+    const legacy = renderDropIn('x.service', accepted, 'accepted');
+    const path = join(d.etc, 'x.service.d', 'zz-autoharden-50-accepted.conf');
+    mkdirSync(join(d.etc, 'x.service.d'), { recursive: true });
+    writeFileSync(path, legacy);
+    // the journal vouches for it: ours, rewritten as asked
+    const vouched = new DropIns(d.state, d, (_u, file) => (file === 'zz-autoharden-50-accepted.conf' ? [legacy] : []));
+    vouched.writeAccepted('x.service', [...accepted, s('ProtectHome', 'yes', ['ProtectHome=yes'])], 'etc');
+    expect(readFileSync(path, 'utf8')).toContain('ProtectHome=yes');
+    // a marker file nobody journaled is refused and left as it is
+    const e = dirs();
+    mkdirSync(join(e.etc, 'x.service.d'), { recursive: true });
+    const planted = join(e.etc, 'x.service.d', 'zz-autoharden-50-accepted.conf');
+    writeFileSync(planted, renderDropIn('x.service', [s('ProtectSystem', 'yes', ['ProtectSystem=yes'])], 'accepted'));
+    const io = new DropIns(e.state, e, () => [legacy]);
+    expect(() => io.writeAccepted('x.service', accepted, 'etc')).toThrow(/not what autoharden wrote/);
+    expect(readFileSync(planted, 'utf8')).toContain('ProtectSystem=yes');
+  });
 });
