@@ -14,7 +14,7 @@ import { observeService } from './adapters/observeService.js';
 import { runWorkload } from './adapters/workload.js';
 import { changedSince, realDir } from './adapters/writes.js';
 import { recentUnitLogs, unitLogsSince } from './adapters/unitLogs.js';
-import type { FaultStep, Ports, ProgressEvent, SystemdPort } from './engine/ports.js';
+import { FAULT_STEPS, type FaultStep, type Ports, type ProgressEvent, type SystemdPort } from './engine/ports.js';
 
 export const DEFAULT_STATE_DIR = '/var/lib/autoharden';
 
@@ -28,13 +28,15 @@ export function journalFor(stateDir: string, unit: string): JournalStore {
   return new JournalStore(stateDir, unit);
 }
 
-/** AUTOHARDEN_FAULT=STEP[:N[:SIGNAL]] sends this process SIGNAL (default SIGKILL) the Nth time a
- * trial reaches STEP (default the first; during-settle is reached once per settle sample): crash
- * tests need a death at a named step, and signal tests a signal there, not a sleep. */
+/** AUTOHARDEN_FAULT=STEP[:N[:SIGNAL]] sends this process SIGNAL (default SIGKILL) the Nth time
+ * this unit's work reaches STEP (default the first; during-settle is reached once per settle
+ * sample; FAULT_STEPS names them all): crash tests need a death at a named step, and signal tests a
+ * signal there, not a sleep. An unknown STEP is refused: a typo would never fire. */
 function faultFromEnv(): (step: FaultStep) => void {
   const spec = process.env.AUTOHARDEN_FAULT;
   if (!spec) return () => {};
   const [want, nth = '1', sig = 'SIGKILL'] = spec.split(':');
+  if (!(FAULT_STEPS as readonly string[]).includes(want ?? '')) throw new Error(`AUTOHARDEN_FAULT: unknown step ${want}`);
   if (!Object.hasOwn(osConstants.signals, sig)) throw new Error(`AUTOHARDEN_FAULT: unknown signal ${sig}`);
   let seen = 0;
   return (step) => {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { AutohardenError, EXIT_CODES } from '../core/errors.js';
 import type { JournalRecord } from '../core/journal.js';
 import { parseProbeSpec } from '../core/probeSpec.js';
+import { refuseProtectedUnit } from '../core/protectedUnits.js';
 import { parseUnitName } from '../core/unitName.js';
 import { formatStatus, type StatusRow } from '../daemon/statusFormat.js';
 import type { RollbackResult } from '../engine/rollback.js';
@@ -54,6 +55,12 @@ addTuneOptions(
     try {
       const ports = buildPorts(systemd, unit, { stateDir: opts.stateDir, progress });
       const info = await systemd.unitInfo(unit); // unknown units fail here, before the lock or any state is created
+      // Refusals that need no recovery first come before the lock, so that they change nothing.
+      refuseProtectedUnit('tune', unit, info);
+      if (info.loadState !== 'loaded') throw new AutohardenError('UnitUnknown', `${unit} is not loaded (LoadState=${info.loadState})`);
+      if (info.activeState !== 'active' && ports.journal.read().length === 0) {
+        throw new AutohardenError('UnitUnknown', `${unit} is not running (ActiveState=${info.activeState}); start it first`);
+      }
       const stop = abortOnSignals();
       const report = await withUnit(opts.stateDir, unit, async () => {
         try {
@@ -61,7 +68,12 @@ addTuneOptions(
           return await tune(ports, { ...o, measureRestarts: opts.measureRestarts, ...(workload ? { workload } : {}), ...(budget !== undefined ? { budget } : {}) }, CATALOG);
         } catch (e) {
           const sig = stop.received();
-          if (!sig) throw e;
+          if (!sig) {
+            // I1 on an ordinary error too: no trial drop-in outlives this command
+            await recoverUnit(ports, unit, { settleMs: opts.settle, probes, reason: `tune failed (${(e as Error).message.split('\n')[0]}); reverted` })
+              .catch((r: unknown) => progress({ type: 'info', message: `WARNING: could not revert ${unit}: ${(r as Error).message.split('\n')[0]}` }));
+            throw e;
+          }
           await recoverUnit(ports, unit, { settleMs: opts.settle, probes, reason: `interrupted by ${sig}; reverted` });
           throw new Interrupted(sig, `interrupted by ${sig}; the unfinished trial was reverted`);
         }

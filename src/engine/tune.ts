@@ -4,7 +4,7 @@
 import { buildCandidates } from '../core/candidates.js';
 import { CostMeasurement, describeCost, higherIsBetter, type Config, type CostDecision, type WorkloadSpec } from '../core/cost.js';
 import { AutohardenError } from '../core/errors.js';
-import { acceptedSet, lastTrialNumber, rolledBackByUser, type JournalRecord } from '../core/journal.js';
+import { acceptedSet, lastTrialNumber, phaseFold, rolledBackByUser, type JournalRecord, type Phase, type PhaseFold } from '../core/journal.js';
 import { addedPaths, baseValue, learnFromFailure, withoutPaths, type LearnContext } from '../core/learn.js';
 import { errorSignatures, isKnown, noiseSignatures } from '../core/logcheck.js';
 import { LIKELY_FREE_CAPS, Minimizer, capabilityItems, capabilityStep, syscallItems, syscallStep, type MinimizeStep } from '../core/minimize.js';
@@ -147,7 +147,10 @@ export class TuneSession {
   private readonly byName: Map<string, OptionSpec>;
   private readonly props: string[];
   private readonly t0 = Date.now();
-  private confirmed = false;
+  /** The phases of this tune as journaled (I2): a resumed session continues the one begun and
+   * skips the ended ones, so a crash in the finish never skips a confirmation or persists a set
+   * that failed it. */
+  private phases: PhaseFold = { ended: new Set(), open: undefined, trials: 0 };
   private minimizing: MinimizeTask[] | undefined;
   /** A failed trial whose revert restart has not happened yet (adaptive). */
   private revertPending: Setting[] | undefined;
@@ -201,6 +204,10 @@ export class TuneSession {
     }
     this.where = ports.dropins.acceptedWhere(unit) ?? 'run';
     this.accepted = acceptedSet(records);
+    if (o.resume) {
+      this.phases = phaseFold(records);
+      if (this.phases.open) ports.progress({ type: 'info', message: `${unit}: the ${this.phases.open} phase was under way when tuning stopped; it runs again` });
+    }
     this.trialNo = lastTrialNumber(records);
     this.scope = writableScope(unit, await ports.systemd.serviceProperties(unit, [...SCOPE_PROPERTIES]));
     const { candidates, skipped } = buildCandidates({
@@ -220,6 +227,7 @@ export class TuneSession {
       if (!o.resume) ports.journal.append({ kind: 'skipped', ...s });
       report.skipped.push({ ...s, safety: this.byName.get(s.option)?.safety });
     }
+    if (!o.resume) this.phase('search', 'begin');
     const facts = observed.facts;
     this.facts = facts;
     this.planner = o.strategy === 'adaptive'
@@ -230,9 +238,11 @@ export class TuneSession {
   /** Runs the next trial; false when the search is over (call finish()). */
   async step(): Promise<boolean> {
     if (this.o.signal?.aborted) throw new AutohardenError('Failed', 'interrupted');
-    let settings = this.planner.next();
+    // a resumed tune whose search ended does not search again (inferred rejections are not journaled)
+    let settings = this.phases.ended.has('search') ? undefined : this.planner.next();
     if (!settings) {
       this.reportInferred();
+      if (!this.phases.ended.has('search')) this.phase('search', 'end');
       return this.minimizeStep();
     }
     this.trialNo++;
@@ -311,7 +321,11 @@ export class TuneSession {
 
   /** After the search: shrink the set-valued settings it accepted, one trial per step. */
   private async minimizeStep(): Promise<boolean> {
-    this.minimizing ??= await this.planMinimization();
+    if (!this.minimizing) {
+      // begun and not ended: planned again from the accepted set, which holds every step it accepted
+      this.minimizing = this.phases.ended.has('minimise') ? [] : await this.planMinimization();
+      if (this.minimizing.length) this.phase('minimise', 'begin', this.phases.open === 'minimise' ? 'again' : undefined);
+    }
     for (let task = this.minimizing[0]; task; task = this.minimizing[0]) {
       const group = task.m.next();
       if (!group) {
@@ -321,6 +335,7 @@ export class TuneSession {
       const step = task.make([...task.m.removed(), ...group]);
       this.dynamic.set(`${step.setting.option}=${step.setting.value}`, step.inForce);
       this.checkAbort();
+      this.ports.fault('minimise');
       this.trialNo++;
       const { verdict } = await this.runTrial(this.trialNo, [step.setting]);
       task.m.report(verdict.ok);
@@ -333,6 +348,7 @@ export class TuneSession {
       }
       return true;
     }
+    if (this.phases.open === 'minimise') this.phase('minimise', 'end');
     return false;
   }
 
@@ -356,19 +372,33 @@ export class TuneSession {
   /** Confirms the whole accepted set (adaptive), persists it, and scores the result. */
   async finish(): Promise<TuneReport> {
     const { ports, o, report } = this;
+    const { ended } = this.phases;
     await this.revert();
     this.checkAbort();
-    if (o.workload) await this.costPhase(o.workload);
+    if (o.workload && !ended.has('cost')) {
+      this.phase('cost', 'begin', this.accepted.map((s) => s.option).join(' '));
+      await this.costPhase(o.workload);
+      this.phase('cost', 'end');
+    }
     this.checkAbort();
-    if (o.strategy === 'adaptive' && report.trials > 0 && !this.confirmed) await this.confirm();
+    // the trials of an earlier run of this tune count: a resumed one confirms what they accepted
+    if (o.strategy === 'adaptive' && report.trials + this.phases.trials > 0 && !ended.has('confirm')) {
+      this.phase('confirm', 'begin', this.accepted.map((s) => s.option).join(' '));
+      await this.confirm();
+      this.phase('confirm', 'end', this.accepted.map((s) => s.option).join(' '));
+    }
     this.checkAbort();
-    if (o.persist && this.accepted.length) {
+    if (o.persist && this.accepted.length && !ended.has('persist')) {
+      // redone whole after a crash: writing the same set again is harmless
+      this.phase('persist', 'begin');
       const path = ports.dropins.writeAccepted(o.unit, this.accepted, 'etc');
       await ports.systemd.reload();
+      ports.fault('persist');
       if (path) {
         ports.journal.append({ kind: 'persisted', path });
         report.persistedTo = path;
       }
+      this.phase('persist', 'end');
     }
     report.exposureAfter = await ports.exposure(o.unit);
     report.durationMs = Date.now() - this.t0;
@@ -397,6 +427,7 @@ export class TuneSession {
           this.checkAbort();
           if (step.restart) await this.runConfig(step.config === 'A' ? [] : set);
           m.record(step, await ports.runWorkload(spec, WORKLOAD_TIMEOUT_MS));
+          ports.fault('cost-pair');
         }
       }
       restartsLeft -= m.restarts;
@@ -440,7 +471,7 @@ export class TuneSession {
     ports.dropins.writeAccepted(o.unit, settings, this.where);
     await ports.systemd.reload();
     report.restarts++;
-    const v = await restartAndJudge(ports, o.unit, { settleMs: Math.min(o.settleMs, 1000), probes: o.probes });
+    const v = await restartAndJudge(ports, o.unit, { settleMs: Math.min(o.settleMs, 1000), probes: o.probes, signal: o.signal });
     if (!v.ok) throw new AutohardenError('Failed', `${o.unit} is unhealthy while measuring its cost: ${v.reason}`);
   }
 
@@ -450,13 +481,13 @@ export class TuneSession {
    * no innocent setting is lost); roll it back and confirm again. */
   private async confirm(): Promise<void> {
     const { ports, o, report } = this;
-    this.confirmed = true;
     const run = async (settings: Setting[]) => {
       this.checkAbort();
       ports.dropins.writeAccepted(o.unit, settings, this.where);
       await ports.systemd.reload();
+      ports.fault(settings.length < this.accepted.length ? 'bisect' : 'confirm');
       report.restarts++;
-      return restartAndJudge(ports, o.unit, { settleMs: o.settleMs * CONFIRM_SETTLE_FACTOR, probes: o.probes, ...this.watch });
+      return restartAndJudge(ports, o.unit, { settleMs: o.settleMs * CONFIRM_SETTLE_FACTOR, probes: o.probes, signal: o.signal, ...this.watch });
     };
     const judge = async (settings: Setting[]) => {
       let v = await run(settings);
@@ -591,6 +622,16 @@ export class TuneSession {
    * recovery repairs (an accepted file that is not the journaled set makes it restart the unit). */
   private checkAbort(): void {
     if (this.o.signal?.aborted) throw new AutohardenError('Failed', 'interrupted');
+  }
+
+  /** Journals a phase's begin or end; a resumed session folds these (phaseFold). */
+  private phase(phase: Phase, state: 'begin' | 'end', detail?: string): void {
+    this.ports.journal.append(detail ? { kind: 'phase', phase, state, detail } : { kind: 'phase', phase, state });
+    if (state === 'begin') this.phases.open = phase;
+    else {
+      this.phases.ended.add(phase);
+      if (this.phases.open === phase) this.phases.open = undefined;
+    }
   }
 
   /** Restart with the accepted set only and require it healthy. */
