@@ -9,7 +9,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ACCEPTED_FILE, TRIAL_FILE, isOurs, renderDropIn } from '../core/dropin.js';
-import { AutohardenError } from '../core/errors.js';
+import { AutohardenError, stateWriteError } from '../core/errors.js';
 import type { Setting } from '../core/types.js';
 import { fsyncDir, writeFileDurable } from './fsutil.js';
 
@@ -111,8 +111,12 @@ export class DropIns {
 
   private saveRegistry(unit: string, w: Written): void {
     const p = this.registryPath(unit);
-    mkdirSync(dirname(p), { recursive: true, mode: 0o700 });
-    writeFileDurable(p, `${JSON.stringify(w, null, 2)}\n`, 0o600);
+    try {
+      mkdirSync(dirname(p), { recursive: true, mode: 0o700 });
+      writeFileDurable(p, `${JSON.stringify(w, null, 2)}\n`, 0o600);
+    } catch (e) {
+      throw stateWriteError(p, 'the drop-in registry', e);
+    }
   }
 
   /** The hash of the file at `path` when it is ours; undefined when there is none; refused when
@@ -154,7 +158,12 @@ export class DropIns {
     // Forgotten only after the unlink: a crash in between leaves a stale hash, never a file of
     // ours that is no longer recognised.
     delete reg[path];
-    this.saveRegistry(unit, reg);
+    try {
+      this.saveRegistry(unit, reg);
+    } catch {
+      // A full or read-only state directory keeps the stale hash (harmless, as above); removing a
+      // trial on an error path must still go on to reload and restart the unit (I1).
+    }
     if (readdirSync(dir).length === 0) rmdirSync(dir); // we created it; leave no empty UNIT.d behind
     return true;
   }
