@@ -224,6 +224,7 @@ export class Systemd {
       controlPid: num(p.ControlPID),
       execMainStartMono: p.ExecMainStartTimestampMonotonic ? num(p.ExecMainStartTimestampMonotonic) : undefined,
       execMainHandoffMono: p.ExecMainHandoffTimestampMonotonic ? num(p.ExecMainHandoffTimestampMonotonic) : undefined,
+      execMainStartRealtime: p.ExecMainStartTimestamp ? num(p.ExecMainStartTimestamp) : undefined,
     };
   }
 

@@ -31,6 +31,8 @@ export function formatRecord(r: JournalRecord): string {
       return `${head}persisted ${r.path}`;
     case 'cost':
       return `${head}cost      ${r.verdict} ${r.description} — ${r.options.length} options: ${r.options.join(' ')}`;
+    case 'phase':
+      return `${head}${r.phase.padEnd(9)} ${r.state === 'begin' ? 'begins' : 'ends'}${r.detail ? ` — ${printable(r.detail)}` : ''}`;
     case 'tune-end':
       return `${head}tune      done: exposure ${r.exposureBefore ?? '?'} → ${r.exposureAfter ?? '?'}, ${r.trials} trials, ${r.restarts} restarts, ${(r.durationMs / 1000).toFixed(1)} s`;
   }

@@ -36,6 +36,8 @@ export const recordSchema = z.discriminatedUnion('kind', [
     /** `rollback --all` is a fresh start: a later tune may try everything again. */
     all: z.boolean().optional(),
     reason: z.string(),
+    /** The invocation already running without the options (journaled after its restart). */
+    invocation: z.string().optional(),
   }),
   /** Evidence the guard would not act on (the service or its clients could have written it), or
    * a failure whose sandbox still sets up: said loudly, nothing relaxed. */
@@ -62,6 +64,15 @@ export const recordSchema = z.discriminatedUnion('kind', [
     budget: z.number(),
     atBound: z.boolean(),
     description: z.string(),
+  }),
+  /** A phase of the finish (or the search as a whole) began or ended: a resumed tune continues
+   * the one begun and not ended, and skips those ended (phaseFold). */
+  z.object({
+    ...base,
+    kind: z.literal('phase'),
+    phase: z.enum(['search', 'minimise', 'cost', 'confirm', 'persist']),
+    state: z.enum(['begin', 'end']),
+    detail: z.string().optional(),
   }),
   z.object({
     ...base,
@@ -184,6 +195,45 @@ export function revertPending(records: readonly JournalRecord[]): boolean {
     else if (r.kind === 'tune-end' || r.kind === 'recovered' || r.kind === 'rollback') pending = false;
   }
   return pending;
+}
+
+export type Phase = Extract<JournalRecord, { kind: 'phase' }>['phase'];
+
+/** Where the last tune stands: the phases it ended, the one it began and did not end (a crash or
+ * a stop in between), and how many trials it judged. Only the records since the last tune-begin
+ * count: a new tune starts every phase again. */
+export interface PhaseFold {
+  ended: Set<Phase>;
+  open: Phase | undefined;
+  trials: number;
+}
+
+export function phaseFold(records: readonly JournalRecord[]): PhaseFold {
+  let fold: PhaseFold = { ended: new Set(), open: undefined, trials: 0 };
+  for (const r of records) {
+    if (r.kind === 'tune-begin') fold = { ended: new Set(), open: undefined, trials: 0 };
+    else if (r.kind === 'trial-end' && r.verdict !== 'not-effective' && r.verdict !== 'cost') fold.trials++;
+    else if (r.kind === 'phase' && r.state === 'begin') {
+      fold.ended.delete(r.phase); // begun again: not done until it ends again
+      fold.open = r.phase;
+    } else if (r.kind === 'phase') {
+      fold.ended.add(r.phase);
+      if (fold.open === r.phase) fold.open = undefined;
+    }
+  }
+  return fold;
+}
+
+/** When the accepted set last changed by a record whose restart comes after it (a rollback, a
+ * setting dropped as too costly): a unit whose main process started before that still runs the
+ * old set — a rollback killed between its reload and its restart. ms since the epoch. */
+export function lastSetChange(records: readonly JournalRecord[]): { at: number; invocation?: string } | undefined {
+  let last: { at: number; invocation?: string } | undefined;
+  for (const r of records) {
+    if (r.kind === 'rollback' && r.options.length > 0) last = { at: Date.parse(r.t), ...(r.invocation ? { invocation: r.invocation } : {}) };
+    else if (r.kind === 'trial-end' && r.outcome === 'too-costly') last = { at: Date.parse(r.t) };
+  }
+  return last;
 }
 
 export function lastTrialNumber(records: readonly JournalRecord[]): number {

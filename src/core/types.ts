@@ -105,6 +105,9 @@ export interface UnitSnapshot {
    * sandbox, failed. Recorded by systemd; the service cannot write it. */
   execMainStartMono?: number;
   execMainHandoffMono?: number;
+  /** CLOCK_REALTIME µs of the main process's start (ExecMainStartTimestamp): whether the running
+   * process already has the settings the journal says (recovery). */
+  execMainStartRealtime?: number;
 }
 
 export type VerdictKind =

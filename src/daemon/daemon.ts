@@ -83,6 +83,8 @@ interface Active {
   e: Enrollment;
   ports: Ports;
   session?: Session;
+  /** Aborts the session at its next safe point when the daemon stops. */
+  abort?: AbortController;
   current: CurrentTrial | null;
   release?: () => void;
   lockRetryAt?: number;
@@ -172,13 +174,22 @@ export class Daemon {
     this.loop = this.run();
   }
 
-  /** Finishes the step under way (never stops mid-trial), then stops. Enrollments stay on disk. */
+  /** Stops at a safe point within TimeoutStopSec: the session under way is aborted (its next
+   * settle sample or restart throws), its unit goes back to its journaled accepted set, and the
+   * tune resumes at the next start (systemd/autoharden.service says how long this can take).
+   * Enrollments stay on disk. */
   async stop(): Promise<void> {
     this.stopping = true;
+    for (const a of this.active.values()) a.abort?.abort();
     this.wake.signal();
     clearTimeout(this.lockTimer);
     await this.loop;
     await this.serial.idle();
+    // A step that ended just before the abort may leave a failed trial's revert to the next trial
+    // (adaptive): do it now, so that no unit waits broken for the next start.
+    for (const a of this.active.values()) {
+      if (a.e.state === 'tuning' && a.release) await this.revertAfterError(a, 'the daemon is stopping');
+    }
     this.guard.stop();
     for (const a of this.active.values()) a.release?.();
   }
@@ -316,6 +327,9 @@ export class Daemon {
       await this.guard.remove(unit);
       const out: { unit: string; mode: string; kept?: string; rollback?: RollbackResult } = { unit, mode };
       const journaled = this.d.journal(unit).exists();
+      // A failed unit was let go (its lock released): take it back to act on it; a CLI holding it
+      // makes this a Locked error, said to the caller.
+      if (!a.release && journaled && !this.tryLock(a)) throw new AutohardenError('Locked', `${unit} is locked by another autoharden process; try again`);
       // I1: whatever was under way (a failed unit's trial included) is reverted before it is let go
       if (a.release && journaled) await this.revertAfterError(a, `unenroll --${mode}`);
       if (a.release && journaled) {
@@ -325,6 +339,7 @@ export class Daemon {
           out.kept = await this.keepAccepted(a);
         }
       }
+      a.ports.fault('unenroll');
       this.forget(unit);
       this.signal(unit, `unenrolled (${mode})`, 'unenrolled');
       this.d.log.info(`${unit}: unenrolled (${mode})`);
@@ -381,9 +396,10 @@ export class Daemon {
     try {
       if (!a.session) {
         const resume = a.e.state === 'tuning';
+        a.abort = new AbortController();
         const o: TuneOptions = {
           unit, probes: specProbes(a.e.spec), settleMs: a.e.spec.settleMs, strategy: a.e.spec.strategy,
-          persist: a.e.spec.persist, declarations: specDeclarations(a.e.spec), resume,
+          persist: a.e.spec.persist, declarations: specDeclarations(a.e.spec), resume, signal: a.abort.signal,
         };
         const workload = specWorkload(a.e.spec);
         if (workload) o.workload = workload;
@@ -412,6 +428,13 @@ export class Daemon {
     } catch (e) {
       a.session = undefined;
       a.current = null;
+      if (this.stopping) {
+        // Aborted at a safe point (or failing while the daemon stops): the unit runs its accepted
+        // set again and is not marked failed — its state stays as journaled and the next start
+        // resumes the tune (I1).
+        await this.revertAfterError(a, `the daemon is stopping (${oneLine(e)})`);
+        return;
+      }
       if (transient(e) && ++a.transientErrors <= MAX_TRANSIENT_ERRORS) {
         this.d.log.warn(`${unit}: ${oneLine(e)}; will resume`);
         return;

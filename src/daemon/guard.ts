@@ -330,6 +330,7 @@ export class Guard {
     }
     const why = `${first.reason} — proven by autoharden's check unit, which runs /bin/true, not the service`;
     this.host.progress(unit, `guard: rolling back ${culprits.join(', ')}: ${why}`);
+    ports.fault('guard');
     const r = await rollback(ports, unit, { options: culprits }, { settleMs: e.spec.settleMs, by: 'guard', reason: why });
     this.host.progress(unit, `guard: rolled back ${r.removed.join(', ')}; ${r.verdict.ok ? 'healthy' : 'still failing'}: ${r.verdict.reason}`);
     if (!r.verdict.ok) this.host.alert(unit, `${unit} still fails after rolling back ${r.removed.join(', ')}: ${r.verdict.reason}`, []);
@@ -355,8 +356,9 @@ export class Guard {
     const arms = results.map((r) => `${r.arm}:${r.ok ? 'ok' : 'failed'}`).join(' ');
     if (reproduced(results)) {
       // the unit runs arm A (the last): journal the rollback that is already in force
+      const running = await this.host.snapshot(unit).catch(() => undefined);
       ports.journal.append({
-        kind: 'rollback', by: 'guard', options: [pick.option],
+        kind: 'rollback', by: 'guard', options: [pick.option], ...(running ? { invocation: running.invocationId } : {}),
         reason: `${RELAX_PREFIX} ${failure.reason}; with ${pick.option} it failed every time and without it passed every time (${arms}); relax-on-reproduction is on`,
       });
       this.host.progress(unit, `guard: relaxed ${pick.option} on reproduction (${arms})`);

@@ -122,7 +122,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
   const stop = (sig: string) => {
     if (stopping) return;
     stopping = true;
-    log.info(`${sig}: finishing the step under way, then stopping`);
+    log.info(`${sig}: stopping at the next safe point (a trial under way is reverted and resumed at the next start)`);
     void daemon!.stop().then(() => exiting?.(0), (e: Error) => {
       log.error(`stopping: ${e.message}`);
       exiting?.(1);

@@ -81,7 +81,21 @@ export interface Ports {
  * back to logLinesSince. */
 export type LogOffsets = Record<string, { offset: number; dev: number; ino: number }>;
 
-export type FaultStep = 'after-dropin' | 'after-reload' | 'during-settle' | 'during-probe';
+/** Named points where crash tests kill the process (AUTOHARDEN_FAULT, compose.ts): the four inside
+ * a trial, and one in every other journaled step (test/integration/faults.test.ts). */
+export const FAULT_STEPS = [
+  'after-dropin', 'after-reload', 'during-settle', 'during-probe',
+  /** before the confirmation's restart of the whole accepted set */ 'confirm',
+  /** before a restart of a prefix while bisecting a failed confirmation */ 'bisect',
+  /** before a minimisation trial */ 'minimise',
+  /** after one measurement of the cost phase */ 'cost-pair',
+  /** after the accepted set is written to /etc, before its record */ 'persist',
+  /** after recovery removed the trial file, before its record */ 'recover',
+  /** after a rollback's record and drop-in, before its restart */ 'rollback',
+  /** in the guard, after its check proved a setting unsettable, before rolling it back */ 'guard',
+  /** in the daemon's unenroll, after the unit's journal work, before the enrollment is removed */ 'unenroll',
+] as const;
+export type FaultStep = (typeof FAULT_STEPS)[number];
 
 export type ProgressEvent =
   | { type: 'info'; message: string }

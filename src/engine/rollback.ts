@@ -45,6 +45,7 @@ export async function rollback(
   }
   ports.dropins.writeAccepted(unit, remaining, ports.dropins.acceptedWhere(unit) ?? 'etc');
   await ports.systemd.reload();
+  ports.fault('rollback');
   const info = await ports.systemd.unitInfo(unit);
   if (info.activeState === 'inactive') {
     return { unit, removed, remaining: remaining.map((s) => s.option), verdict: { ok: true, kind: 'ok', reason: 'unit is stopped; not restarted', evidence: [] } };

@@ -17,6 +17,9 @@ export interface SettleOptions {
 }
 
 const SAMPLE_MS = 200;
+const PROBE_RETRY_MS = 250;
+const PROBE_GRACE_MIN_MS = 1000;
+const PROBE_GRACE_MAX_MS = 5000;
 
 /** ResetFailed (clears the start rate limit), Restart (job awaited race-free by the adapter),
  * then sample the unit through the settle period and run every probe. */
@@ -41,7 +44,19 @@ export async function restartAndJudge(ports: Ports, unit: string, o: SettleOptio
   const last = samples.at(-1) ?? start;
   const healthy = jobResult === 'done' && last.activeState === 'active' && last.invocationId === start.invocationId;
   if (healthy && o.faults) ports.fault('during-probe');
-  const probes = healthy ? await ports.probe(o.probes) : [];
+  let probes = healthy ? await ports.probe(o.probes) : [];
+  // A service still starting up (a busy machine, a slow runtime) is not a broken one: failed
+  // probes are asked again for a short grace while the unit stays up in the same invocation.
+  const graceEnd = Date.now() + Math.min(Math.max(o.settleMs, PROBE_GRACE_MIN_MS), PROBE_GRACE_MAX_MS);
+  while (probes.some((p) => !p.ok) && Date.now() < graceEnd) {
+    await ports.sleep(PROBE_RETRY_MS, o.signal);
+    const s = await ports.systemd.snapshot(unit);
+    samples.push(s);
+    if (s.activeState !== 'active' || s.invocationId !== start.invocationId || s.nRestarts !== start.nRestarts) break;
+    const again = await ports.probe(o.probes.filter((_, i) => !probes[i]!.ok));
+    let k = 0;
+    probes = probes.map((p) => (p.ok ? p : again[k++]!));
+  }
   const logs = await ports.unitLogsSince(unit, since);
   const fileLogs = ports.logLinesSince(offsets);
   const verdict = classifyTrial({ jobResult, start, samples, probes, logs, fileLogs, knownErrors: o.knownErrors });

@@ -10,7 +10,7 @@ import { acceptedSet, unfinishedTrial } from '../../src/core/journal.js';
 import type { UnitObservation } from '../../src/core/observe.js';
 import type { EffectiveSettings, OptionSpec, Setting, UnitSnapshot } from '../../src/core/types.js';
 import type { Ports } from '../../src/engine/ports.js';
-import { tune } from '../../src/engine/tune.js';
+import { TuneSession, tune } from '../../src/engine/tune.js';
 
 const option = (name: string, weight: number): OptionSpec => ({
   name, family: 'filesystem', weight, cost: 'free', safety: 'verifiable', confinesSessions: false, prior: 0.9, minSystemd: 200,
@@ -148,5 +148,30 @@ describe('TuneSession against a simulated service', () => {
       const ends = s.ports.journal.read().filter((r) => r.kind === 'trial-end');
       expect(ends.every((r) => r.kind === 'trial-end' && r.outcome === 'accepted')).toBe(true);
     });
+  });
+});
+
+describe('a tune stopped during its confirmation, then resumed (journaled phases)', () => {
+  // real directive names: recovery renders the journaled set into a drop-in
+  const REAL = [option('PrivateTmp', 900), option('PrivateDevices', 800), option('ProtectClock', 700), option('LockPersonality', 600), option('ProtectHostname', 650)];
+  it('confirms again on the journaled accepted set and persists only what passes', async () => {
+    const s = simulated([], ['ProtectHostname']);
+    const o = { unit: 'sim.service', probes: [], settleMs: 100, strategy: 'adaptive' as const, persist: true, declarations: { allowNet: [], localOnly: false, confineSessions: false } };
+    // the crash: the first bisection restart throws (as kill -9 would stop it there)
+    const killed = { ...s.ports, fault: (step: string) => { if (step === 'bisect') throw new Error('killed at bisect'); } };
+    await expect(tune(killed, o, REAL)).rejects.toThrow(/killed at bisect/);
+    expect(s.ports.journal.read().filter((r) => r.kind === 'persisted')).toEqual([]);
+    // resumed (the daemon's next start): no candidate is left, yet the confirmation runs again
+    const session = new TuneSession(s.ports, { ...o, resume: true }, REAL);
+    await session.begin();
+    while (await session.step()) { /* nothing left to search */ }
+    await session.finish();
+    const recs = s.ports.journal.read();
+    expect(recs.filter((r) => r.kind === 'phase' && r.phase === 'confirm').map((r) => r.kind === 'phase' && r.state)).toEqual(['begin', 'begin', 'end']);
+    expect(recs.filter((r) => r.kind === 'rollback')).toMatchObject([{ by: 'guard', options: ['ProtectHostname'] }]);
+    expect(s.accepted()).toEqual(['LockPersonality', 'PrivateDevices', 'PrivateTmp', 'ProtectClock']);
+    expect(recs.filter((r) => r.kind === 'phase' && r.phase === 'persist').map((r) => r.kind === 'phase' && r.state)).toEqual(['begin', 'end']);
+    expect(recs.filter((r) => r.kind === 'tune-begin')).toHaveLength(1);
+    expect(recs.at(-1)?.kind).toBe('tune-end');
   });
 });
