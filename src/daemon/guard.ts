@@ -78,8 +78,9 @@ interface Tracked {
 
 /** How long a new error line waits for a failure of the unit that explains it better. */
 const LOG_DEBOUNCE_MS = 1500;
-/** A unit failing in a loop is checked again only this often: the check reloads systemd twice. */
-const CHECK_REUSE_MS = 10 * 60_000;
+/** A unit failing in a loop is checked again only this often: the check reloads systemd twice.
+ * Short, so that a staged failure cannot hide a genuine one for long. */
+const CHECK_REUSE_MS = 60_000;
 const ALERT_REPEAT_MS = 3600_000;
 /** More distinct alerts than this in ALERT_REPEAT_MS are summarised, not journaled one by one. */
 const MAX_ALERTS_PER_HOUR = 20;

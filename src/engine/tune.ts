@@ -604,7 +604,8 @@ export class TuneSession {
   private async controlExplains(verdict: Verdict, settleMs = this.o.settleMs): Promise<boolean> {
     const { ports, o, report } = this;
     report.restarts++;
-    const control = await restartAndJudge(ports, o.unit, { settleMs, probes: o.probes, signal: o.signal });
+    // the log files are read (not judged: no knownErrors) so that their noise is learned too
+    const control = await restartAndJudge(ports, o.unit, { settleMs, probes: o.probes, signal: o.signal, logFiles: this.watch.logFiles });
     if (!control.ok) throw new AutohardenError('Failed', `${o.unit} is unhealthy without the candidate too: ${control.reason}`);
     const known = this.watch.knownErrors;
     for (const s of errorSignatures(control.logs)) known.add(s);

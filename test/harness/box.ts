@@ -12,6 +12,11 @@
 //   await remote.addAddress('10.251.0.3');      // a second source address on it
 //   const backend = remote.background(['node', '-e', '…listen(8080, "10.251.0.2")']);  // killed by backend.kill() or box.stop()
 //   await remote.http('http://10.251.0.1/', { from: '10.251.0.3' });
+//   const n = remote.noise('http://10.251.0.1:81/d/', { referer: 'x EPERM', perSecond: 2, seconds: 60 });  // bounded; await n.done or n.stop()
+//
+//   await box.hostileSample();                  // the sample with SAMPLE_HOSTILE=1 (sample/README.md "hostile mode")
+//   await box.hostile('log');                   // GET /hostile/log on it
+//   const reads = await box.watchReads('/var/log/nginx/access.log');  // await reads.count(): reads since
 //
 // Commands run inside the box with a clean environment (PATH, HOME=/root, LANG=C.UTF-8); the
 // checkout is at /run/autoharden-src there, and /etc and /var are overlays private to the box.
@@ -76,6 +81,29 @@ export interface Remote {
   addAddress(address: string): Promise<void>;
   /** Start a long-running command on the remote host; killed by its kill(), by box.stop(), or at exit. */
   background(cmd: string[] | string): Background;
+  /** A client sending GET url (a 10.251.0.x address only) with these headers, `perSecond` a second
+   * for at most `seconds` (and at most perSecond × seconds requests); it stops by itself. */
+  noise(url: string, opts: NoiseOptions): Noise;
+}
+
+export interface ReadWatch {
+  /** Reads of the file since the watch began (its own proving read not counted). */
+  count(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export interface NoiseOptions {
+  /** Referer header of every request. */
+  referer?: string;
+  perSecond: number;
+  seconds: number;
+}
+
+export interface Noise {
+  /** Resolves when the client is done (by itself or stop()): requests sent and answered. */
+  done: Promise<{ sent: number; answered: number }>;
+  /** End it now; resolves as `done`. */
+  stop(): Promise<{ sent: number; answered: number }>;
 }
 
 export interface Background {
@@ -120,6 +148,14 @@ export interface Box {
   /** Compile the cost sample on the machine (compileBurner), install its unit (answering on
    * 127.0.0.1:82), start it and wait until `BURNER_BIN_IN_BOX client 1 getppid` succeeds. */
   installBurner(opts?: { timeoutMs?: number }): Promise<void>;
+  /** installSample with SAMPLE_HOSTILE=1 (and `env`) set in a drop-in, hostile.conf: the sample
+   * takes orders at GET /hostile/ACTION and writes log files (sample/README.md, hostile mode). */
+  hostileSample(opts?: InstallSampleOptions): Promise<void>;
+  /** GET http://127.0.0.1:81/hostile/ACTION (`query` appended) from inside the box; throws unless 200. */
+  hostile(action: string, query?: Record<string, string>): Promise<void>;
+  /** Count reads of a (non-empty) file inside the box from now on: inotify IN_ACCESS, so writes do
+   * not count; a transient unit of the box's. The watch proves itself with one read first. */
+  watchReads(path: string): Promise<ReadWatch>;
   /** Join a remote test host by a veth pair (box 10.251.0.1, remote 10.251.0.2). */
   remote(): Promise<Remote>;
   /** Power the box off and remove its cgroups, netns and files. Idempotent. */
@@ -262,6 +298,49 @@ function httpFromCommand(url: string, timeoutMs: number, from: string): string[]
   return ['/usr/bin/node', '--input-type=module', '-e', HTTP_FROM_SCRIPT, url, String(timeoutMs), from];
 }
 
+// The remote client of noise(): bounded in count and time, prints a summary when done or on SIGTERM.
+const NOISE_SCRIPT = `
+import { request } from 'node:http';
+const [url, referer, perSecond, seconds] = process.argv.slice(1);
+const max = Math.min(10000, Math.ceil(Number(perSecond) * Number(seconds)));
+const end = Date.now() + Number(seconds) * 1000;
+let sent = 0, answered = 0, open = 0;
+const done = () => { console.log(JSON.stringify({ sent, answered })); process.exit(0); };
+process.on('SIGTERM', done);
+const headers = referer ? { referer } : {};
+const timer = setInterval(() => {
+  if (sent >= max || Date.now() >= end) { clearInterval(timer); const t = setInterval(() => { if (!open) done(); }, 50); setTimeout(done, 3000).unref(); return; }
+  sent++; open++;
+  const req = request(url, { headers, timeout: 2000 }, (res) => { res.resume(); res.on('end', () => { answered++; open--; }); });
+  req.on('timeout', () => req.destroy());
+  req.on('error', () => { open--; });
+  req.end();
+}, 1000 / Number(perSecond));`;
+
+// watchReads(): counts IN_ACCESS events of one file into OUT (replaced atomically).
+const READ_WATCHER = `
+import ctypes, os, struct, sys
+libc = ctypes.CDLL('libc.so.6', use_errno=True)
+path, out = sys.argv[1], sys.argv[2]
+fd = libc.inotify_init1(0)
+if fd < 0 or libc.inotify_add_watch(fd, path.encode(), 0x1) < 0:
+    sys.exit(f'inotify on {path}: errno {ctypes.get_errno()}')
+n = 0
+def save():
+    with open(out + '.tmp', 'w') as f: f.write(f'{n}\\n')
+    os.replace(out + '.tmp', out)
+save()
+while True:
+    buf = os.read(fd, 65536)
+    i = 0
+    while i + 16 <= len(buf):
+        _, mask, _, ln = struct.unpack_from('iIII', buf, i)
+        i += 16 + ln
+        if mask & 0x1: n += 1
+    save()
+`;
+let readWatches = 0;
+
 // Background processes started on remote hosts: an `ip netns del` does not end them.
 const backgrounds = new Set<number>();
 function killGroup(pid: number): void {
@@ -390,6 +469,31 @@ export async function startBox(name: string): Promise<Box> {
         throw new Error(`${(e as Error).message}\n${status.stdout}${status.stderr}`);
       }
     },
+    async hostileSample(opts = {}) {
+      const env = { SAMPLE_HOSTILE: '1', ...(opts.env ?? {}) };
+      const lines = Object.entries(env).map(([k, v]) => `Environment="${k}=${v}"`).join('\n');
+      await box.writeFile(`/etc/systemd/system/${SAMPLE_UNIT}.d/hostile.conf`, `[Service]\n${lines}\n`);
+      await box.installSample({ timeoutMs: opts.timeoutMs });
+    },
+    async hostile(action, query) {
+      const q = query ? `?${new URLSearchParams(query).toString()}` : '';
+      const r = await box.http(`${SAMPLE_URL}hostile/${action}${q}`);
+      if (r.status !== 200) throw new Error(`hostile ${action}: ${r.status ?? r.error} ${r.body}`);
+    },
+    async watchReads(path) {
+      const id = `ah-reads-${process.pid}-${++readWatches}`;
+      const out = `/run/${id}.count`;
+      await box.writeFile('/run/ah-read-watcher.py', READ_WATCHER);
+      await box.check(['systemd-run', `--unit=${id}`, '--quiet', '/usr/bin/python3', '/run/ah-read-watcher.py', path, out]);
+      const raw = async () => Number((await box.readFile(out))?.trim() ?? NaN);
+      await waitFor(async () => (await raw()) === 0, 10_000, { what: `the read watch on ${path} is up` });
+      await box.check(['head', '-c', '1', path]);
+      await waitFor(async () => (await raw()) === 1, 10_000, { what: `the read watch on ${path} sees a read` });
+      return {
+        count: async () => (await raw()) - 1,
+        async stop() { await box.exec(['systemctl', 'stop', id]); },
+      };
+    },
     async installBurner(opts = {}) {
       compileBurner();
       const unit = readFileSync(join(REPO, 'sample', BURNER_UNIT), 'utf8').replaceAll('@BIN@', BURNER_BIN_IN_BOX);
@@ -428,6 +532,39 @@ export async function startBox(name: string): Promise<Box> {
           if (!dev) throw new Error(`remote ${netns}: no veth link:\n${links.stdout}${links.stderr}`);
           const r = await run('ip', ['-n', netns, 'addr', 'replace', `${address}/24`, 'dev', dev], { timeoutMs: 10_000 });
           if (r.code !== 0) throw new Error(`remote ${netns}: ip addr add ${address} failed:\n${r.stderr}`);
+        },
+        noise(url, opts) {
+          // Only at the box across the test link: never anything else.
+          if (!/^http:\/\/10\.251\.0\.\d{1,3}(:\d+)?\//.test(url)) throw new Error(`noise: ${url} is not on the box's link 10.251.0.0/24`);
+          if (!(opts.perSecond > 0 && opts.perSecond <= 50 && opts.seconds > 0 && opts.seconds <= 900)) throw new Error('noise: perSecond in (0, 50], seconds in (0, 900]');
+          const args = ['netns', 'exec', netns, '/usr/bin/node', '--input-type=module', '-e', NOISE_SCRIPT, url, opts.referer ?? '', String(opts.perSecond), String(opts.seconds)];
+          const child = spawn('ip', args, { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
+          const pid = child.pid!;
+          backgrounds.add(pid);
+          ownBackgrounds.add(pid);
+          let out = '';
+          child.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
+          const hardStop = setTimeout(() => killGroup(pid), (opts.seconds + 10) * 1000);
+          const done = new Promise<{ sent: number; answered: number }>((res) => {
+            const finish = () => {
+              clearTimeout(hardStop);
+              backgrounds.delete(pid);
+              ownBackgrounds.delete(pid);
+              try { res(JSON.parse(out.trim().split('\n').pop() ?? '') as { sent: number; answered: number }); } catch { res({ sent: -1, answered: -1 }); }
+            };
+            child.once('close', finish);
+            child.once('error', finish);
+          });
+          return {
+            done,
+            async stop() {
+              try { process.kill(-pid, 'SIGTERM'); } catch { /* gone */ }
+              const t = setTimeout(() => killGroup(pid), 5000);
+              const r = await done;
+              clearTimeout(t);
+              return r;
+            },
+          };
         },
         background(cmd) {
           const child = spawn('ip', ['netns', 'exec', netns, ...toArgv(cmd)], { stdio: 'ignore', detached: true });

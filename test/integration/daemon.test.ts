@@ -16,7 +16,7 @@ interface Row {
   unit: string; state: string; enrolled: boolean; exposureBefore: number | null; exposureAfter: number | null;
   trials: number; currentTrial: { trial: number; settings: string } | null; accepted: string[]; error?: string;
 }
-interface Rec { kind: string; t: string; trial?: number; by?: string; options?: string[]; reason?: string; outcome?: string; all?: boolean }
+interface Rec { kind: string; t: string; trial?: number; by?: string; options?: string[]; reason?: string; outcome?: string; all?: boolean; evidence?: string[] }
 
 let box: Box;
 
@@ -214,44 +214,54 @@ describe('two real services enrolled at once', () => {
 });
 
 describe('the guard', () => {
-  it('rolls back ProtectSystem when the sample starts writing /etc later (errno in its logs)', async () => {
-    expect((await row(SAMPLE_UNIT))?.accepted.some((a) => a.startsWith('ProtectSystem='))).toBe(true);
-    await box.writeFile(`${SAMPLE_DROPINS}/env.conf`, '[Service]\nEnvironment=SAMPLE_SOMETIMES_WRITE=/etc/autoharden-sample.state SAMPLE_SOMETIMES_INTERVAL_MS=400\n');
+  it('alerts and relaxes nothing when the sample starts writing /etc and its probe fails; a person can roll back', async () => {
+    // The sample's own text is no authority (issue 9): GET /, the enrollment's probe, now also
+    // writes /etc and answers 500 under ProtectSystem; the guard says so and keeps the sandbox.
+    const before = (await row(SAMPLE_UNIT))!.accepted;
+    expect(before.some((a) => a.startsWith('ProtectSystem='))).toBe(true);
+    const n = (await journal(SAMPLE_UNIT)).length;
+    await box.writeFile(`${SAMPLE_DROPINS}/env.conf`, '[Service]\nEnvironment=SAMPLE_WRITE_ON_REQUEST=/etc/autoharden-sample.state\n');
     await box.check('systemctl daemon-reload && systemctl restart autoharden-sample');
-    await waitFor(async () => (await journal(SAMPLE_UNIT)).some((r) => r.kind === 'rollback' && r.by === 'guard' && r.options?.includes('ProtectSystem')),
-      30_000, { what: 'a guard rollback of ProtectSystem', intervalMs: 500 });
-    const recs = sinceBegin(await journal(SAMPLE_UNIT)).filter((r) => r.kind === 'rollback');
-    expect(recs.every((r) => r.by === 'guard')).toBe(true);
-    expect(recs[0]!.reason).toMatch(/read-only file system/i);
-    await waitFor(async () => (await box.readFile('/etc/autoharden-sample.state')) !== null, 10_000, { what: 'the sample writes /etc' });
+    await waitFor(async () => (await box.http(SAMPLE_URL)).status === 500, 15_000, { what: 'the probe fails: the write under /etc', intervalMs: 300 });
+    const alert = await waitFor(async () => (await journal(SAMPLE_UNIT)).slice(n).find((r) => r.kind === 'alert'), 30_000, { what: 'an alert', intervalMs: 500 });
+    expect(alert.by).toBe('guard');
+    expect([alert.reason ?? '', ...(alert.evidence ?? [])].join('\n')).toMatch(/autoharden-sample\.state.*read-only file system/i);
+    expect((await journal(SAMPLE_UNIT)).slice(n).filter((r) => r.kind === 'rollback')).toEqual([]);
+    expect((await row(SAMPLE_UNIT))!.accepted).toEqual(before);
+    expect((await box.show(SAMPLE_UNIT, ['ProtectSystem'])).ProtectSystem).toBe('strict');
+    expect(await box.readFile('/etc/autoharden-sample.state')).toBeNull();
+    // A person's rollback always works: the probe passes again, the write lands.
+    await ok(['rollback', SAMPLE_UNIT, '--option', 'ProtectSystem', '--settle', '600']);
+    expect((await box.http(SAMPLE_URL)).status).toBe(200);
+    expect(await box.readFile('/etc/autoharden-sample.state')).not.toBeNull();
     const r = await row(SAMPLE_UNIT);
     expect(r?.state).toBe('guarding');
-    expect(r?.accepted.some((a) => a.startsWith('ProtectSystem='))).toBe(false);
-    expect(r?.accepted.length).toBeGreaterThan(5); // only what the failure pointed at went
+    expect(r?.accepted).toEqual(before.filter((a) => !a.startsWith('ProtectSystem=')));
+    expect((await journal(SAMPLE_UNIT)).slice(n).filter((x) => x.kind === 'rollback').map((x) => [x.by, x.options])).toEqual([['user', ['ProtectSystem']]]);
     expect((await box.show(SAMPLE_UNIT, ['ActiveState'])).ActiveState).toBe('active');
-    expect((await box.http(SAMPLE_URL)).status).toBe(200);
-  }, 60_000);
+  }, 90_000);
 
-  it('rolls back what nginx fails on when a config change makes it write under /etc (exit 1 + EROFS)', async () => {
+  it('alerts when a config change makes nginx write under /etc (exit 1 + EROFS): its sandbox still sets up, so nothing is relaxed; the admin rolls back', async () => {
     await box.writeFile('/etc/nginx/conf.d/ah-guard.conf', 'error_log /etc/nginx/ah-guard.log;\n');
     const before = (await row('nginx.service'))!.accepted;
     expect(before.some((a) => a.startsWith('ProtectSystem='))).toBe(true);
+    const n = (await journal('nginx.service')).length;
     const restart = await box.exec(['systemctl', 'restart', 'nginx']);
     expect(restart.code).not.toBe(0); // nginx -t cannot open its new log: read-only file system
-    await waitFor(async () => (await box.show('nginx.service', ['ActiveState'])).ActiveState === 'active' && (await box.http(NGINX_URL)).status === 200,
-      30_000, { what: 'nginx back up after the guard rolled back', intervalMs: 500 });
-    const rb = sinceBegin(await journal('nginx.service')).filter((r) => r.kind === 'rollback');
-    expect(rb.length).toBeGreaterThanOrEqual(1);
-    expect(rb.every((r) => r.by === 'guard' && r.options!.length >= 1)).toBe(true);
-    expect(rb.flatMap((r) => r.options)).toContain('ProtectSystem');
-    expect(rb[0]!.reason).toMatch(/control process exit status 1.*Read-only file system/);
-    const after = (await row('nginx.service'))!;
-    expect(after.state).toBe('guarding');
-    expect(before.length - after.accepted.length).toBe(rb.flatMap((r) => r.options).length);
+    const alert = await waitFor(async () => (await journal('nginx.service')).slice(n).find((r) => r.kind === 'alert'), 30_000, { what: 'an alert', intervalMs: 500 });
+    expect(alert.by).toBe('guard');
+    expect(alert.reason).toMatch(/control process exit status 1.*points at .*ProtectSystem.*sandbox sets up.*relaxes nothing/);
+    expect((await journal('nginx.service')).slice(n).filter((r) => r.kind === 'rollback')).toEqual([]);
+    expect((await row('nginx.service'))!.accepted).toEqual(before);
+    expect(await box.readFile('/etc/nginx/ah-guard.log')).toBeNull();
+    // the admin, who made the change, decides: a person's rollback always works
+    await ok(['rollback', 'nginx.service', '--option', 'ProtectSystem', '--settle', '1000']);
+    expect((await box.http(NGINX_URL)).status).toBe(200);
     expect(await box.readFile('/etc/nginx/ah-guard.log')).not.toBeNull();
-  }, 60_000);
+    expect((await row('nginx.service'))!.state).toBe('guarding');
+  }, 90_000);
 
-  it('journals a failure hardening did not cause (a config error, exit 1) and rolls nothing back', async () => {
+  it('alerts once on a failure hardening did not cause (a config error, exit 1) and rolls nothing back', async () => {
     const before = (await row('nginx.service'))!.accepted;
     const n = (await journal('nginx.service')).length;
     await box.writeFile('/etc/nginx/conf.d/ah-guard.conf', 'this_is_not_a_directive on;\n');
@@ -259,30 +269,42 @@ describe('the guard', () => {
     await waitFor(async () => (await journal('nginx.service')).length > n, 20_000, { what: 'a journal record', intervalMs: 500 });
     const added = (await journal('nginx.service')).slice(n);
     expect(added).toHaveLength(1);
-    expect(added[0]).toMatchObject({ kind: 'rollback', by: 'guard', options: [] });
-    expect(added[0]!.reason).toMatch(/control process exit status 1.*nothing points at a hardening option; nothing rolled back/);
+    expect(added[0]).toMatchObject({ kind: 'alert', by: 'guard' });
+    expect(added[0]!.reason).toMatch(/control process exit status 1.*sandbox sets up/);
     expect((await row('nginx.service'))!.accepted).toEqual(before);
     expect((await box.show('nginx.service', ['ActiveState'])).ActiveState).toBe('failed');
+    // the same failure again is not a new alert
+    expect((await box.exec(['systemctl', 'restart', 'nginx'])).code).not.toBe(0);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await journal('nginx.service')).length).toBe(n + 1);
     // the admin fixes the config; nginx comes back with its hardening intact
-    await box.check('rm /etc/nginx/conf.d/ah-guard.conf /etc/nginx/ah-guard.log && systemctl restart nginx');
+    await box.check('rm -f /etc/nginx/conf.d/ah-guard.conf /etc/nginx/ah-guard.log && systemctl restart nginx');
     expect((await box.http(NGINX_URL)).status).toBe(200);
     await new Promise((r) => setTimeout(r, 1000));
     expect((await journal('nginx.service')).length).toBe(n + 1);
     expect((await row('nginx.service'))!.accepted).toEqual(before);
   }, 60_000);
-  it('takes up an errno-like line nginx writes to its error.log rather than the journal', async () => {
+  it("alerts on an errno-like line in nginx's error.log — anyone could have put it there — and relaxes nothing", async () => {
+    // nginx healthy, whatever the tests before left behind
+    if ((await box.exec('rm -f /etc/nginx/conf.d/ah-guard.conf /etc/nginx/ah-guard.log; systemctl is-active nginx')).code !== 0) {
+      await box.check('systemctl reset-failed nginx; systemctl restart nginx');
+    }
+    expect((await box.http(NGINX_URL)).status).toBe(200);
     const e = JSON.parse((await box.readFile('/var/lib/autoharden/enrollments/nginx.service.json'))!) as { baseline: { logFiles: string[] } };
     expect(e.baseline.logFiles).toContain('/var/log/nginx/error.log');
     const before = (await row('nginx.service'))!.accepted;
     expect(before.some((a) => a.startsWith('RestrictAddressFamilies='))).toBe(true);
+    const raf = (await box.show('nginx.service', ['RestrictAddressFamilies'])).RestrictAddressFamilies;
     const n = (await journal('nginx.service')).length;
-    // as nginx would log it when a worker opens a socket of a family the filter forbids
+    // as nginx would log it when a worker opens a socket of a family the filter forbids — or as a
+    // client's Referer puts it there (issue 9): the guard cannot tell, so it only alerts
     await box.check(`echo '2026/11/28 23:00:00 [alert] 4242#4242: *7 socket() failed (97: Address family not supported by protocol) while connecting to upstream' >> /var/log/nginx/error.log`);
-    await waitFor(async () => (await journal('nginx.service')).slice(n).some((r) => r.kind === 'rollback'), 20_000, { what: 'a guard rollback', intervalMs: 500 });
-    const added = (await journal('nginx.service')).slice(n).filter((r) => r.kind === 'rollback');
-    expect(added.map((r) => [r.by, r.options])).toEqual([['guard', ['RestrictAddressFamilies']]]);
-    expect(added[0]!.reason).toMatch(/error\.log: .*Address family not supported/);
-    expect((await box.show('nginx.service', ['ActiveState', 'RestrictAddressFamilies']))).toMatchObject({ ActiveState: 'active' });
+    const alert = await waitFor(async () => (await journal('nginx.service')).slice(n).find((r) => r.kind === 'alert'), 20_000, { what: 'an alert', intervalMs: 500 });
+    expect(alert.by).toBe('guard');
+    expect([alert.reason ?? '', ...(alert.evidence ?? [])].join('\n')).toMatch(/error\.log: .*Address family not supported/);
+    expect((await journal('nginx.service')).slice(n).filter((r) => r.kind === 'rollback')).toEqual([]);
+    expect((await row('nginx.service'))!.accepted).toEqual(before);
+    expect(await box.show('nginx.service', ['ActiveState', 'RestrictAddressFamilies'])).toEqual({ ActiveState: 'active', RestrictAddressFamilies: raf });
     expect((await box.http(NGINX_URL)).status).toBe(200);
   }, 60_000);
 });
