@@ -252,8 +252,9 @@ export class TuneSession {
     let since = this.ports.now();
     const ctx: LearnContext = { scope: this.scope, isDir: (p) => this.ports.isDirectory(p), realDir: this.ports.realDir?.bind(this.ports) };
     for (let round = 0; !verdict.ok && round < MAX_LEARN_ROUNDS; round++) {
-      // lines known as noise (seen without the candidate) teach nothing
-      const learned = learnFromFailure(settings, verdict.evidence.filter((l) => !isKnown(this.watch.knownErrors, l)), ctx);
+      // Every line may teach, noise included: what it can teach is confined to the unit's own
+      // directories (the allow-list) and kept only where the service then writes.
+      const learned = learnFromFailure(settings, verdict.evidence, ctx);
       if (!learned) break;
       const tried = settings.map((s) => `${s.option}=${s.value}`).join(' ');
       if (settings.length === 1) this.report.rejected.push(...settings.map((s) => ({ option: s.option, value: s.value, reason: `${verdict.reason} (retrying with the paths it named)` })));

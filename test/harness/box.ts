@@ -303,7 +303,8 @@ const NOISE_SCRIPT = `
 import { request } from 'node:http';
 const [url, referer, perSecond, seconds] = process.argv.slice(1);
 const max = Math.min(10000, Math.ceil(Number(perSecond) * Number(seconds)));
-const end = Date.now() + Number(seconds) * 1000;
+// one interval of grace: the first request leaves after one interval, the last at the bound
+const end = Date.now() + Number(seconds) * 1000 + 1000 / Number(perSecond) + 250;
 let sent = 0, answered = 0, open = 0;
 const done = () => { console.log(JSON.stringify({ sent, answered })); process.exit(0); };
 process.on('SIGTERM', done);

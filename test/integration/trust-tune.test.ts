@@ -120,6 +120,9 @@ describe('the hostile sample tuned in quiet, then under its own and its clients\
 
   it('reaches the same accepted set and exposure as in quiet', () => {
     expect(noisy.code, noisy.stderr).toBe(0);
+    // figures for the record: what noise costs (restarts) and what it does not (settings)
+    console.log(`trust-tune: quiet ${quiet.exposureBefore} → ${quiet.exposureAfter}, ${quiet.trials} trials, ${quiet.restarts} restarts; `
+      + `noisy ${noisy.report!.exposureBefore} → ${noisy.report!.exposureAfter}, ${noisy.report!.trials} trials, ${noisy.report!.restarts} restarts`);
     expect(names(noisy.report!.accepted)).toEqual(names(quiet.accepted));
     expect(Math.abs(noisy.report!.exposureAfter - quiet.exposureAfter)).toBeLessThanOrEqual(0.1 + 1e-9);
   });
