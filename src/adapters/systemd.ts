@@ -18,6 +18,7 @@
 // unit's state), retries calls that systemd dropped, and tells the listener (setEvents).
 // Watched units (watchUnit) report PropertiesChanged and UnitNew through the same listener, with
 // one match rule per watched unit added once.
+import { v6Text } from '../core/cidr.js';
 import { readFileSync } from 'node:fs';
 import { DBusError, Message, MessageType, sessionBus, systemBus } from 'dbus-next';
 import type { MessageBus } from 'dbus-next';
@@ -789,32 +790,6 @@ function text(v: unknown): string {
 export function formatAddress(family: number, bytes: unknown): string {
   const b = Buffer.isBuffer(bytes) ? bytes : Array.isArray(bytes) ? Buffer.from(bytes.map(Number)) : Buffer.alloc(0);
   if (family === 2 && b.length === 4) return [...b].join('.');
-  if (family === 10 && b.length === 16) {
-    const groups: number[] = [];
-    for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i));
-    // ::ffff:a.b.c.d
-    if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
-      return `::ffff:${[...b.subarray(12)].join('.')}`;
-    }
-    // longest run (first on ties) of at least two zero groups becomes ::
-    let bestStart = -1;
-    let bestLen = 0;
-    for (let i = 0; i < 8; ) {
-      if (groups[i] !== 0) {
-        i++;
-        continue;
-      }
-      let j = i;
-      while (j < 8 && groups[j] === 0) j++;
-      if (j - i > bestLen) {
-        bestStart = i;
-        bestLen = j - i;
-      }
-      i = j;
-    }
-    const hexes = groups.map((g) => g.toString(16));
-    if (bestLen < 2) return hexes.join(':');
-    return `${hexes.slice(0, bestStart).join(':')}::${hexes.slice(bestStart + bestLen).join(':')}`;
-  }
+  if (family === 10 && b.length === 16) return v6Text([...b]);
   return b.toString('hex');
 }

@@ -64,7 +64,8 @@ function mask(bytes: number[], prefix: number): number[] {
   });
 }
 
-function v6Text(b: number[]): string {
+/** An IPv6 address's 16 bytes as systemd and RFC 5952 print it (lower case, longest zero run as ::). */
+export function v6Text(b: readonly number[]): string {
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push((b[i]! << 8) | b[i + 1]!);
   if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) return `::ffff:${b.slice(12).join('.')}`;
