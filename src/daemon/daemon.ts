@@ -159,7 +159,12 @@ export class Daemon {
           e.state = 'guarding';
           this.d.store.write(e);
         }
-        if (e.state === 'guarding' && a.release) await this.startGuard(a);
+        if (e.state === 'guarding' && a.release) {
+          // I1 at daemon start: a guard action cut short (a rollback, a reproduction's arm) left
+          // files or the running process out of line with the journal; bring them back first
+          await this.revertAfterError(a, 'the daemon stopped during a guard action');
+          await this.startGuard(a);
+        }
         if (e.state === 'failed' && a.release) {
           // I1: a unit that failed in an earlier run gets no trial left behind, then is let go
           await this.revertAfterError(a, `recovering a unit that failed earlier (${e.error ?? 'unknown error'})`);

@@ -159,6 +159,24 @@ describe('the daemon queue', () => {
     expect(journalFor(dir, 'a.service').read().filter((r) => r.kind === 'tune-begin')).toHaveLength(1);
   });
 
+  it('brings a guarded unit back to its journaled set at start when a guard action was cut short (I1)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ah-queue-'));
+    const h1 = harness(dir, { 'g.service': 1 });
+    live.push(h1);
+    await h1.daemon.start();
+    await h1.daemon.enroll({ unit: 'g' });
+    await until(() => states(h1)['g.service'] === 'guarding');
+    await h1.daemon.stop();
+    // killed mid-trial of some action: the journal has a trial that never ended
+    const setting = { option: 'PrivateTmp', value: 'yes', lines: ['PrivateTmp=yes'] };
+    journalFor(dir, 'g.service').append({ kind: 'trial-begin', trial: 99, settings: [setting] });
+    const h2 = await started(harness(dir, { 'g.service': 1 }));
+    expect(states(h2)['g.service']).toBe('guarding');
+    const recs = journalFor(dir, 'g.service').read();
+    expect(recs.at(-1)).toMatchObject({ kind: 'recovered', trial: 99, reason: expect.stringMatching(/guard action/) });
+    expect(h2.units.get('g.service')!.restarts).toBe(1); // the unit runs the journaled set again
+  });
+
   it('marks a unit failed, with the reason, when its tune fails; a bus hiccup is retried with resume', async () => {
     const h = await started(harness(undefined, { 'a.service': 1, 'b.service': 1 }));
     h.failBegin.set('a.service', new AutohardenError('Failed', 'probe http://127.0.0.1/ fails before any change (ECONNREFUSED); fix the probe or the service first'));
