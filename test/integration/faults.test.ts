@@ -207,7 +207,7 @@ describe('the daemon killed at each step, then restarted by systemd', () => {
     await box.check('systemctl daemon-reload');
     const back = await waitFor(async () => { const d = await daemon(); return d.NRestarts !== dead.NRestarts ? d : undefined; }, 30_000,
       { what: 'systemd restarting the daemon', intervalMs: 300 });
-    return back.NRestarts;
+    return back.NRestarts ?? '';
   }
   const enroll = (args: string[]) => ok(['enroll', SAMPLE_UNIT, '--probe', SAMPLE_URL, ...args]);
   const guarding = async (what: string) => {

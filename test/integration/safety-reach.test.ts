@@ -119,8 +119,8 @@ describe('--local-only', () => {
   it('accepts IPAddressDeny=any with localhost allowed', async () => {
     expect(find(report.accepted, 'IPAddressDeny')?.value).toBe('any, allow localhost');
     const eff = await box.show(NGINX, ['IPAddressDeny', 'IPAddressAllow']);
-    expect(eff.IPAddressDeny.split(/\s+/).sort()).toEqual(['0.0.0.0/0', '::/0']);
-    expect(eff.IPAddressAllow.split(/\s+/).sort()).toEqual(['127.0.0.0/8', '::1/128']);
+    expect((eff.IPAddressDeny ?? '').split(/\s+/).sort()).toEqual(['0.0.0.0/0', '::/0']);
+    expect((eff.IPAddressAllow ?? '').split(/\s+/).sort()).toEqual(['127.0.0.0/8', '::1/128']);
   });
 
   it('local probes pass; the remote host is cut off, both ways', async () => {
@@ -144,8 +144,8 @@ describe('--allow-net 10.251.0.2/32', () => {
   it('accepts IPAddressDeny with the declared peer allowed besides localhost', async () => {
     expect(find(report.accepted, 'IPAddressDeny')?.value).toBe(`any, allow localhost ${REMOTE}/32`);
     const eff = await box.show(NGINX, ['IPAddressDeny', 'IPAddressAllow']);
-    expect(eff.IPAddressDeny.split(/\s+/).sort()).toEqual(['0.0.0.0/0', '::/0']);
-    expect(eff.IPAddressAllow.split(/\s+/)).toEqual(expect.arrayContaining([`${REMOTE}/32`, '127.0.0.0/8', '::1/128']));
+    expect((eff.IPAddressDeny ?? '').split(/\s+/).sort()).toEqual(['0.0.0.0/0', '::/0']);
+    expect((eff.IPAddressAllow ?? '').split(/\s+/)).toEqual(expect.arrayContaining([`${REMOTE}/32`, '127.0.0.0/8', '::1/128']));
     expect(has(report.accepted, 'PrivateNetwork')).toBe(false);
   });
 

@@ -69,7 +69,7 @@ function world(dir = mkdtempSync(join(tmpdir(), 'ah-iso-'))): World {
     knownErrors: async () => new Set(),
     logsSince: async () => [],
     exposure: async () => 3,
-    checkSandbox: async () => ({ ok: true }),
+    checkSandbox: async () => ({ setUp: true, reason: 'not checked in this test' }),
     signals: { progress: () => {}, trialFinished: () => {}, alert: () => {} },
     log: { info: () => {}, warn: (m) => logs.push(`warn ${m}`), error: (m) => logs.push(`error ${m}`), debug: () => {} },
     newSession: (ports, o): Session => {

@@ -68,7 +68,9 @@ function harness(stateDir = mkdtempSync(join(tmpdir(), 'ah-queue-')), steps: Rec
     signals: {
       progress: (u, s, m) => h.signals.push(`${u} ${s} ${m}`),
       trialFinished: (u, t, o) => h.signals.push(`${u} #${t} ${o}`),
+      alert: (u, m) => h.signals.push(`${u} ALERT ${m}`),
     },
+    checkSandbox: async () => ({ setUp: true, reason: 'not checked in this test' }),
     log: { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} },
     newSession: (ports, o): Session => {
       const report: TuneReport = { unit: o.unit, exposureBefore: 9.6, exposureAfter: 3, trials: 0, restarts: 0, durationMs: 1, accepted: [], rejected: [], skipped: [], warnings: [] };

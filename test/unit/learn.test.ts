@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { addedPaths, baseValue, erofsDirs, learnFromFailure, pathsOf, withWritablePaths, withoutPaths, type LearnContext } from '../../src/core/learn.js';
 import { writableScope, type WritableScope } from '../../src/core/paths.js';
+import type { Rung } from '../../src/core/types.js';
 
 const scope = (...names: string[]): WritableScope => ({ names, directories: [] });
 const ctx = (s: WritableScope, extra: Partial<LearnContext> = {}): LearnContext => ({ scope: s, ...extra });
@@ -45,7 +46,7 @@ describe('learned ReadWritePaths', () => {
   });
 
   it('seeds a rung without changing what is in force for it', () => {
-    const rung = { value: 'strict', lines: ['ProtectSystem=strict'], residual: 0, inForce: () => true };
+    const rung: Rung = { value: 'strict', lines: ['ProtectSystem=strict'], residual: 0, inForce: () => true };
     const seeded = withWritablePaths(rung, ['/var/log/nginx', '/run/nginx']);
     expect(seeded.lines).toEqual(['ProtectSystem=strict', 'ReadWritePaths=-/run/nginx -/var/log/nginx']);
     expect(seeded.inForce({})).toBe(true);
@@ -53,7 +54,7 @@ describe('learned ReadWritePaths', () => {
   });
 
   it('drops learned directories from strict and keeps the value format', () => {
-    const rung = { value: 'strict', lines: ['ProtectSystem=strict'], residual: 0, inForce: () => true };
+    const rung: Rung = { value: 'strict', lines: ['ProtectSystem=strict'], residual: 0, inForce: () => true };
     const two = withWritablePaths(rung, ['/var/lib/a', '/var/log/a']);
     const s = [{ option: 'ProtectSystem', value: two.value, lines: two.lines }];
     expect(withoutPaths(s, ['/var/lib/a'])[0]).toEqual({ option: 'ProtectSystem', value: 'strict; ReadWritePaths=-/var/log/a', lines: ['ProtectSystem=strict', 'ReadWritePaths=-/var/log/a'] });

@@ -195,7 +195,8 @@ describe('refusal by canonical name, over D-Bus (fake systemd)', () => {
         knownErrors: async () => new Set(),
         logsSince: async () => [],
         exposure: async () => 3,
-        signals: { progress: () => {}, trialFinished: () => {} },
+        signals: { progress: () => {}, trialFinished: () => {}, alert: () => {} },
+        checkSandbox: async () => ({ setUp: true, reason: 'not checked in this test' }),
         log: { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} },
       });
     });
