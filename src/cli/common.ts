@@ -73,6 +73,9 @@ let hungUp = false;
  * releases) when it cannot restore the modes of a terminal that hung up, and it skips descriptors
  * the program closed: after SIGHUP there is no one left to talk to, so close stdin, stdout and
  * stderr, and the exit status stays 129. */
+/** True once a SIGHUP said the terminal is gone. */
+export const stdioHungUp = (): boolean => hungUp;
+
 export function releaseStdioAfterHangup(): void {
   if (!hungUp) return;
   for (const fd of [0, 1, 2]) {

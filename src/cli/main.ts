@@ -16,7 +16,7 @@ import { parseUnitName } from '../core/unitName.js';
 import { formatStatus, type StatusRow } from '../daemon/statusFormat.js';
 import type { RollbackResult } from '../engine/rollback.js';
 import { DEFAULT_SETTLE_MS, SETTLE_MAX_MS, SETTLE_MIN_MS } from '../core/limits.js';
-import { Interrupted, abortOnSignals, addTuneOptions, daemonFor, int, parseAllowNet, print, progress, releaseStdioAfterHangup, requireJournal, requireRoot, stateDirOpt, withUnit } from './common.js';
+import { Interrupted, abortOnSignals, addTuneOptions, daemonFor, int, parseAllowNet, print, progress, releaseStdioAfterHangup, requireJournal, stdioHungUp, requireRoot, stateDirOpt, withUnit } from './common.js';
 import { registerDaemonCommands } from './daemonCommands.js';
 import { formatRecord, formatTuneReport } from './format.js';
 
@@ -279,9 +279,23 @@ async function main(argv: string[]): Promise<number> {
 const exitCode = await main(process.argv);
 process.exitCode = exitCode;
 // A command that talked to the daemon may leave a bus socket half-closed: don't wait for it.
+// process.exit() drops what a pipe has not taken yet (stdout to a pipe is asynchronous): a large
+// `journal --json` came out cut short. Wait until stdout and stderr are drained — bounded, and not
+// at all after a hang-up, when nobody reads them any more.
 if (process.argv[2] !== 'daemon') {
+  const drained = (s: NodeJS.WriteStream) =>
+    new Promise<void>((resolve) => {
+      if (s.writableLength === 0 || s.destroyed) return resolve();
+      s.once('drain', () => resolve());
+      s.once('error', () => resolve());
+      s.once('close', () => resolve());
+    });
+  const bound = new Promise<void>((resolve) => setTimeout(resolve, 30_000).unref());
   setImmediate(() => {
-    releaseStdioAfterHangup();
-    process.exit(exitCode);
+    const wait = stdioHungUp() ? Promise.resolve() : Promise.race([Promise.all([drained(process.stdout), drained(process.stderr)]), bound]);
+    void wait.then(() => {
+      releaseStdioAfterHangup();
+      process.exit(exitCode);
+    });
   });
 }
