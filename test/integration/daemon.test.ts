@@ -394,7 +394,8 @@ describe('systemd re-executing itself during tuning', () => {
     expect(log).toMatch(/systemd re-executed/);
     await ok(['unenroll', SAMPLE_UNIT, '--remove']);
     await box.check(`rm ${SAMPLE_DROPINS}/slow-start.conf && systemctl daemon-reload && systemctl restart autoharden-sample`);
-    expect((await box.http(SAMPLE_URL)).status).toBe(200);
+    // Type=simple: the restart returns at fork; the sample listens a moment later
+    await waitFor(async () => (await box.http(SAMPLE_URL)).status === 200, 15_000, { what: 'the sample serving again', intervalMs: 300 });
   }, 150_000);
 });
 
