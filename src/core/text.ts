@@ -6,6 +6,11 @@ import { AutohardenError, type ErrorCode } from './errors.js';
  * separators (other readers break lines there). */
 export const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
+/** Text a service wrote, flattened for one line on a terminal or the bus: controls become spaces. */
+export function flattened(text: string): string {
+  return text.replace(new RegExp(CONTROL.source, 'g'), ' ');
+}
+
 /** The text quoted for a one-line message: JSON-escaped, line separators too, shortened. */
 export function shown(text: string): string {
   const s = JSON.stringify(text.length > 60 ? `${text.slice(0, 57)}...` : text);

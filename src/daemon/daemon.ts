@@ -7,6 +7,7 @@
 // It does nothing until start(); its collaborators come in through the constructor (daemon/main.ts
 // wires the real ones).
 import { AutohardenError } from '../core/errors.js';
+import { flattened } from '../core/text.js';
 import { renderExport } from '../core/exportFormats.js';
 import { acceptedSet, type JournalRecord } from '../core/journal.js';
 import { errorSignatures } from '../core/logcheck.js';
@@ -587,7 +588,7 @@ export class Daemon {
   /** An alert: journaled (a record of its own kind), signalled, and in the daemon's log. A
    * journal that cannot be written does not silence it. */
   private alert(unit: string, reason: string, evidence: string[]): void {
-    const line = reason.replace(/[\x00-\x1f\x7f]/g, ' ');
+    const line = flattened(reason);
     this.d.log.warn(`ALERT ${unit}: ${line}`);
     this.d.signals.alert(unit, line);
     try {

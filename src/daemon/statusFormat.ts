@@ -1,5 +1,7 @@
 // Status rows as data and as text. Types and formatting only: the CLI loads this (and not the
 // journal schema) when the daemon answers `status`.
+// Alert texts quote what a service logged: no terminal escapes reach the admin's screen.
+import { flattened } from '../core/text.js';
 import type { TuneReport } from '../engine/tune.js';
 
 /** queued/tuning/guarding/failed for enrolled units; tuned/interrupted/tuning for units only
@@ -30,9 +32,6 @@ export interface StatusRow {
   report?: TuneReport;
 }
 
-// Alert texts quote what a service logged: no terminal escapes reach the admin's screen.
-// eslint-disable-next-line no-control-regex
-const printable = (s: string) => s.replace(/[\x00-\x1f\x7f-\x9f]/g, ' ');
 const num = (n: number | null) => (n === null ? '…' : n.toFixed(1));
 
 export function formatStatus(rows: readonly StatusRow[]): string {
@@ -41,7 +40,7 @@ export function formatStatus(rows: readonly StatusRow[]): string {
   const head = `${'UNIT'.padEnd(w)}  ${'STATE'.padEnd(11)}  ${'EXPOSURE'.padEnd(11)}  TRIALS  CURRENT`;
   const lines = rows.map((r) => {
     const exposure = r.exposureBefore === null && r.exposureAfter === null ? '-' : `${num(r.exposureBefore)} → ${num(r.exposureAfter)}`;
-    const alerts = r.alerts ? `${r.alerts} alert(s), last: ${printable(r.lastAlert ?? '').slice(0, 120)}` : '';
+    const alerts = r.alerts ? `${r.alerts} alert(s), last: ${flattened(r.lastAlert ?? '').slice(0, 120)}` : '';
     const current = r.currentTrial ? `#${r.currentTrial.trial} ${r.currentTrial.settings}` : r.error ? `error: ${r.error}` : alerts || (r.cost ? `cost ${r.cost}` : '');
     return `${r.unit.padEnd(w)}  ${r.state.padEnd(11)}  ${exposure.padEnd(11)}  ${String(r.trials).padStart(6)}  ${current}`.trimEnd();
   });
