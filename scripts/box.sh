@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A throwaway real systemd, booted as PID 1 of private namespaces (see DESIGN.md "Real systemd in tests").
+# A throwaway real systemd, booted as PID 1 of private namespaces (docs/testing.md).
 #   box.sh start NAME   boot a box; prints its PID 1 (state under $AUTOHARDEN_BOX_DIR/NAME)
 #   box.sh exec NAME CMD...   run CMD inside the box (all its namespaces)
 #   box.sh remote NAME  join a remote test host (netns ah-NAME-r) by a veth pair: box 10.251.0.1 (eth0),

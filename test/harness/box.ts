@@ -1,5 +1,5 @@
 // A vitest-friendly handle on scripts/box.sh: a real systemd 252 booted as PID 1 of private
-// namespaces (DESIGN.md "Real systemd in tests"). Needs root.
+// namespaces (docs/testing.md). Needs root.
 //
 //   const box = await startBox('it-box');       // one name per test file
 //   await box.installSample();                  // sample/autoharden-sample.service, answering on :81
