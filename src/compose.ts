@@ -1,12 +1,15 @@
-// The composition root: the one place that builds adapters and hands them to the engine.
+// The composition root: the one place that builds adapters and hands them to the engine (the
+// state directory's in compose/state.ts, the daemon's in compose/daemon.ts).
 import { statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { exposure } from './adapters/analyze.js';
+export { exposure } from './adapters/analyze.js';
 import { DropIns, SYSTEM_DIRS } from './adapters/dropins.js';
 import { ACCEPTED_FILE, TRIAL_FILE, renderDropIn } from './core/dropin.js';
 import { acceptedSet, unfinishedTrial } from './core/journal.js';
-import { JournalStore } from './adapters/journalStore.js';
+import type { JournalStore } from './adapters/journalStore.js';
+import { journalFor } from './compose/state.js';
 import { runProbes } from './adapters/probes.js';
 import { Systemd } from './adapters/systemd.js';
 import { linesSince, logOffsets, tails } from './adapters/logFiles.js';
@@ -16,16 +19,12 @@ import { changedSince, realDir } from './adapters/writes.js';
 import { recentUnitLogs, unitLogsSince } from './adapters/unitLogs.js';
 import { FAULT_STEPS, type FaultStep, type Ports, type ProgressEvent, type SystemdPort } from './engine/ports.js';
 
-export const DEFAULT_STATE_DIR = '/var/lib/autoharden';
+export { DEFAULT_STATE_DIR, journalFor } from './compose/state.js';
 
 export interface Wiring {
   stateDir: string;
   progress: (e: ProgressEvent) => void;
   probeTimeoutMs?: number;
-}
-
-export function journalFor(stateDir: string, unit: string): JournalStore {
-  return new JournalStore(stateDir, unit);
 }
 
 /** AUTOHARDEN_FAULT=STEP[:N[:SIGNAL]] sends this process SIGNAL (default SIGKILL) the Nth time

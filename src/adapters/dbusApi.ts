@@ -1,22 +1,21 @@
-// autoharden's own D-Bus API, described once: the server exports it from this table, its
-// introspection data (what `busctl introspect org.autoharden1 /org/autoharden1` shows) is
-// generated from it with argument names and a line of documentation each, and the client calls it
-// by the same names. Errors are org.autoharden1.Error.<Code> with the codes of core/errors.ts.
-import type { ErrorCode } from '../core/errors.js';
+// autoharden's own D-Bus API, described once: its methods are the remote use cases of
+// app/registry.ts (name, arguments and a line of documentation each); the server exports them,
+// its introspection data (what `busctl introspect org.autoharden1 /org/autoharden1` shows) is
+// generated here, and the client calls them by the same names. Errors are
+// org.autoharden1.Error.<Code> with the codes of core/errors.ts.
+import { REMOTE } from '../app/registry.js';
+import type { ArgDoc } from '../app/useCase.js';
+import { ERROR_CODES } from '../core/errors.js';
+import { ERROR_PREFIX, OBJECT_PATH, INTERFACE } from './dbusNames.js';
 
-export const BUS_NAME = 'org.autoharden1';
-export const OBJECT_PATH = '/org/autoharden1';
-export const INTERFACE = 'org.autoharden1.Manager';
-export const ERROR_PREFIX = 'org.autoharden1.Error.';
-
-export interface ArgDoc {
-  name: string;
-  type: string;
-  doc: string;
-}
+export { BUS_NAME, ERROR_PREFIX, INTERFACE, OBJECT_PATH, codeOfErrorName, errorName } from './dbusNames.js';
+export { ERROR_CODES } from '../core/errors.js';
+export type { ArgDoc } from '../app/useCase.js';
 
 export interface MemberDoc {
   name: string;
+  /** The use case it runs (the server's handler). */
+  handler: string;
   doc: string;
   in: ArgDoc[];
   out: ArgDoc[];
@@ -32,54 +31,9 @@ export interface SignalDoc {
 
 const unit: ArgDoc = { name: 'unit', type: 's', doc: 'a service unit, e.g. nginx.service' };
 
-export const METHODS: readonly MemberDoc[] = [
-  {
-    name: 'Enroll',
-    doc: 'Queue a running service for tuning, then guarding. The spec is validated before anything is queued (Error.Usage).',
-    in: [{
-      name: 'spec', type: 's',
-      doc: 'JSON {"unit":"nginx.service","probes":["http://127.0.0.1/"],"settleMs":2000,"strategy":"one-at-a-time|adaptive","persist":true,"allowNet":[],"localOnly":false,"confineSessions":false,"workload":"exec:COMMAND","budget":0.05}; only unit is required',
-    }],
-    out: [{ name: 'unit', type: 's', doc: 'the unit name as enrolled (nginx → nginx.service)' }],
-  },
-  {
-    name: 'Status',
-    doc: 'State of one unit, or of every unit the daemon knows: queued, tuning, guarding or failed (tuned/interrupted for units only `tune` touched).',
-    in: [{ name: 'unit', type: 's', doc: 'a unit, or "" for all' }],
-    out: [{ name: 'status', type: 's', doc: 'JSON array of {unit, state, enrolled, exposureBefore, exposureAfter, trials, currentTrial, accepted, error?, report?}' }],
-  },
-  {
-    name: 'Journal',
-    doc: "The unit's journal: every trial, verdict, skip, rollback and recovery, oldest first.",
-    in: [unit],
-    out: [{ name: 'records', type: 's', doc: 'JSON array of journal records' }],
-  },
-  {
-    name: 'Rollback',
-    doc: 'Remove one accepted option, or all of them; restarts the unit and runs its probes.',
-    in: [
-      unit,
-      { name: 'option', type: 's', doc: 'option name (e.g. ProtectSystem), or "" with all' },
-      { name: 'all', type: 'b', doc: 'remove every accepted option' },
-      { name: 'settle_ms', type: 'u', doc: 'settle period after the restart; 0: the enrollment\'s, else 2000' },
-    ],
-    out: [{ name: 'result', type: 's', doc: 'JSON {unit, removed, remaining, verdict}' }],
-    slow: true,
-  },
-  {
-    name: 'Unenroll',
-    doc: 'Stop tuning and guarding a unit; keep its accepted drop-in (persisted under /etc) or remove it.',
-    in: [unit, { name: 'mode', type: 's', doc: '"keep" or "remove"' }],
-    out: [{ name: 'result', type: 's', doc: 'JSON {unit, mode, kept?, rollback?}' }],
-    slow: true,
-  },
-  {
-    name: 'Export',
-    doc: 'The accepted set, to commit and ship.',
-    in: [unit, { name: 'format', type: 's', doc: '"dropin", "json" or "ansible"' }],
-    out: [{ name: 'text', type: 's', doc: 'a drop-in file, a JSON array of settings, or Ansible tasks' }],
-  },
-];
+export const METHODS: readonly MemberDoc[] = REMOTE.map(({ name, dbus: m }) => ({
+  name: m.member, handler: name, doc: m.doc, in: m.in, out: m.out, ...(m.slow ? { slow: true } : {}),
+}));
 
 export const SIGNALS: readonly SignalDoc[] = [
   {
@@ -109,16 +63,6 @@ export const PROPERTIES: readonly ArgDoc[] = [
   { name: 'Version', type: 's', doc: 'autoharden version' },
   { name: 'StateDirectory', type: 's', doc: 'where enrollments and journals live' },
 ];
-
-export const ERROR_CODES: readonly ErrorCode[] = ['Usage', 'AccessDenied', 'UnitUnknown', 'Failed', 'Config', 'Locked'];
-
-export const errorName = (code: ErrorCode): string => `${ERROR_PREFIX}${code}`;
-
-export function codeOfErrorName(name: string): ErrorCode | undefined {
-  if (!name.startsWith(ERROR_PREFIX)) return undefined;
-  const code = name.slice(ERROR_PREFIX.length) as ErrorCode;
-  return ERROR_CODES.includes(code) ? code : undefined;
-}
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const com = (s: string) => s.replace(/--/g, '- -');

@@ -4,7 +4,7 @@
 import { DBusError, Message, MessageType, sessionBus, systemBus } from 'dbus-next';
 import type { MessageBus } from 'dbus-next';
 import { AutohardenError } from '../core/errors.js';
-import { BUS_NAME, INTERFACE, OBJECT_PATH, codeOfErrorName } from './dbusApi.js';
+import { BUS_NAME, INTERFACE, OBJECT_PATH, codeOfErrorName } from './dbusNames.js';
 
 const DBUS = 'org.freedesktop.DBus';
 const DBUS_PATH = '/org/freedesktop/DBus';

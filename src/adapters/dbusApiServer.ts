@@ -6,21 +6,14 @@
 import { readFileSync } from 'node:fs';
 import { DBusError, Message, NameFlag, RequestNameReply, interface as dbusInterface, sessionBus, systemBus } from 'dbus-next';
 import type { MessageBus } from 'dbus-next';
-import { AutohardenError } from '../core/errors.js';
+import type { ManagerHandlers } from '../app/registry.js';
+import { AutohardenError, errorCodeOf } from '../core/errors.js';
 import { BUS_NAME, INTERFACE, METHODS, OBJECT_PATH, SIGNALS, errorName, introspectionXml } from './dbusApi.js';
 import { SystemdError } from './systemd.js';
 
-const MAX_CACHED_CALLERS = 64;
+export type { ManagerHandlers } from '../app/registry.js';
 
-/** What the daemon answers; each returns a JSON text (or plain text for Export). */
-export interface ManagerHandlers {
-  enroll(spec: string): Promise<string>;
-  status(unit: string): Promise<string>;
-  journal(unit: string): Promise<string>;
-  rollback(unit: string, option: string, all: boolean, settleMs: number): Promise<string>;
-  unenroll(unit: string, mode: string): Promise<string>;
-  export(unit: string, format: string): Promise<string>;
-}
+const MAX_CACHED_CALLERS = 64;
 
 export interface ServerOptions {
   handlers: ManagerHandlers;
@@ -34,18 +27,16 @@ export interface ServerOptions {
   onClosed?: (err: Error) => void;
 }
 
-/** Any error → DBusError named by its code, with the first line of its message. */
+/** Any error → DBusError named by its code (core/errors.ts), with the first line of its message. */
 export function toDBusError(e: unknown): DBusError {
   if (e instanceof DBusError) return e;
   const line = (s: string) => s.split('\n')[0]!.slice(0, 500);
-  if (e instanceof AutohardenError) return new DBusError(errorName(e.code), line(e.message));
   if (e instanceof SystemdError) {
     const code = e.code === 'NoSuchUnit' ? 'UnitUnknown' : e.code === 'AccessDenied' ? 'AccessDenied' : 'Failed';
     return new DBusError(errorName(code), line(e.message));
   }
-  const errno = (e as { code?: unknown }).code;
-  if (errno === 'EACCES' || errno === 'EPERM') return new DBusError(errorName('AccessDenied'), line(`access denied: ${(e as Error).message}`));
-  return new DBusError(errorName('Failed'), line(e instanceof Error ? e.message : String(e)));
+  const { code, message } = errorCodeOf(e);
+  return new DBusError(errorName(code), line(message));
 }
 
 class ManagerInterface extends dbusInterface.Interface {
@@ -63,23 +54,10 @@ class ManagerInterface extends dbusInterface.Interface {
     return this.server.o.stateDirectory;
   }
 
-  Enroll(spec: string): Promise<string> {
-    return this.server.guarded(this.caller, () => this.server.o.handlers.enroll(spec));
-  }
-  Status(unit: string): Promise<string> {
-    return this.server.guarded(this.caller, () => this.server.o.handlers.status(unit));
-  }
-  Journal(unit: string): Promise<string> {
-    return this.server.guarded(this.caller, () => this.server.o.handlers.journal(unit));
-  }
-  Rollback(unit: string, option: string, all: boolean, settleMs: number): Promise<string> {
-    return this.server.guarded(this.caller, () => this.server.o.handlers.rollback(unit, option, all, settleMs));
-  }
-  Unenroll(unit: string, mode: string): Promise<string> {
-    return this.server.guarded(this.caller, () => this.server.o.handlers.unenroll(unit, mode));
-  }
-  Export(unit: string, format: string): Promise<string> {
-    return this.server.guarded(this.caller, () => this.server.o.handlers.export(unit, format));
+  /** Runs a method's handler for its caller. */
+  call(handler: string, args: unknown[]): Promise<string> {
+    const fn = (this.server.o.handlers as unknown as Record<string, (...a: unknown[]) => Promise<string>>)[handler];
+    return this.server.guarded(this.caller, () => fn!.apply(this.server.o.handlers, args));
   }
   Progress(unit: string, state: string, message: string): unknown {
     return [unit, state, message];
@@ -92,6 +70,15 @@ class ManagerInterface extends dbusInterface.Interface {
   }
 }
 
+// One method per remote use case (METHODS), each running its handler; dbus-next takes them from
+// the prototype when the members are configured.
+for (const m of METHODS) {
+  Object.defineProperty(ManagerInterface.prototype, m.name, {
+    value: function (this: ManagerInterface, ...args: unknown[]) {
+      return this.call(m.handler, args);
+    },
+  });
+}
 const sig = (args: readonly { type: string }[]) => args.map((a) => a.type).join('');
 ManagerInterface.configureMembers({
   properties: { Version: { signature: 's', access: 'read' }, StateDirectory: { signature: 's', access: 'read' } },

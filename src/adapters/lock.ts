@@ -34,10 +34,11 @@ function alive(pid: number): boolean {
 
 /** Who holds it, as the holder wrote it: "PID (COMMAND)". A new holder writes that just after it
  * took the lock, over its predecessor's (a dead pid): wait a moment for it rather than name the
- * wrong process. Only for the message; undefined when it does not come. */
+ * wrong process (up to 0.5 s: a busy machine may not run the holder sooner). Only for the message;
+ * undefined when it does not come. */
 function holderOf(path: string): string | undefined {
   const pause = new Int32Array(new SharedArrayBuffer(4));
-  for (let i = 0; i < 10; i++) {
+  for (let i = 0; i < 50; i++) {
     try {
       const [pid = '', cmd = ''] = readFileSync(path, 'utf8').split('\n');
       if (/^\d{1,10}$/.test(pid) && alive(Number(pid))) return `${pid} (${clean(cmd) || '?'})`;

@@ -1,11 +1,8 @@
-// Glue between systemd and /proc: observe a running service and turn what it holds into the
-// facts the safety policy and the log check need.
+// Glue between systemd and /proc: observe a running service (read its processes, stat the paths
+// it holds). What the observation means for the policy is decided in core/observe.ts.
 import { readlinkSync, statSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
-import {
-  familiesInUse, formatEndpoint, nonLoopbackListeners, peers, sessionEvidence, sessionsStayInUnit, usesInet, type UnitObservation,
-} from '../core/observe.js';
-import { isRequestLog } from '../core/logcheck.js';
+import { basename } from 'node:path';
+import { observedFacts, pathsToStat, type PathMode, type UnitObservation } from '../core/observe.js';
 import type { SafetyFacts } from '../core/policy.js';
 import type { SystemdPort } from '../engine/ports.js';
 import { observeUnit } from './procfs.js';
@@ -17,7 +14,7 @@ export interface Observed {
   observation: UnitObservation;
 }
 
-function modeOf(path: string): { path: string; mode: number; file: boolean; socket: boolean } | undefined {
+function modeOf(path: string): PathMode | undefined {
   try {
     const st = statSync(path);
     return { path, mode: st.mode & 0o777, file: st.isFile(), socket: st.isSocket() };
@@ -37,25 +34,11 @@ export async function observeService(systemd: SystemdPort, unit: string): Promis
     /* gone or kernel thread */
   }
   const obs = await observeUnit(snap.mainPid, cgroup, { sessions: { unitName: unit, execStartBinary: exe } });
-  const written = obs.writablePaths.map(modeOf).filter((m) => m !== undefined);
-  const sockets = obs.unix.filter((u) => u.listening && u.path.startsWith('/')).map((u) => modeOf(u.path)).filter((m) => m !== undefined);
-  const created = [...written.filter((m) => m.file), ...sockets.filter((m) => m.socket)];
-  const facts: SafetyFacts = {
-    usesInet: usesInet(obs),
-    inetEndpoints: obs.inet.map((s) => `${s.proto} ${formatEndpoint(s.local)}`),
-    nonLoopbackListeners: nonLoopbackListeners(obs).map((s) => formatEndpoint(s.local)),
-    families: familiesInUse(obs),
-    peers: peers(obs),
-    sessionEvidence: obs.sessions ? sessionEvidence(obs.sessions) : [],
-    sessionsStayInUnit: obs.sessions ? sessionsStayInUnit(obs.sessions) : false,
-    createdModes: created.map(({ path, mode }) => ({ path, mode })),
-    uids: [...new Set(obs.processes.map((p) => p.uid))].sort((a, b) => a - b),
-    commands: [...new Set([exe, ...obs.processes.map((p) => p.name)].filter(Boolean))],
-    writableDirs: [...new Set(written.filter((m) => m.file).map((m) => dirname(m.path)))].sort(),
-  };
-  // Request logs are clients' text, never evidence (core/logcheck isRequestLog).
-  const logFiles = written
-    .filter((m) => m.file && (m.path.startsWith('/var/log/') || m.path.endsWith('.log')) && !isRequestLog(m.path))
-    .map((m) => m.path);
-  return { facts, logFiles, observation: obs };
+  const { written, sockets } = pathsToStat(obs);
+  const modes = new Map<string, PathMode>();
+  for (const p of [...written, ...sockets]) {
+    const m = modeOf(p);
+    if (m) modes.set(p, m);
+  }
+  return { ...observedFacts(obs, exe, modes), observation: obs };
 }

@@ -174,3 +174,13 @@ function readPam(root: string, unitName: string, execStartBinary: string): Pick<
   }
   return {};
 }
+
+/** /proc/sys/kernel/cap_last_cap, or undefined when it cannot be read. */
+export function capLastCap(procRoot = '/proc'): number | undefined {
+  try {
+    const n = Number.parseInt(readFileSync(join(procRoot, 'sys/kernel/cap_last_cap'), 'utf8'), 10);
+    return Number.isInteger(n) ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,19 +1,18 @@
-// What every command shares: the progress log on stderr, option parsers, printing, and whether
-// to go through the daemon. Kept light: `autoharden status` loads little more than this, so the
+// What every command shares: the progress log on stderr, option parsers, printing, and the App
+// a command runs on. Kept light: `autoharden status` loads little more than this, so the
 // engine, the adapters and the logger are loaded only by the commands that use them.
 import { DEFAULT_SETTLE_MS, SETTLE_MAX_MS, SETTLE_MIN_MS } from '../core/limits.js';
 import { type Command, Option } from 'commander';
 import { closeSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { constants as osConstants } from 'node:os';
 import type { Logger } from 'pino';
-import { ApiClient } from '../adapters/dbusApiClient.js';
+import { appFor, type App } from '../app/index.js';
 import { canonicalCidrs } from '../core/cidr.js';
 import { AutohardenError } from '../core/errors.js';
 import { refuseControl } from '../core/text.js';
 import type { ProgressEvent } from '../engine/ports.js';
 
-/** As compose.ts has it (not imported from there: that would load every adapter). */
+/** As compose/state.ts has it (not imported from there: that would load the state adapters). */
 export const DEFAULT_STATE_DIR = '/var/lib/autoharden';
 
 /** Writes to stderr and never throws. A dropped ssh session leaves the CLI a hung-up terminal
@@ -55,16 +54,6 @@ export function progress(e: ProgressEvent): void {
   if (e.type === 'info') log.info(e.message);
   else if (e.type === 'trial') log.info(`trial #${e.trial}: ${e.settings.map((s) => `${s.option}=${s.value}`).join(' ')}`);
   else log.info(`trial #${e.trial}: ${e.outcome}: ${e.reason}`);
-}
-
-/** A command a signal stopped. Its exit status is 128 + the signal's number, as a shell reports a
- * process the signal killed: 130 SIGINT, 143 SIGTERM, 129 SIGHUP. */
-export class Interrupted extends AutohardenError {
-  readonly exitCode: number;
-  constructor(readonly signal: NodeJS.Signals, message: string) {
-    super('Failed', message);
-    this.exitCode = 128 + (osConstants.signals[signal] ?? 0);
-  }
 }
 
 let hungUp = false;
@@ -110,10 +99,6 @@ export function abortOnSignals(): { signal: AbortSignal; received(): NodeJS.Sign
   return { signal: ac.signal, received: () => first };
 }
 
-export function requireRoot(): void {
-  if (process.getuid?.() !== 0) throw new AutohardenError('AccessDenied', 'autoharden must run as root to change units');
-}
-
 export function int(name: string, min: number, max: number) {
   return (v: string): number => {
     const n = Number(v);
@@ -139,7 +124,7 @@ export function addTuneOptions(cmd: Command): Command {
 }
 
 /** --allow-net values as the declarations carry them: strictly parsed, canonical, never the text
- * typed (tune; enroll gets the same from the enrollment spec's schema). Throws Usage. */
+ * typed (what tune's request schema, app/tune.ts, does with them). Throws Usage. */
 export function parseAllowNet(values: readonly string[] | undefined): string[] {
   return canonicalCidrs(values ?? []);
 }
@@ -158,54 +143,15 @@ export function print(json: boolean, data: unknown, text: string): void {
   process.stdout.write(json ? `${JSON.stringify(data, null, 2)}\n` : `${text}\n`);
 }
 
-export async function requireJournal(stateDir: string, unit: string) {
-  const { JournalStore } = await import('../adapters/journalStore.js');
-  const j = new JournalStore(stateDir, unit);
-  if (!j.exists()) throw new AutohardenError('UnitUnknown', `autoharden has no journal for ${unit} in ${stateDir}; it was never tuned`);
-  return j;
-}
-
-/** Runs fn holding the unit's lock, keyed by its canonical Id (UnitInfo.id) when systemd said it. */
-export async function withUnit<T>(stateDir: string, unit: string, fn: () => Promise<T>, id?: string): Promise<T> {
-  const { lockUnit } = await import('../adapters/lock.js');
-  const release = lockUnit(stateDir, unit, id || unit);
-  try {
-    return await fn();
-  } finally {
-    release();
-  }
-}
-
 /** The state directory: --state-dir, else the one systemd gave the daemon, else the default. */
 export const stateDirOpt = () => new Option('--state-dir <dir>', 'state directory').default(process.env.STATE_DIRECTORY?.split(':')[0] || DEFAULT_STATE_DIR);
 
-/** A client of the running daemon when it serves this state directory; undefined when no daemon
- * runs (then commands act on the state directory themselves). A caller the bus refuses gets
- * AccessDenied. */
-export async function daemonFor(stateDir: string): Promise<ApiClient | undefined> {
-  if (process.env.AUTOHARDEN_NO_DAEMON === '1') return undefined;
-  const client = await ApiClient.connect({ timeoutMs: 3000 });
-  if (!client) return undefined;
+/** Runs fn on the App for this state directory (the daemon's when it serves it), then lets go of it. */
+export async function withApp<T>(stateDir: string, fn: (app: App) => Promise<T>): Promise<T> {
+  const app = await appFor(stateDir, progress);
   try {
-    if (!(await client.daemonRunning())) {
-      client.close();
-      return undefined;
-    }
-    if ((await client.property('StateDirectory')) !== stateDir) {
-      client.close();
-      return undefined;
-    }
-    return client;
-  } catch (e) {
-    client.close();
-    throw e;
+    return await fn(app);
+  } finally {
+    app.close();
   }
-}
-
-/** The daemon, or an error saying it does not run. */
-export async function requireDaemon(): Promise<ApiClient> {
-  const client = await ApiClient.connect({ timeoutMs: 3000 });
-  if (client && (await client.daemonRunning().catch(() => false))) return client;
-  client?.close();
-  throw new AutohardenError('Failed', 'the autoharden daemon is not running: start it (systemctl start autoharden.service), or tune in the foreground with autoharden tune');
 }

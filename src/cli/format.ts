@@ -2,7 +2,9 @@
 import type { JournalRecord } from '../core/journal.js';
 import { exposureLabel } from '../core/score.js';
 import type { Setting } from '../core/types.js';
-import type { TuneReport } from '../engine/tune.js';
+import type { TuneReport } from '../app/views.js';
+
+export { formatStatus } from '../app/views.js';
 
 const sv = (s: readonly Setting[]) => s.map((x) => `${x.option}=${x.value}`).join(' ');
 const time = (t: string) => t.replace('T', ' ').replace(/\.\d+Z$/, 'Z');

@@ -66,9 +66,11 @@ export function buildCandidates(i: CandidateInput): { candidates: Candidate[]; s
       skip(rungs[0]?.value ?? '', `${spec.safety}: ${decision.skip}`);
       continue;
     }
-    // strict with the directories the unit writes kept writable: stronger than falling back to full
+    // the learning rung (strict) with the directories the unit writes kept writable: stronger than
+    // falling back to a weaker rung (full)
     const seeds = i.writableScope ? writableRoots(i.facts.writableDirs ?? [], i.writableScope) : [];
-    const seeded = spec.name === 'ProtectSystem' ? decision.rungs.map((r) => (r.value === 'strict' ? withWritablePaths(r, seeds) : r)) : decision.rungs;
+    const learns = spec.learnsPaths?.rung;
+    const seeded = decision.rungs.map((r) => (r.value === learns ? withWritablePaths(r, seeds) : r));
     candidates.push({ spec, rungs: seeded });
   }
   return { candidates, skipped };

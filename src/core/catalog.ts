@@ -1,63 +1,33 @@
 // The option catalog: every setting the tuner knows, its ladder strongest-first, its weight in
-// `systemd-analyze security`, and how to tell from the unit's effective settings (read back over
-// D-Bus) whether a rung is already in force. Pure data and pure functions.
+// `systemd-analyze security`, how to tell from the unit's effective settings (read back over
+// D-Bus) whether a rung is already in force, and whatever else sets the option apart, as fields of
+// its one entry (OptionSpec's behaviour fields: render, admit, sessionReach, priorFrom, learnsPaths,
+// minimise, itemsInForce, failsWith). Generic code reads the fields; adding an option is one
+// entry and its test.
+// The larger options keep their helpers beside them: boundingSet.ts, syscallFilter.ts, network.ts.
+// Pure data and pure functions.
 //
 // Facts checked against systemd 252 (Debian 12) in a booted box and against systemd's sources
 // (src/analyze/analyze-security.c, src/shared/seccomp-util.c, src/shared/exit-status.h, NEWS).
+import { CAPS_LADDER, LIKELY_FREE_CAPS, capabilityItems, capabilityStep, keptCapsInForce } from './boundingSet.js';
+import { CAP_SCORE_WEIGHT } from './capabilities.js';
+import { str } from './effective.js';
 import {
-  ALL_CAPS_MASK,
-  CAPABILITIES,
-  CAP_SCORE_WEIGHT,
-  capExposure,
-  capsSubset,
-  knownCaps,
-  maskFromCaps,
-  type CapabilityName,
-} from './capabilities.js';
-import type { EffectiveSettings, EffectiveValue, OptionSpec, Rung } from './types.js';
+  AF_LADDER, AF_WEIGHT, IP_LADDER, admitAddressFamilies, admitIpAddressDeny, admitPrivateNetwork, allowedNetsInForce,
+  renderAddressFamilies, renderIpAddressDeny,
+} from './network.js';
+import { likelyFreeCaps, observed } from './priors.js';
+import { SCF_LADDER, SCF_WEIGHT, removedGroupsInForce, renderSyscallFilter, syscallItems, syscallStep } from './syscallFilter.js';
+import type { CatalogRung, Decision, EffectiveSettings, OptionSpec, Rung, SafetyFacts } from './types.js';
 
-/** A rung that needs a newer systemd than its option does (ProtectSystem=strict, …). Still a Rung. */
-export interface CatalogRung extends Rung {
-  minSystemd?: number;
-}
+export type { CatalogRung } from './types.js';
+export { SYSCALL_GROUPS } from './syscallFilter.js';
 
 const EPS = 1e-9;
 
 // systemd's exit statuses (src/shared/exit-status.h)
 const USER = 217, CAPABILITIES_EXIT = 218, NETWORK = 225, NAMESPACE = 226;
 const NO_NEW_PRIVILEGES = 227, SECCOMP = 228, ADDRESS_FAMILIES = 232, KEYRING = 237;
-
-// ---------------------------------------------------------------------------------------------
-// Reading effective values
-
-function str(eff: EffectiveSettings, key: string): string | undefined {
-  const v = eff[key];
-  return typeof v === 'string' ? v : undefined;
-}
-
-interface ListValue {
-  allow: boolean;
-  /** Names without the ":EPERM"-style action suffix systemd appends. */
-  items: Set<string>;
-  /** Some entry carries such a suffix. */
-  suffixed: boolean;
-}
-
-/** A (bas) list. Absent = no filter. */
-function listOf(v: EffectiveValue | undefined): ListValue {
-  if (v && typeof v === 'object' && !Array.isArray(v) && typeof v.allow === 'boolean' && Array.isArray(v.items)) {
-    return { allow: v.allow, items: new Set(v.items.map((s) => s.split(':')[0]!)), suffixed: v.items.some((s) => s.includes(':')) };
-  }
-  return { allow: false, items: new Set(), suffixed: false };
-}
-
-const unrestricted = (l: ListValue) => !l.allow && l.items.size === 0;
-
-type IpEntry = { family: number; address: string; prefix: number };
-function ipList(eff: EffectiveSettings, key: string): IpEntry[] {
-  const v = eff[key];
-  return Array.isArray(v) ? v.filter((e): e is IpEntry => typeof e === 'object' && e !== null && 'family' in e) : [];
-}
 
 /** Root, as analyze-security counts it: User= root/0, or empty without DynamicUser. */
 function runsAsRoot(eff: EffectiveSettings): boolean {
@@ -108,37 +78,17 @@ function umaskRung(mask: number): CatalogRung {
   };
 }
 
-// ---------------------------------------------------------------------------------------------
-// CapabilityBoundingSet: only `~` lines, which clear bits whatever came before (a plain line ORs).
+/** OR in the bits already masked, so no bit is unmasked. */
+const renderUmask = (rung: Rung, eff: EffectiveSettings) => [`UMask=${octal(effUmask(eff) | Number.parseInt(rung.value, 8))}`];
 
-/** The bounding set in force; an unreadable value (absent, or a lossy 64-bit Number) counts as all. */
-function boundingSet(eff: EffectiveSettings): number {
-  const v = eff.CapabilityBoundingSet;
-  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? knownCaps(v) : ALL_CAPS_MASK;
+/** A umask that masks a bit the unit's files carry would create them with fewer permissions. */
+function admitUmask(rungs: Rung[], f: SafetyFacts): Decision {
+  const umaskOf = (rung: Rung) => Number.parseInt(rung.value, 8);
+  const kept = rungs.filter((r) => f.createdModes.every((m) => (m.mode & umaskOf(r)) === 0));
+  if (kept.length) return { rungs: kept };
+  const m = f.createdModes.find((x) => rungs.every((r) => (x.mode & umaskOf(r)) !== 0));
+  return { skip: `creates ${m?.path ?? 'files'} with mode ${(m?.mode ?? 0).toString(8).padStart(4, '0')}; a tighter umask would take permissions away from them` };
 }
-
-function capsRung(value: string, keep: readonly CapabilityName[]): CatalogRung {
-  const keepMask = maskFromCaps(keep);
-  const drop = CAPABILITIES.filter((c) => !keep.includes(c));
-  return {
-    value,
-    lines: [`CapabilityBoundingSet=~${drop.join(' ')}`],
-    residual: capExposure(keepMask) / CAP_SCORE_WEIGHT,
-    inForce: (eff) => capsSubset(boundingSet(eff), keepMask),
-  };
-}
-
-const DAEMON_CAPS: CapabilityName[] = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL',
-  'CAP_SETGID', 'CAP_SETUID', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_RESOURCE', 'CAP_IPC_LOCK',
-  'CAP_SYS_CHROOT', 'CAP_SYS_NICE', 'CAP_NET_RAW', 'CAP_AUDIT_WRITE',
-];
-const ADMIN_CAPS: CapabilityName[] = [
-  'CAP_SYS_ADMIN', 'CAP_SYS_PTRACE', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_TIME', 'CAP_SYS_BOOT',
-  'CAP_MAC_ADMIN', 'CAP_MAC_OVERRIDE', 'CAP_AUDIT_CONTROL', 'CAP_AUDIT_READ', 'CAP_SYSLOG',
-  'CAP_LINUX_IMMUTABLE', 'CAP_MKNOD', 'CAP_NET_ADMIN', 'CAP_BPF', 'CAP_PERFMON', 'CAP_CHECKPOINT_RESTORE',
-  'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_SYS_PACCT', 'CAP_SYS_TTY_CONFIG', 'CAP_LEASE',
-];
 
 // ---------------------------------------------------------------------------------------------
 // RestrictNamespaces: the property is the ALLOWED set of CLONE_NEW* flags (2^64-1 when unset).
@@ -172,135 +122,6 @@ function nsRung(value: string, line: string, allowed: Namespace[]): CatalogRung 
   };
 }
 
-// ---------------------------------------------------------------------------------------------
-// SystemCallFilter. The property lists single syscalls (groups expanded), so the groups that
-// systemd-analyze scores are spelled out here: `systemctl show` of `~@group` on systemd 252 with
-// Debian 12's libseccomp (names of other architectures included, as systemd reports them).
-
-const words = (s: string) => s.split(/\s+/).filter(Boolean);
-export const SYSCALL_GROUPS: Readonly<Record<string, readonly string[]>> = {
-  clock: words('adjtimex clock_adjtime clock_adjtime64 clock_settime clock_settime64 settimeofday'),
-  'cpu-emulation': words('modify_ldt subpage_prot switch_endian vm86 vm86old'),
-  debug: words('lookup_dcookie perf_event_open pidfd_getfd ptrace rtas s390_runtime_instr switch_endian'),
-  module: words('delete_module finit_module init_module'),
-  mount: words(`chroot fsconfig fsmount fsopen fspick mount mount_setattr move_mount open_tree pivot_root
-    umount umount2`),
-  obsolete: words(`_sysctl afs_syscall bdflush break create_module ftime get_kernel_syms getpmsg gtty idle
-    lock mpx prof profil putpmsg query_module security sgetmask ssetmask stime stty sysfs tuxcall ulimit
-    uselib ustat vserver`),
-  privileged: words(`_sysctl acct adjtimex bpf capset chown chown32 chroot clock_adjtime clock_adjtime64
-    clock_settime clock_settime64 delete_module fanotify_init fanotify_mark fchown fchown32 fchownat
-    finit_module init_module ioperm iopl kexec_file_load kexec_load lchown lchown32 nfsservctl
-    open_by_handle_at pciconfig_iobase pciconfig_read pciconfig_write pivot_root quotactl quotactl_fd reboot
-    s390_pci_mmio_read s390_pci_mmio_write setdomainname setfsuid setfsuid32 setgroups setgroups32
-    sethostname setresuid setresuid32 setreuid setreuid32 settimeofday setuid setuid32 swapoff swapon
-    vhangup`),
-  'raw-io': words(`ioperm iopl pciconfig_iobase pciconfig_read pciconfig_write s390_pci_mmio_read
-    s390_pci_mmio_write`),
-  reboot: words('kexec_file_load kexec_load reboot'),
-  resources: words(`ioprio_set mbind migrate_pages move_pages nice sched_setaffinity sched_setattr
-    sched_setparam sched_setscheduler set_mempolicy set_mempolicy_home_node setpriority setrlimit`),
-  swap: words('swapoff swapon'),
-};
-
-/** analyze-security's SystemCallFilter rows (range 10): 8900 in all. */
-const SCF_ROWS: ReadonlyArray<[string, number]> = [
-  ['swap', 1000], ['obsolete', 250], ['clock', 1000], ['cpu-emulation', 250], ['debug', 1000],
-  ['mount', 1000], ['module', 1000], ['raw-io', 1000], ['reboot', 1000], ['privileged', 700],
-  ['resources', 700],
-];
-const SCF_WEIGHT = SCF_ROWS.reduce((s, [, w]) => s + w, 0);
-
-/** Exposure the filter leaves, 0..1: an allow list that includes a group's call scores 9/10, a
- * deny list that misses one 10/10, no filter 10/10 on every row. */
-function scfResidual(v: EffectiveValue | undefined): number {
-  const f = listOf(v);
-  if (unrestricted(f)) return 1;
-  let bad = 0;
-  for (const [g, w] of SCF_ROWS) {
-    const members = SYSCALL_GROUPS[g]!;
-    if (f.allow) bad += members.some((s) => f.items.has(s)) ? (w * 9) / 10 : 0;
-    else bad += members.some((s) => !f.items.has(s)) ? w : 0;
-  }
-  return bad / SCF_WEIGHT;
-}
-
-const DENY_GROUPS = ['clock', 'debug', 'module', 'mount', 'raw-io', 'reboot', 'swap', 'cpu-emulation', 'obsolete'];
-
-// "In force or stronger" is judged by the exposure score here: an allow list cannot be compared
-// with @system-service without that group's 370-odd names, and the score is what the tuner buys.
-function scfRung(value: string, lines: string[], residual: number, minSystemd: number): CatalogRung {
-  return {
-    value,
-    lines,
-    residual,
-    minSystemd,
-    inForce: (eff) => scfResidual(eff.SystemCallFilter) <= residual + EPS,
-  };
-}
-
-const SCF_STRICT = '@system-service ~@privileged @resources';
-const SCF_SERVICE = '@system-service';
-const SCF_DENY = `~${DENY_GROUPS.map((g) => `@${g}`).join(' ')}`;
-
-/** Shortest spelling of a set of syscalls: whole scored groups as @group, then the rest. */
-function spellSyscalls(items: Set<string>): string {
-  const left = new Set(items);
-  const out: string[] = [];
-  const bySize = Object.keys(SYSCALL_GROUPS).sort((a, b) => SYSCALL_GROUPS[b]!.length - SYSCALL_GROUPS[a]!.length);
-  for (const g of bySize) {
-    const m = SYSCALL_GROUPS[g]!;
-    if (m.every((s) => left.has(s))) {
-      out.push(`@${g}`);
-      m.forEach((s) => left.delete(s));
-    }
-  }
-  return [...out, ...[...left].sort()].join(' ');
-}
-
-// ---------------------------------------------------------------------------------------------
-// RestrictAddressFamilies: rows of analyze-security, 3975 in all.
-
-const AF_ROWS = { inet: 1500, other: 1250, packet: 1000, netlink: 200, unix: 25 };
-const AF_WEIGHT = Object.values(AF_ROWS).reduce((s, w) => s + w, 0);
-
-function afRow(family: string): keyof typeof AF_ROWS {
-  if (family === 'AF_INET' || family === 'AF_INET6') return 'inet';
-  if (family === 'AF_UNIX') return 'unix';
-  if (family === 'AF_NETLINK') return 'netlink';
-  if (family === 'AF_PACKET') return 'packet';
-  return 'other';
-}
-
-function afRung(families: string[], minSystemd?: number): CatalogRung {
-  const rows = new Set(families.map(afRow));
-  const allowed = new Set(families);
-  return {
-    value: families.length ? families.join(' ') : 'none',
-    lines: [`RestrictAddressFamilies=${families.length ? families.join(' ') : 'none'}`],
-    residual: [...rows].reduce((s, r) => s + AF_ROWS[r], 0) / AF_WEIGHT,
-    // in force when the allow list in force is a subset; a deny list never is
-    inForce: (eff) => {
-      const l = listOf(eff.RestrictAddressFamilies);
-      return l.allow && [...l.items].every((f) => allowed.has(f));
-    },
-    ...(minSystemd ? { minSystemd } : {}),
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// IPAddressDeny (analyze-security's assess_ip_address_allow, over 10)
-
-function ipResidual(eff: EffectiveSettings): number {
-  const deny = ipList(eff, 'IPAddressDeny');
-  const denyAll = deny.some((e) => e.family === 2 && e.prefix === 0) && deny.some((e) => e.family === 10 && e.prefix === 0);
-  if (!denyAll) return 1;
-  const allow = ipList(eff, 'IPAddressAllow');
-  const localhost = (e: IpEntry) =>
-    (e.family === 2 && e.prefix === 8 && e.address.startsWith('127.')) || (e.family === 10 && e.prefix === 128 && e.address === '::1');
-  if (allow.some((e) => !localhost(e))) return 0.5;
-  return allow.length ? 0.2 : 0;
-}
 
 // ---------------------------------------------------------------------------------------------
 // The table
@@ -333,6 +154,7 @@ export const CATALOG: readonly OptionSpec[] = [
     name: 'ProtectSystem', family: 'filesystem', weight: 1000, safety: 'reaches-sessions', confinesSessions: true,
     prior: 0.5, minSystemd: 214, exitStatuses: [NAMESPACE], logHints: ['read-only file system', 'erofs'],
     ladder: graded('ProtectSystem', { strict: 0, full: 0.3, yes: 0.5, no: 1 }, ['strict', 'full', 'yes'], { strict: 232 }),
+    learnsPaths: { rung: 'strict' }, properties: ['ProtectSystem', 'ReadWritePaths'],
     summary: 'Mounts /usr, /boot, /efi (full: also /etc; strict: everything but /dev, /proc, /sys) read-only; strict needs ReadWritePaths= for state. Login sessions the service spawns get it too.',
   }),
   def({
@@ -423,6 +245,7 @@ export const CATALOG: readonly OptionSpec[] = [
   def({
     name: 'UMask', family: 'filesystem', weight: 100, safety: 'latent-risk', prior: 0.6, minSystemd: 183,
     logHints: ['permission denied'], ladder: [umaskRung(0o077), umaskRung(0o027)],
+    render: renderUmask, admit: admitUmask, sessionReach: 'inherited',
     summary: 'Files the service creates are private to its user (0027: group may read). Breaks sockets and files that other users or groups must open; shows only when they try.',
   }),
 
@@ -430,11 +253,14 @@ export const CATALOG: readonly OptionSpec[] = [
   def({
     name: 'CapabilityBoundingSet', family: 'capabilities', weight: CAP_SCORE_WEIGHT, safety: 'reaches-sessions', confinesSessions: true,
     prior: 0.3, minSystemd: 183, exitStatuses: [CAPABILITIES_EXIT], logHints: ['operation not permitted', 'capabilit', 'cap_'],
-    ladder: [
-      capsRung('empty', []),
-      capsRung('daemon', DAEMON_CAPS),
-      capsRung('no-admin', CAPABILITIES.filter((c) => !ADMIN_CAPS.includes(c))),
-    ],
+    ladder: CAPS_LADDER,
+    priorFrom: (f, prior) => (observed(f).runsAsRoot ? Math.min(prior, 0.05) : prior),
+    minimise: {
+      items: (eff, accepted) => ((accepted.rung ?? accepted.value) === 'empty' ? [] : capabilityItems(eff)),
+      step: (eff, _accepted, removed) => capabilityStep(eff, removed),
+      likelyFree: (f) => (f ? likelyFreeCaps(f, LIKELY_FREE_CAPS) : LIKELY_FREE_CAPS),
+    },
+    itemsInForce: keptCapsInForce,
     summary: 'Drops capabilities from the bounding set with `~` lines only (a plain line would add). Root daemons that switch user need SETUID/SETGID, often CHOWN, DAC_OVERRIDE, NET_BIND_SERVICE. Spawned sessions cannot regain them (no sudo).',
   }),
   explain(
@@ -453,6 +279,7 @@ export const CATALOG: readonly OptionSpec[] = [
     name: 'PrivateUsers', family: 'namespaces', weight: 1000, safety: 'verifiable', confinesSessions: true,
     prior: 0.3, minSystemd: 232, kernel: 'user namespaces (CONFIG_USER_NS)', exitStatuses: [USER],
     logHints: ['setgroups', 'setresuid', 'setuid', 'initgroups', 'chown'],
+    priorFrom: (f, prior) => (observed(f).runsAsRoot ? Math.min(prior, 0.05) : prior),
     summary: 'Own user namespace mapping only root and the service user. Breaks root daemons that switch to another user or chown files.',
   }),
   boolean({
@@ -497,40 +324,37 @@ export const CATALOG: readonly OptionSpec[] = [
   // ---- seccomp
   def({
     name: 'SystemCallArchitectures', family: 'seccomp', weight: 1000, cost: 'seccomp-number', safety: 'verifiable', confinesSessions: true,
-    prior: 0.95, minSystemd: 209, kernel: 'seccomp', exitStatuses: [SECCOMP], logHints: ['bad system call', 'sigsys'],
+    prior: 0.95, minSystemd: 209, kernel: 'seccomp', exitStatuses: [SECCOMP], logHints: ['bad system call', 'sigsys'], failsWith: { signal: 'SIGSYS' },
     ladder: [
       {
         value: 'native', lines: ['SystemCallArchitectures=native'], residual: 0,
         inForce: (eff) => Array.isArray(eff.SystemCallArchitectures) && (eff.SystemCallArchitectures as string[]).includes('native'),
       },
     ],
+    // a vendor's list already restricts ABIs; `native` would be appended to it, not replace it
+    render: (rung, eff) => (Array.isArray(eff.SystemCallArchitectures) && eff.SystemCallArchitectures.length ? null : [...rung.lines]),
     summary: 'Only native-ABI system calls (no 32-bit x86 on amd64). Breaks 32-bit helper binaries.',
   }),
   def({
     name: 'SystemCallFilter', family: 'seccomp', weight: SCF_WEIGHT, cost: 'seccomp-number', safety: 'latent-risk', confinesSessions: true,
     prior: 0.6, minSystemd: 187, kernel: 'seccomp', exitStatuses: [SECCOMP], logHints: ['bad system call', 'sigsys', 'seccomp'],
-    ladder: [
-      scfRung(SCF_STRICT, ['SystemCallFilter=@system-service', 'SystemCallFilter=~@privileged @resources'], 0, 241),
-      // @system-service allows all of @resources and the @chown/@setuid parts of @privileged (9/10 each)
-      scfRung(SCF_SERVICE, ['SystemCallFilter=@system-service'], (630 + 630) / SCF_WEIGHT, 241),
-      scfRung(SCF_DENY, [`SystemCallFilter=${SCF_DENY}`], scfResidual({ allow: false, items: DENY_GROUPS.flatMap((g) => SYSCALL_GROUPS[g]!) }), 233),
-    ],
+    ladder: SCF_LADDER,
+    render: renderSyscallFilter, failsWith: { signal: 'SIGSYS' },
+    priorFrom: (f, prior) => (observed(f).switchesUser || observed(f).node ? Math.min(prior, 0.1) : prior),
+    minimise: { items: (eff) => syscallItems(eff), step: (_eff, accepted, removed) => syscallStep(accepted, removed) },
+    itemsInForce: removedGroupsInForce,
     summary: 'Seccomp system call filter; a filtered call kills the process with SIGSYS, often only on a rare code path. Spawned sessions keep it.',
   }),
   def({
     name: 'RestrictAddressFamilies', family: 'seccomp', weight: AF_WEIGHT, cost: 'seccomp-args', safety: 'restricts-reach', confinesSessions: true,
     prior: 0.1, minSystemd: 211, kernel: 'seccomp', exitStatuses: [ADDRESS_FAMILIES], logHints: ['address family not supported', 'eafnosupport'],
-    ladder: [
-      afRung([], 249),
-      afRung(['AF_UNIX']),
-      afRung(['AF_UNIX', 'AF_INET', 'AF_INET6']),
-      afRung(['AF_UNIX', 'AF_INET', 'AF_INET6', 'AF_NETLINK']),
-    ],
+    ladder: AF_LADDER, render: renderAddressFamilies, admit: admitAddressFamilies,
     summary: 'Which socket families socket() may create (existing and passed sockets keep working). Type=notify and journald logging need AF_UNIX.',
   }),
   boolean({
     name: 'MemoryDenyWriteExecute', family: 'seccomp', weight: 100, cost: 'seccomp-args', safety: 'latent-risk', confinesSessions: true,
     prior: 0.75, minSystemd: 231, kernel: 'seccomp', exitStatuses: [SECCOMP], logHints: ['jit', 'mprotect', 'mmap', 'pcre'],
+    priorFrom: (f, prior) => (observed(f).jit ? 0.02 : prior),
     summary: 'No writable+executable memory. Breaks JITs (Node/V8, Java, PHP JIT, LuaJIT, PCRE2 JIT), sometimes only when the JIT kicks in.',
   }),
   boolean({
@@ -559,18 +383,14 @@ export const CATALOG: readonly OptionSpec[] = [
     name: 'IPAddressDeny', family: 'network', weight: 1000, safety: 'restricts-reach', prior: 0.3, minSystemd: 235,
     kernel: 'cgroup v2 with BPF (CONFIG_CGROUP_BPF)', properties: ['IPAddressDeny', 'IPAddressAllow'],
     logHints: ['operation not permitted', 'connection timed out'],
-    ladder: [
-      {
-        value: 'any, allow localhost', lines: ['IPAddressDeny=any', 'IPAddressAllow=localhost'], residual: 0.2,
-        inForce: (eff) => ipResidual(eff) <= 0.2 + EPS,
-      },
-    ],
+    ladder: IP_LADDER, render: renderIpAddressDeny, admit: admitIpAddressDeny, itemsInForce: allowedNetsInForce, sessionReach: 'cgroup',
     summary: 'Packet filter on the unit cgroup, both directions: only localhost may talk to or be reached by the service. Loopback probes cannot vouch for remote clients.',
   }),
   boolean({
     name: 'PrivateNetwork', family: 'network', weight: 2500, safety: 'restricts-reach', confinesSessions: true,
     prior: 0.1, minSystemd: 183, exitStatuses: [NETWORK],
     logHints: ['network is unreachable', 'cannot assign requested address', 'temporary failure in name resolution'],
+    admit: admitPrivateNetwork,
     summary: 'Own network namespace with only loopback. Breaks anything networked except passed sockets; loopback probes cannot see it.',
   }),
 
@@ -644,50 +464,6 @@ export function strongerRungs(spec: OptionSpec, eff: EffectiveSettings): Rung[] 
  * an allow line after an allow list adds entries, after a deny list it removes them (reference §3). */
 export function renderRung(spec: OptionSpec, rung: Rung, eff: EffectiveSettings): string[] | null {
   if (rung.inForce(eff)) return null;
-  switch (spec.name) {
-    case 'UMask':
-      // OR in the bits already masked, so no bit is unmasked
-      return [`UMask=${octal(effUmask(eff) | Number.parseInt(rung.value, 8))}`];
-    case 'SystemCallArchitectures':
-      // a vendor's list already restricts ABIs; `native` would be appended to it, not replace it
-      return Array.isArray(eff.SystemCallArchitectures) && eff.SystemCallArchitectures.length ? null : [...rung.lines];
-    case 'SystemCallFilter':
-      return renderSyscallFilter(rung, listOf(eff.SystemCallFilter));
-    case 'RestrictAddressFamilies':
-      return renderAddressFamilies(rung, listOf(eff.RestrictAddressFamilies));
-    case 'IPAddressDeny':
-      // appending to a vendor's deny list could re-allow localhost; the safety policy decides there
-      return ipList(eff, 'IPAddressDeny').length ? null : [...rung.lines];
-    default:
-      // scalars (last one wins), `~` capability and namespace lines: stronger means tighter
-      return [...rung.lines];
-  }
-}
-
-function renderSyscallFilter(rung: Rung, cur: ListValue): string[] | null {
-  const denyOnly = rung.lines.every((l) => l.startsWith('SystemCallFilter=~'));
-  if (unrestricted(cur) || denyOnly) return [...rung.lines]; // first line sets the mode / `~` removes
-  if (cur.allow) {
-    // an allow line would add to the vendor's allow list; `~` lines can only narrow it
-    if (rung.value !== SCF_STRICT) return null;
-    const extra = ['debug', 'mount', 'cpu-emulation', 'obsolete'].filter((g) => SYSCALL_GROUPS[g]!.some((s) => cur.items.has(s)));
-    return [`SystemCallFilter=~${['@privileged', '@resources', ...extra.map((g) => `@${g}`)].join(' ')}`];
-  }
-  // Vendor deny list D: reset, the allow list, then D again: the result allows a subset of what D did.
-  // Not when D returns an errno ("reboot:EPERM"): removed from an allow list, the call would kill.
-  if (cur.suffixed) return null;
-  const again = `SystemCallFilter=~${spellSyscalls(cur.items)}`;
-  return ['SystemCallFilter=', ...rung.lines.filter((l) => l !== again), again];
-}
-
-function renderAddressFamilies(rung: Rung, cur: ListValue): string[] | null {
-  if (rung.value === 'none' || unrestricted(cur)) return [...rung.lines]; // `none` always empties the list
-  const want = rung.value.split(' ');
-  if (cur.allow) {
-    // narrow the vendor's allow list to the rung's families; an allow line would add instead
-    return [`RestrictAddressFamilies=~${[...cur.items].filter((f) => !want.includes(f)).sort().join(' ')}`];
-  }
-  // Vendor deny list D: an allow line would only remove entries from D. Reset, allow, and keep D out.
-  const keepOut = want.filter((f) => cur.items.has(f));
-  return ['RestrictAddressFamilies=', ...rung.lines, ...(keepOut.length ? [`RestrictAddressFamilies=~${keepOut.join(' ')}`] : [])];
+  // default: scalars (last one wins), `~` capability and namespace lines: stronger means tighter
+  return spec.render ? spec.render(rung, eff) : [...rung.lines];
 }

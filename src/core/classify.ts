@@ -1,6 +1,8 @@
 // Turns what the engine saw during one trial into a verdict with a reason a person can act on.
-// Pure: the engine gathers snapshots, probe results and log lines; this decides.
-import { CLD_DUMPED, CLD_EXITED, CLD_KILLED, EXIT_STATUS_NAMES, SIGNAL_NAMES } from './exitStatus.js';
+// Pure: the engine (or the guard) gathers snapshots, probe results and log lines; this decides a
+// structured cause, and the verdict's kind and reason follow from it (core/cause.ts).
+import { describeCause, endOf, kindOf, type Cause, type End, type UnitState } from './cause.js';
+import { CLD_DUMPED, CLD_EXITED, CLD_KILLED } from './exitStatus.js';
 import { newErrorLines } from './logcheck.js';
 import type { OptionSpec, ProbeResult, UnitSnapshot, Verdict } from './types.js';
 
@@ -20,78 +22,95 @@ export interface TrialObservation {
   knownErrors?: ReadonlySet<string>;
 }
 
+/** A failure of a unit as systemd records it (Result=, ExecMainCode/Status, its state): what the
+ * guard has when a unit it watches fails without autoharden restarting it. */
+export type UnitFailure = Pick<UnitSnapshot, 'activeState' | 'subState' | 'result' | 'execMainCode' | 'execMainStatus'>;
+
+/** A verdict the classifier made: it always carries its cause. */
+export type ClassifiedVerdict = Verdict & { cause: Cause };
+
 // systemd: "Main process exited, code=exited, status=226/NAMESPACE", "code=killed, status=31/SYS"
 const STATUS_LINE = /(Main|Control) process exited, code=(exited|killed|dumped), status=(\d+)(?:\/(\w+))?/;
 
-export function describeExit(code: number, status: number): string | undefined {
-  if (code === CLD_EXITED && status !== 0) {
-    const name = EXIT_STATUS_NAMES[status];
-    return name ? `exit status ${status}/${name}` : `exit status ${status}`;
-  }
-  if (code === CLD_KILLED || code === CLD_DUMPED) {
-    const sig = SIGNAL_NAMES[status] ?? String(status);
-    return `${code === CLD_DUMPED ? 'dumped core on' : 'killed by'} SIG${sig}${status === 31 ? ' (seccomp: a system call was filtered)' : ''}`;
-  }
-  return undefined;
-}
-
-function exitFromLogs(logs: string[]): { reason: string; line: string } | undefined {
+function endFromLogs(logs: readonly string[]): { process: 'main' | 'control'; end: End } | undefined {
   for (const line of logs) {
     const m = STATUS_LINE.exec(line);
     if (!m) continue;
-    const code = m[2] === 'exited' ? CLD_EXITED : m[2] === 'killed' ? CLD_KILLED : CLD_DUMPED;
-    const reason = describeExit(code, Number(m[3]));
-    if (reason) return { reason: `${m[1]!.toLowerCase()} process ${reason}`, line };
+    const end = endOf(m[2] === 'exited' ? CLD_EXITED : m[2] === 'killed' ? CLD_KILLED : CLD_DUMPED, Number(m[3]));
+    if (end) return { process: m[1] === 'Main' ? 'main' : 'control', end };
   }
   return undefined;
 }
 
-function unhealthy(start: UnitSnapshot, s: UnitSnapshot): string | undefined {
-  if (s.invocationId !== start.invocationId) return `restarted during settle (invocation ${start.invocationId.slice(0, 8)} → ${s.invocationId.slice(0, 8)})`;
-  if (s.nRestarts !== start.nRestarts) return `restarted during settle (NRestarts ${start.nRestarts} → ${s.nRestarts})`;
-  if (s.activeState !== 'active') return `unit is ${s.activeState}/${s.subState} (Result=${s.result})`;
-  if (s.result !== 'success') return `Result=${s.result}`;
+/** A new invocation or restart since `start`: the unit did not stay up through the settle. */
+function restarted(start: UnitSnapshot, s: UnitSnapshot): UnitState | undefined {
+  if (s.invocationId !== start.invocationId) return { kind: 'restarted', what: 'invocation', from: start.invocationId, to: s.invocationId };
+  if (s.nRestarts !== start.nRestarts) return { kind: 'restarted', what: 'NRestarts', from: String(start.nRestarts), to: String(s.nRestarts) };
   return undefined;
 }
 
-export function classifyTrial(o: TrialObservation): Verdict {
+function unhealthy(s: UnitFailure): UnitState | undefined {
+  if (s.activeState !== 'active') return { kind: 'state', active: s.activeState, sub: s.subState, result: s.result };
+  if (s.result !== 'success') return { kind: 'result', result: s.result };
+  return undefined;
+}
+
+/** A failure's cause: the process end that explains it — systemd's line in the logs first (it
+ * also names a control process), else the unit's ExecMain — within the unit's state. */
+function failureCause(state: UnitState, s: UnitFailure, logs: readonly string[]): Cause {
+  const logged = endFromLogs(logs);
+  if (logged) return { ...logged.end, process: logged.process, seen: 'log', state };
+  const end = endOf(s.execMainCode, s.execMainStatus);
+  if (end) return { ...end, process: 'main', seen: 'state', state };
+  return { kind: 'unsettled', state };
+}
+
+const verdict = (cause: Cause, evidence: string[]): ClassifiedVerdict => ({
+  ok: cause.kind === 'ok', kind: kindOf(cause), reason: describeCause(cause), evidence, cause,
+});
+
+export function classifyTrial(o: TrialObservation): ClassifiedVerdict {
   const evidence = [...o.logs, ...(o.fileLogs ?? [])].slice(-30);
-  const bad = [o.start, ...o.samples].map((s) => ({ s, why: unhealthy(o.start, s) })).find((x) => x.why);
+  const bad = [o.start, ...o.samples].map((s) => ({ s, state: restarted(o.start, s) ?? unhealthy(s) })).find((x) => x.state);
   if (o.jobResult !== 'done' || bad) {
     const snap = bad?.s ?? o.samples.at(-1) ?? o.start;
-    const exit = describeExit(snap.execMainCode, snap.execMainStatus);
-    const fromLogs = exitFromLogs(o.logs);
-    const why = fromLogs?.reason ?? (exit ? `main process ${exit}` : undefined);
-    const state = o.jobResult !== 'done' ? `restart job ${o.jobResult}` : bad!.why!;
-    if (why) {
-      const kind = /SIG|signal|killed|dumped/.test(why) ? 'signal' : 'exit-status';
-      return { ok: false, kind, reason: `${why}; ${state}`, evidence };
-    }
-    const kind = /restarted/.test(state) ? 'restarted' : 'not-settled';
-    return { ok: false, kind, reason: state, evidence };
+    const state: UnitState = o.jobResult !== 'done' ? { kind: 'job', result: o.jobResult } : bad!.state!;
+    return verdict(failureCause(state, snap, o.logs), evidence);
   }
   const failed = o.probes.find((p) => !p.ok);
-  if (failed) return { ok: false, kind: 'probe-failed', reason: `probe ${failed.probe} failed: ${failed.detail}`, evidence };
+  if (failed) return verdict({ kind: 'probe', probe: failed.probe, error: failed.detail }, evidence);
   if (o.knownErrors) {
-    const fresh = newErrorLines(o.knownErrors, [...o.logs, ...(o.fileLogs ?? [])]);
-    if (fresh.length) {
-      return { ok: false, kind: 'log-error', reason: `new error in the unit's logs: ${fresh[0]!.slice(0, 300)}`, evidence: fresh.slice(0, 20) };
-    }
+    const journal = newErrorLines(o.knownErrors, o.logs);
+    const fresh = [...journal, ...newErrorLines(o.knownErrors, o.fileLogs ?? [])];
+    if (fresh.length) return verdict({ kind: 'log', line: fresh[0]!, source: journal.length ? 'journal' : 'file' }, fresh.slice(0, 20));
   }
-  return { ok: true, kind: 'ok', reason: `active, stable, ${o.probes.length} probe(s) passed`, evidence: [] };
+  return verdict({ kind: 'ok', probes: o.probes.length }, []);
 }
 
-/** Options a failure points at: by the exit status systemd reported or a text in the logs. */
-export function implicatedOptions(verdict: Verdict, candidates: readonly OptionSpec[]): string[] {
-  const status = /status (\d+)\//.exec(verdict.reason)?.[1];
-  const sigsys = /SIGSYS/.test(verdict.reason);
-  const text = [verdict.reason, ...verdict.evidence].join('\n').toLowerCase();
+/** The guard's entry: a unit it watches failed on its own. `logs`: the unit's since that
+ * invocation began. */
+export function classifyFailure(f: UnitFailure, logs: readonly string[]): ClassifiedVerdict {
+  const state: UnitState = unhealthy(f) ?? { kind: 'result', result: f.result };
+  return verdict(failureCause(state, f, logs), logs.slice(-30));
+}
+
+const sigName = (s: string) => (s.startsWith('SIG') ? s : `SIG${s}`);
+
+/** Options a failure points at: by its process's exit status or signal, or by the texts of its
+ * log lines. Which options a cause names says nothing of whose word it is: the caller knows
+ * whether the cause came from the service (it points) or from the trusted check (it proves). */
+export function implicatedOptions(cause: Cause | undefined, evidence: readonly string[], candidates: readonly OptionSpec[]): string[] {
+  const status = cause?.kind === 'exit' ? cause.status : undefined;
+  const signal = cause?.kind === 'signal' ? sigName(cause.name ?? String(cause.signal)) : undefined;
+  const text = [...(cause?.kind === 'log' ? [cause.line] : []), ...evidence].join('\n').toLowerCase();
   return candidates
-    .filter(
-      (c) =>
-        (status !== undefined && c.exitStatuses.includes(Number(status))) ||
-        (sigsys && c.name === 'SystemCallFilter') ||
-        c.logHints.some((h) => text.includes(h)),
-    )
+    .filter((c) => {
+      const failsWith = c.failsWith;
+      return (
+        (status !== undefined && c.exitStatuses.includes(status)) ||
+        (signal !== undefined && failsWith !== undefined && sigName(failsWith.signal) === signal) ||
+        c.logHints.some((h) => text.includes(h))
+      );
+    })
     .map((c) => c.name);
 }

@@ -2,9 +2,22 @@
 // the accepted set and any unfinished trial are derived from it, never stored elsewhere.
 // A trial holds one setting (one-at-a-time) or several (a batch of the adaptive search).
 import { z } from 'zod';
+import { causeSchema } from './cause.js';
+import { structured } from './journalLegacy.js';
 import type { Setting } from './types.js';
 
-const setting = z.object({ option: z.string(), value: z.string(), lines: z.array(z.string()) });
+/** A setting and its structure (types.ts Setting); a record written before settings carried it
+ * gets it derived here, once, as it is read. */
+const setting = z
+  .object({
+    option: z.string(),
+    value: z.string(),
+    lines: z.array(z.string()),
+    rung: z.string().optional(),
+    paths: z.array(z.string()).optional(),
+    items: z.array(z.string()).optional(),
+  })
+  .transform((s): Setting => structured(s));
 const base = { t: z.string(), unit: z.string() };
 
 export const recordSchema = z.discriminatedUnion('kind', [
@@ -25,6 +38,8 @@ export const recordSchema = z.discriminatedUnion('kind', [
     verdict: z.string(),
     reason: z.string(),
     evidence: z.array(z.string()),
+    /** What the verdict rests on, structured (absent in journals written before it existed). */
+    cause: causeSchema.optional(),
     cost: z.object({ ratio: z.number(), spread: z.number() }).optional(),
   }),
   z.object({ ...base, kind: z.literal('skipped'), option: z.string(), value: z.string(), reason: z.string() }),
@@ -38,6 +53,9 @@ export const recordSchema = z.discriminatedUnion('kind', [
     reason: z.string(),
     /** The invocation already running without the options (journaled after its restart). */
     invocation: z.string().optional(),
+    /** Set when a tune's own phase rolled back (its confirmation's bisection), not the guard or
+     * the user; `by` stays 'guard' for readers that know only the two. */
+    phase: z.literal('confirm').optional(),
   }),
   /** Evidence the guard would not act on (the service or its clients could have written it), or
    * a failure whose sandbox still sets up: said loudly, nothing relaxed. */
@@ -240,4 +258,23 @@ export function lastTrialNumber(records: readonly JournalRecord[]): number {
   let n = 0;
   for (const r of records) if (r.kind === 'trial-begin') n = Math.max(n, r.trial);
   return n;
+}
+
+/** option=value pairs rejected since the last tune-begin: a resumed tune does not retry them. */
+export function rejectedSinceBegin(records: readonly JournalRecord[]): Set<string> {
+  const out = new Set<string>();
+  for (const r of records) {
+    if (r.kind === 'tune-begin') out.clear();
+    if (r.kind === 'trial-end' && r.outcome !== 'accepted' && r.settings.length === 1) {
+      out.add(`${r.settings[0]!.option}=${r.settings[0]!.value}`);
+    }
+  }
+  return out;
+}
+
+/** The last tune's begin record (its probes, the exposure it started from). */
+export function lastTuneBegin(records: readonly JournalRecord[]): Extract<JournalRecord, { kind: 'tune-begin' }> | undefined {
+  let last: Extract<JournalRecord, { kind: 'tune-begin' }> | undefined;
+  for (const r of records) if (r.kind === 'tune-begin') last = r;
+  return last;
 }

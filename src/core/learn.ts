@@ -1,13 +1,15 @@
-// ProtectSystem=strict kept with learned ReadWritePaths instead of falling back to full: seeds
+// An option's learning rung (its entry's `learnsPaths`: ProtectSystem=strict) kept with learned
+// ReadWritePaths instead of falling back to a weaker one (full): seeds
 // from what the running service writes, extended from the read-only-file-system errors a trial
 // provokes (pid files, sockets and logs written but not held open are what a snapshot misses).
 // The service and its clients write those errors: a path is learned only inside the unit's own
 // scope (core/paths.ts), normalised and judged on its resolved form.
 import { dirname } from 'node:path/posix';
 import { normalisePath, rootOf, scopeRoots, writableRoot, type WritableScope } from './paths.js';
+import { optionByName } from './catalog.js';
+import { toSetting } from './plan.js';
+import { rungOf } from './setting.js';
 import type { Rung, Setting } from './types.js';
-
-const SEP = '; ReadWritePaths=';
 
 /** What the learner may know besides the lines: the unit's scope, and the file system through
  * the caller's functions (called only for paths inside the scope). */
@@ -38,54 +40,59 @@ export function erofsDirs(lines: readonly string[], ctx: LearnContext): string[]
   return [...out].sort();
 }
 
-export function pathsOf(value: string): string[] {
-  const i = value.indexOf(SEP);
-  return i < 0 ? [] : value.slice(i + SEP.length).split(' ').map((p) => p.replace(/^-/, ''));
-}
-
-/** The base rung value of a learned one: "strict; ReadWritePaths=-/a" → "strict". */
-export function baseValue(value: string): string {
-  const i = value.indexOf(SEP);
-  return i < 0 ? value : value.slice(0, i);
-}
-
-/** A ProtectSystem=strict rung with these directories writable. `-`: a missing path is no error. */
+/** A rung (the learning one) with these directories writable. `-`: a missing path is no error. */
 export function withWritablePaths<R extends Rung>(rung: R, dirs: readonly string[]): R {
   if (dirs.length === 0) return rung;
-  const list = [...new Set(dirs)].sort().map((d) => `-${d}`).join(' ');
-  return { ...rung, value: `${rung.value}${SEP}${list}`, lines: [...rung.lines, `ReadWritePaths=${list}`] };
+  const paths = [...new Set(dirs)].sort();
+  const list = paths.map((d) => `-${d}`).join(' ');
+  return { ...rung, value: `${rung.value}; ReadWritePaths=${list}`, lines: [...rung.lines, `ReadWritePaths=${list}`], rung: rung.value, paths };
 }
 
-/** After a failed trial: the settings with ProtectSystem=strict extended by the directories the
+/** The option's entry learns writable paths (whatever rung the setting is at). */
+export function learnsPaths(option: string): boolean {
+  return optionByName(option)?.learnsPaths !== undefined;
+}
+
+/** The index of the setting at its option's learning rung, or -1. */
+function learner(settings: readonly Setting[]): number {
+  return settings.findIndex((s) => {
+    const rung = optionByName(s.option)?.learnsPaths?.rung;
+    return rung !== undefined && rungOf(s) === rung;
+  });
+}
+
+/** After a failed trial: the settings with the learning rung extended by the directories the
  * errors name, or undefined when there is nothing new to learn. */
 export function learnFromFailure(settings: readonly Setting[], evidence: readonly string[], ctx: LearnContext): Setting[] | undefined {
-  const i = settings.findIndex((s) => s.option === 'ProtectSystem' && baseValue(s.value) === 'strict');
+  const i = learner(settings);
   if (i < 0) return undefined;
   const s = settings[i]!;
-  const have = pathsOf(s.value);
+  const have = s.paths ?? [];
   const fresh = erofsDirs(evidence, ctx).filter((d) => !have.includes(d));
   if (fresh.length === 0) return undefined;
-  return withStrictPaths(settings, i, [...have, ...fresh]);
+  return withLearnedPaths(settings, i, [...have, ...fresh]);
 }
 
-function withStrictPaths(settings: readonly Setting[], i: number, dirs: readonly string[]): Setting[] {
-  const base: Rung = { value: 'strict', lines: ['ProtectSystem=strict'], residual: 0, inForce: () => false };
-  const r = withWritablePaths(base, dirs);
+/** The learning rung as the catalog writes it, with these directories writable. */
+function withLearnedPaths(settings: readonly Setting[], i: number, dirs: readonly string[]): Setting[] {
+  const s = settings[i]!;
+  const spec = optionByName(s.option)!;
+  const rung = spec.ladder.find((r) => r.value === spec.learnsPaths!.rung)!;
   const next = [...settings];
-  next[i] = { option: settings[i]!.option, value: r.value, lines: r.lines };
+  next[i] = toSetting(spec, withWritablePaths(rung, dirs));
   return next;
 }
 
-/** The directories of ProtectSystem=strict's ReadWritePaths that `after` has and `before` had not. */
+/** The learned ReadWritePaths directories that `after` has and `before` had not. */
 export function addedPaths(before: readonly Setting[], after: readonly Setting[]): string[] {
-  const paths = (ss: readonly Setting[]) => ss.filter((s) => s.option === 'ProtectSystem').flatMap((s) => pathsOf(s.value));
+  const paths = (ss: readonly Setting[]) => ss.filter((s) => learnsPaths(s.option)).flatMap((s) => s.paths ?? []);
   const had = paths(before);
   return paths(after).filter((p) => !had.includes(p));
 }
 
-/** The settings with these directories taken out of ProtectSystem=strict's ReadWritePaths. */
+/** The settings with these directories taken out of the learning rung's ReadWritePaths. */
 export function withoutPaths(settings: readonly Setting[], drop: readonly string[]): Setting[] {
-  const i = settings.findIndex((s) => s.option === 'ProtectSystem' && baseValue(s.value) === 'strict');
+  const i = learner(settings);
   if (i < 0) return [...settings];
-  return withStrictPaths(settings, i, pathsOf(settings[i]!.value).filter((p) => !drop.includes(p)));
+  return withLearnedPaths(settings, i, (settings[i]!.paths ?? []).filter((p) => !drop.includes(p)));
 }

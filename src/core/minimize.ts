@@ -1,9 +1,12 @@
-// Set-valued options are minimised, not toggled: once a rung of CapabilityBoundingSet or
-// SystemCallFilter is accepted, try removing what it still allows, item by item (one-at-a-time)
-// or by group testing (adaptive). Pure.
-import { maskFromCaps, capsFromMask, ALL_CAPS_MASK, CAPABILITIES } from './capabilities.js';
-import { SYSCALL_GROUPS } from './catalog.js';
-import type { EffectiveSettings, EffectiveValue, Rung, Setting } from './types.js';
+// Set-valued options are minimised, not toggled: once a rung of one is accepted (its catalog entry
+// has `minimise`), try removing what it still allows, item by item (one-at-a-time) or by group
+// testing (adaptive). Pure.
+import { CATALOG } from './catalog.js';
+import type { EffectiveSettings, OptionSpec, SafetyFacts, Setting } from './types.js';
+
+export { LIKELY_FREE_CAPS, capabilityItems, capabilityStep } from './boundingSet.js';
+export { SYSCALL_MINIMIZE_GROUPS, syscallItems, syscallStep } from './syscallFilter.js';
+export type { Rung } from './types.js';
 
 /** Finds which items can be removed; the trial of a step removes `removed() + next()`. */
 export class Minimizer {
@@ -51,70 +54,30 @@ export class Minimizer {
   }
 }
 
-/** A dynamic rung: a value the catalog's ladder does not list, with its own check. */
-export interface MinimizeStep {
-  setting: Setting;
-  inForce(eff: EffectiveSettings): boolean;
+/** One accepted setting to shrink: the search over its items, and how a step is built (a
+ * setting carrying items: core/setting.ts inForce checks it). */
+export interface MinimisationPlan {
+  m: Minimizer;
+  make(removed: readonly string[]): Setting;
 }
 
-// Capabilities few daemons need once they run: tried together first.
-export const LIKELY_FREE_CAPS = [
-  'CAP_FSETID', 'CAP_SETPCAP', 'CAP_SYS_CHROOT', 'CAP_SYS_NICE', 'CAP_IPC_LOCK', 'CAP_NET_RAW', 'CAP_AUDIT_WRITE',
-  'CAP_SYS_RESOURCE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_KILL', 'CAP_LEASE', 'CAP_NET_BROADCAST',
-];
-
-function capMask(v: EffectiveValue | undefined): number {
-  return typeof v === 'number' ? v : ALL_CAPS_MASK;
+/** A plan per accepted setting whose entry is minimised and that still allows something, in
+ * catalog order. `eff` is read once, before the first step: every step is built against it. */
+export function minimisationPlans(
+  accepted: readonly Setting[],
+  eff: EffectiveSettings,
+  facts: SafetyFacts | undefined,
+  strategy: 'one-at-a-time' | 'adaptive',
+  catalog: readonly OptionSpec[] = CATALOG,
+): MinimisationPlan[] {
+  const plans: MinimisationPlan[] = [];
+  for (const spec of catalog) {
+    const how = spec.minimise;
+    const setting = how && accepted.find((a) => a.option === spec.name);
+    if (!how || !setting) continue;
+    const items = how.items(eff, setting);
+    if (items.length === 0) continue;
+    plans.push({ m: new Minimizer(items, strategy, how.likelyFree?.(facts) ?? []), make: (removed) => how.step(eff, setting, removed) });
+  }
+  return plans;
 }
-
-/** Capabilities still in the bounding set, as items to remove. */
-export function capabilityItems(eff: EffectiveSettings): string[] {
-  return capsFromMask(capMask(eff.CapabilityBoundingSet));
-}
-
-/** The bounding set without `removed`: only `~` lines, so it never adds a capability. */
-export function capabilityStep(eff: EffectiveSettings, removed: readonly string[]): MinimizeStep {
-  const keep = capabilityItems(eff).filter((c) => !removed.includes(c));
-  const drop = CAPABILITIES.filter((c) => !keep.includes(c));
-  const keepMask = maskFromCaps(keep);
-  return {
-    setting: {
-      option: 'CapabilityBoundingSet',
-      value: keep.length ? `keep ${keep.map((c) => c.slice(4)).join(' ')}` : 'empty',
-      lines: [`CapabilityBoundingSet=~${drop.join(' ')}`],
-    },
-    inForce: (e) => (capMask(e.CapabilityBoundingSet) & ~keepMask) === 0,
-  };
-}
-
-/** Scored system call groups the filter still allows (judged like systemd-analyze: a group counts
- * as allowed while any of its calls is). */
-export const SYSCALL_MINIMIZE_GROUPS = ['@resources', '@privileged'];
-
-function allowed(v: EffectiveValue | undefined, call: string): boolean {
-  if (!v || typeof v !== 'object' || Array.isArray(v) || !('allow' in v)) return true;
-  const names = new Set(v.items.map((s) => s.split(':')[0]));
-  return v.allow ? names.has(call) : !names.has(call);
-}
-
-const callsOf = (group: string) => SYSCALL_GROUPS[group.replace(/^@/, '')] ?? [];
-
-export function syscallItems(eff: EffectiveSettings): string[] {
-  return SYSCALL_MINIMIZE_GROUPS.filter((g) => callsOf(g).some((c) => allowed(eff.SystemCallFilter, c)));
-}
-
-/** Removes groups from the filter in force: a `~` line narrows an allow list and widens a deny
- * list, so it only ever tightens. */
-export function syscallStep(base: Setting, removed: readonly string[]): MinimizeStep {
-  const calls = removed.flatMap(callsOf);
-  return {
-    setting: {
-      option: 'SystemCallFilter',
-      value: `${base.value} ~${removed.join(' ')}`.replace(' ~~', ' ~'),
-      lines: [...base.lines, `SystemCallFilter=~${removed.join(' ')}`],
-    },
-    inForce: (e) => calls.every((c) => !allowed(e.SystemCallFilter, c)),
-  };
-}
-
-export type { Rung };

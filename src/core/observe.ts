@@ -1,7 +1,9 @@
 // Read-only observation of a running unit: parsers for /proc text and the summaries the safety
 // policy needs (who can reach the unit, whom it reaches, which families it uses, whether it
 // spawns login sessions). Pure: adapters/procfs.ts reads the text, this module interprets it.
-import type { ProbeSpec } from './types.js';
+import { dirname } from 'node:path/posix';
+import { isRequestLog } from './logcheck.js';
+import type { ProbeSpec, SafetyFacts } from './types.js';
 
 export type InetProto = 'tcp' | 'tcp6' | 'udp' | 'udp6';
 
@@ -521,4 +523,47 @@ export function probeBlindSpots(probes: readonly ProbeSpec[], obs: UnitObservati
     out.push(`no http:// or tcp:// probe connects to ${where}; where an exec probe goes through a Unix socket, the trials cannot see whether TCP clients still get through, so options that cut them off are left to the safety policy`);
   }
   return out;
+}
+
+// ---- facts for the policy and the log check (the adapter only stats paths and reads /proc) ----
+
+/** What stat says of a path the unit holds: permission bits and kind. */
+export interface PathMode {
+  path: string;
+  mode: number;
+  file: boolean;
+  socket: boolean;
+}
+
+/** Paths whose mode the facts need: files the unit writes, and Unix sockets it listens on by path. */
+export function pathsToStat(obs: UnitObservation): { written: string[]; sockets: string[] } {
+  return { written: obs.writablePaths, sockets: obs.unix.filter((u) => u.listening && u.path.startsWith('/')).map((u) => u.path) };
+}
+
+/** The facts the safety policy decides on, and the log files read for new errors during trials.
+ * `modes` holds what stat said of pathsToStat()'s paths (a path that vanished is absent); `exe`
+ * is the main process's binary name ('' when unknown). */
+export function observedFacts(obs: UnitObservation, exe: string, modes: ReadonlyMap<string, PathMode>): { facts: SafetyFacts; logFiles: string[] } {
+  const { written: w, sockets: s } = pathsToStat(obs);
+  const written = w.map((p) => modes.get(p)).filter((m) => m !== undefined);
+  const sockets = s.map((p) => modes.get(p)).filter((m) => m !== undefined);
+  const created = [...written.filter((m) => m.file), ...sockets.filter((m) => m.socket)];
+  const facts: SafetyFacts = {
+    usesInet: usesInet(obs),
+    inetEndpoints: obs.inet.map((x) => `${x.proto} ${formatEndpoint(x.local)}`),
+    nonLoopbackListeners: nonLoopbackListeners(obs).map((x) => formatEndpoint(x.local)),
+    families: familiesInUse(obs),
+    peers: peers(obs),
+    sessionEvidence: obs.sessions ? sessionEvidence(obs.sessions) : [],
+    sessionsStayInUnit: obs.sessions ? sessionsStayInUnit(obs.sessions) : false,
+    createdModes: created.map(({ path, mode }) => ({ path, mode })),
+    uids: [...new Set(obs.processes.map((p) => p.uid))].sort((a, b) => a - b),
+    commands: [...new Set([exe, ...obs.processes.map((p) => p.name)].filter(Boolean))],
+    writableDirs: [...new Set(written.filter((m) => m.file).map((m) => dirname(m.path)))].sort(),
+  };
+  // Request logs are clients' text, never evidence (core/logcheck isRequestLog).
+  const logFiles = written
+    .filter((m) => m.file && (m.path.startsWith('/var/log/') || m.path.endsWith('.log')) && !isRequestLog(m.path))
+    .map((m) => m.path);
+  return { facts, logFiles };
 }

@@ -19,8 +19,10 @@ export interface Planner {
   accepted(): Setting[];
 }
 
+/** The setting a rung applies, with the structure a built rung carries. */
 export function toSetting(spec: OptionSpec, rung: Rung): Setting {
-  return { option: spec.name, value: rung.value, lines: rung.lines };
+  const { value, lines, rung: base, paths, items } = rung;
+  return { option: spec.name, value, lines, ...(base !== undefined ? { rung: base } : {}), ...(paths ? { paths } : {}), ...(items ? { items } : {}) };
 }
 
 /** Expected gain of an option's strongest rung: exposure weight times the chance it works. */

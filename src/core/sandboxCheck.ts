@@ -1,11 +1,11 @@
 // Trusted evidence that a sandbox cannot be set up: a unit of autoharden's own that runs /bin/true
 // as the service's user with the service's accepted settings. The service's code never runs in it,
-// so whether it starts is systemd's and the kernel's word, not the service's (DESIGN "Trust").
+// so whether it starts is systemd's and the kernel's word, not the service's (README, "Security: whose word counts").
 // Pure: the text of that unit, and how to read its outcome.
 import { createHash } from 'node:crypto';
 import { checkSetting } from './directives.js';
 import { MARKER } from './dropin.js';
-import { describeExit } from './classify.js';
+import { describeEnd, endOf, type Cause, type UnitState } from './cause.js';
 import type { EffectiveSettings, Setting, UnitSnapshot } from './types.js';
 
 export const CHECK_UNIT_PREFIX = 'zz-autoharden-check-';
@@ -57,17 +57,18 @@ export function renderCheckUnit(unit: string, identity: EffectiveSettings, setti
   ].join('\n');
 }
 
-export interface CheckOutcome {
-  /** The sandbox was set up and /bin/true ran. */
-  setUp: boolean;
-  reason: string;
-}
+/** The sandbox was set up and /bin/true ran; or it was not, and `cause` says how /bin/true
+ * ended. Trusted: /bin/true exits 0, so any other end is systemd's or the kernel's doing. */
+export type CheckOutcome = { setUp: true; reason: string } | { setUp: false; reason: string; cause: Cause };
 
 /** Reads the check unit's start: /bin/true exits 0 whenever the sandbox around it was set up. */
 export function checkOutcome(jobResult: string, snap: UnitSnapshot): CheckOutcome {
   if (jobResult === 'done' && snap.result === 'success') return { setUp: true, reason: 'the sandbox sets up (checked with /bin/true)' };
-  const exit = describeExit(snap.execMainCode, snap.execMainStatus);
-  return { setUp: false, reason: `the sandbox cannot be set up: /bin/true under it ${exit ?? `did not run (start job ${jobResult}, Result=${snap.result})`}` };
+  const end = endOf(snap.execMainCode, snap.execMainStatus);
+  const state: UnitState = jobResult !== 'done' ? { kind: 'job', result: jobResult } : { kind: 'result', result: snap.result };
+  const cause: Cause = end ? { ...end, process: 'main', seen: 'state', state } : { kind: 'unsettled', state };
+  const what = end ? describeEnd(end) : `did not run (start job ${jobResult}, Result=${snap.result})`;
+  return { setUp: false, reason: `the sandbox cannot be set up: /bin/true under it ${what}`, cause };
 }
 
 /** On systemd ≥ 256: did this invocation reach the service's own code? undefined: cannot tell. */

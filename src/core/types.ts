@@ -37,6 +37,11 @@ export interface Rung {
   residual: number;
   /** True when the effective settings show this rung (or something stronger) in force. */
   inForce(eff: EffectiveSettings): boolean;
+  /** Set on a rung built from a ladder rung (learned paths, a policy's items): the structure its
+   * Setting carries (see Setting). */
+  rung?: string;
+  paths?: string[];
+  items?: string[];
 }
 
 export interface OptionSpec {
@@ -68,13 +73,96 @@ export interface OptionSpec {
   explainOnly?: string;
   /** One line for the user: what it does and what it breaks. */
   summary: string;
+
+  // Behaviour: what sets this option apart from a plain ladder. Generic code (catalog.renderRung,
+  // policy, priors, candidates, learn, minimisation, the classifier) reads these fields and never
+  // compares option names; an absent field means the plain default given with it.
+
+  /** Drop-in lines that take the unit from `eff` to `rung` by tightening only, or null when that
+   * cannot be written. Called only for a rung not in force. Default: the rung's lines. */
+  render?(rung: Rung, eff: EffectiveSettings): string[] | null;
+  /** Reach and mode policy: which rungs observation and the user's declarations allow (may build
+   * new rungs from the declarations). Default: all of them. */
+  admit?(rungs: Rung[], f: SafetyFacts, d: Declarations): Decision;
+  /** Reaches spawned login sessions although `confinesSessions` is false: 'inherited' always (a
+   * umask passes to every shell), 'cgroup' while the sessions stay in the unit's cgroup. */
+  sessionReach?: 'inherited' | 'cgroup';
+  /** The prior chance, moved by what observation showed. Default: `prior`. */
+  priorFrom?(f: SafetyFacts, prior: number): number;
+  /** The rung kept with learned ReadWritePaths= instead of falling back to a weaker one. */
+  learnsPaths?: { rung: string };
+  /** Set-valued: once accepted, what it still allows is removed item by item. */
+  minimise?: Minimisation;
+  /** Whether a setting carrying `items` is in force: a rung `admit` built or a minimisation step,
+   * which the ladder does not list. What the items are is the option's own (the networks it
+   * allows, the capabilities it keeps, the system call groups it removed). Default: never. */
+  itemsInForce?(items: readonly string[], eff: EffectiveSettings): boolean;
+  /** How the option fails besides its exit statuses: the kernel's signal (SIGSYS for seccomp). */
+  failsWith?: { signal: string };
 }
 
-/** A candidate under trial, or an accepted setting. */
+/** How an accepted set-valued setting is shrunk (core/minimize.ts runs it). */
+export interface Minimisation {
+  /** What the accepted value still allows, as items to remove; empty: nothing to minimise. */
+  items(eff: EffectiveSettings, accepted: Setting): string[];
+  /** The setting without `removed`; it carries `items`, checked by the entry's `itemsInForce`. */
+  step(eff: EffectiveSettings, accepted: Setting, removed: readonly string[]): Setting;
+  /** Items observation says the unit will not miss: tried together first (adaptive). */
+  likelyFree?(f: SafetyFacts | undefined): string[];
+}
+
+/** What the user declared on the command line. */
+export interface Declarations {
+  /** Peers the service may talk to or be reached by, besides loopback (--allow-net). */
+  allowNet: string[];
+  /** Only loopback may reach the service (--local-only). */
+  localOnly: boolean;
+  /** Login sessions the service spawns may be confined too (--confine-sessions). */
+  confineSessions: boolean;
+}
+
+/** What observation of the running unit showed (see core/observe.ts). */
+export interface SafetyFacts {
+  usesInet: boolean;
+  inetEndpoints: string[];
+  nonLoopbackListeners: string[];
+  families: string[];
+  /** Non-loopback addresses of connected peers. */
+  peers: string[];
+  /** Why we think the unit spawns login sessions; empty when it does not. */
+  sessionEvidence: string[];
+  /** Those sessions stay in the unit's cgroup (no pam_systemd moves them out): cgroup settings reach them. */
+  sessionsStayInUnit?: boolean;
+  /** Modes of the files and sockets the unit creates and writes. */
+  createdModes: Array<{ path: string; mode: number }>;
+  /** Directories of the files it holds open for writing: seeds for ReadWritePaths. */
+  writableDirs?: string[];
+  /** User ids its processes run as, and their command names: priors for the search. */
+  uids?: number[];
+  commands?: string[];
+}
+
+export type Decision = { rungs: Rung[] } | { skip: string };
+
+/** A rung that needs a newer systemd than its option does (ProtectSystem=strict, …). Still a Rung. */
+export interface CatalogRung extends Rung {
+  minSystemd?: number;
+}
+
+/** A candidate under trial, or an accepted setting. Journaled as JSON: plain data, and whether it
+ * is in force is the pure core/setting.ts inForce(). */
 export interface Setting {
   option: string;
+  /** What people see and what identifies it (journal, report, CLI, rejected keys), e.g.
+   * "strict; ReadWritePaths=-/a". Written from the structure below; never parsed. */
   value: string;
   lines: string[];
+  /** The ladder value it applies; absent when that is `value` itself. */
+  rung?: string;
+  /** Learned writable directories (ReadWritePaths= with the learning rung). */
+  paths?: string[];
+  /** A set the option builds beyond its ladder, checked by its entry's `itemsInForce`. */
+  items?: string[];
 }
 
 export type ProbeSpec =
@@ -127,4 +215,7 @@ export interface Verdict {
   /** One line a person can read: "exit status 226/NAMESPACE", "probe http://… failed: …". */
   reason: string;
   evidence: string[];
+  /** What the verdict rests on, as data; `kind` and `reason` derive from it. Unset on verdicts
+   * made outside the classifier and in journals written before it existed. */
+  cause?: import('./cause.js').Cause;
 }

@@ -4,9 +4,18 @@
 // daemon killed at any point resumes where it was: the unfinished trial is reverted and journaled
 // by TuneSession's recovery, and tuning continues.
 //
-// It does nothing until start(); its collaborators come in through the constructor (daemon/main.ts
-// wires the real ones).
-import { AutohardenError } from '../core/errors.js';
+// It does nothing until start(); its collaborators come in through the constructor (compose/daemon.ts
+// wires the real ones). Its API methods take their D-Bus arguments and validate them through the
+// use cases' request schemas (app/), the same the CLI validates with.
+import { ENROLL } from '../app/enroll.js';
+import { EXPORT } from '../app/export.js';
+import { JOURNAL } from '../app/journal.js';
+import type { Served } from '../app/registry.js';
+import { ROLLBACK, rollbackWhat } from '../app/rollback.js';
+import { STATUS } from '../app/status.js';
+import { UNENROLL, type UnenrollResult } from '../app/unenroll.js';
+import { parseWire } from '../app/useCase.js';
+import { AutohardenError, ERR } from '../core/errors.js';
 import { flattened } from '../core/text.js';
 import { renderExport } from '../core/exportFormats.js';
 import { acceptedSet, type JournalRecord } from '../core/journal.js';
@@ -14,14 +23,14 @@ import { errorSignatures } from '../core/logcheck.js';
 import type { CheckOutcome } from '../core/sandboxCheck.js';
 import type { OptionSpec, Setting } from '../core/types.js';
 import { refuseProtectedUnit } from '../core/protectedUnits.js';
-import { parseUnitName } from '../core/unitName.js';
 import type { Ports, ProgressEvent, SystemdPort } from '../engine/ports.js';
+import { keepAccepted } from '../engine/keep.js';
 import { recoverUnit } from '../engine/recover.js';
 import { rollback, type RollbackResult } from '../engine/rollback.js';
 import { TuneSession, type TuneOptions, type TuneReport } from '../engine/tune.js';
 import { Guard } from './guard.js';
 import { Serial, Wake } from './serial.js';
-import { DEFAULT_SETTLE_MS, SETTLE_MAX_MS, SETTLE_MIN_MS, parseEnrollSpec, specDeclarations, specProbes, specWorkload } from './spec.js';
+import { DEFAULT_SETTLE_MS, specDeclarations, specProbes, specWorkload } from './spec.js';
 import { settingsText, statusRow, type CurrentTrial, type StatusRow } from './status.js';
 import { EnrollmentStore, newEnrollment, type Enrollment, type EnrollmentState } from './store.js';
 import type { EffectiveValue } from '../core/types.js';
@@ -103,7 +112,7 @@ function transient(e: unknown): boolean {
   return (e as Error)?.name === 'SystemdError' && (code === 'Bus' || code === 'Timeout');
 }
 
-export class Daemon {
+export class Daemon implements Served {
   private readonly active = new Map<string, Active>();
   /** Enrollment order: the round-robin runs over it. */
   private order: string[] = [];
@@ -217,13 +226,14 @@ export class Daemon {
 
   // ---- the API ------------------------------------------------------------------------------------
 
+  /** The spec as JSON text (D-Bus) or an object. */
   async enroll(specJson: string | unknown): Promise<string> {
-    const spec = parseEnrollSpec(specJson);
+    const spec = ENROLL.parse(specJson);
     const { unit } = spec;
     const busy = () => {
       const a = this.active.get(unit);
       if (a || this.enrolling.has(unit)) {
-        throw new AutohardenError('Failed', `${unit} is already enrolled (${a?.e.state ?? 'queued'}); unenroll it first`);
+        throw new ERR.AlreadyEnrolled(unit, a?.e.state ?? 'queued');
       }
     };
     busy();
@@ -231,10 +241,8 @@ export class Daemon {
     try {
       const info = await this.d.systemd.unitInfo(unit);
       refuseProtectedUnit('enroll', unit, info); // by its canonical name: aliases are caught too
-      if (info.loadState !== 'loaded') throw new AutohardenError('UnitUnknown', `${unit} is not loaded (LoadState=${info.loadState})`);
-      if (info.activeState !== 'active') {
-        throw new AutohardenError('UnitUnknown', `${unit} is not running (ActiveState=${info.activeState}); start it first`);
-      }
+      if (info.loadState !== 'loaded') throw new ERR.NotLoaded(unit, info.loadState);
+      if (info.activeState !== 'active') throw new ERR.NotRunning(unit, info.activeState);
       const release = this.d.lock(unit, info.id);
       const e = newEnrollment(spec);
       if (info.id) e.id = info.id;
@@ -256,13 +264,13 @@ export class Daemon {
   }
 
   status(unitArg: string): StatusRow[] {
-    if (unitArg) {
-      const unit = parseUnitName(unitArg);
+    const { unit } = parseWire(STATUS, [unitArg]);
+    if (unit) {
       const a = this.active.get(unit);
       const broken = a ? undefined : this.broken.get(unit);
       if (broken) throw new AutohardenError('Config', broken);
       const j = this.d.journal(unit);
-      if (!a && !j.exists()) throw new AutohardenError('UnitUnknown', `${unit} is not enrolled and has never been tuned`);
+      if (!a && !j.exists()) throw new ERR.UnknownToDaemon(unit);
       return [statusRow(unit, j.read(), a?.e, a?.current)];
     }
     const units = [...new Set([...this.order, ...this.broken.keys(), ...this.d.journaledUnits()])];
@@ -283,26 +291,24 @@ export class Daemon {
   }
 
   journal(unitArg: string): JournalRecord[] {
-    const unit = parseUnitName(unitArg);
+    return this.records(parseWire(JOURNAL, [unitArg]).unit);
+  }
+
+  private records(unit: string): JournalRecord[] {
     const j = this.d.journal(unit);
-    if (!j.exists()) throw new AutohardenError('UnitUnknown', `autoharden has no journal for ${unit} in ${this.d.stateDir}; it was never tuned`);
+    if (!j.exists()) throw new ERR.NeverTuned(unit, this.d.stateDir);
     return j.read();
   }
 
   export(unitArg: string, format: string): string {
-    renderExport('x.service', [], format); // refuses an unknown format before anything else
-    const unit = parseUnitName(unitArg);
-    return renderExport(unit, acceptedSet(this.journal(unit)), format);
+    const req = parseWire(EXPORT, [unitArg, format]);
+    return renderExport(req.unit, acceptedSet(this.records(req.unit)), req.format);
   }
 
   async rollback(unitArg: string, option: string, all: boolean, settleMs: number): Promise<RollbackResult> {
-    const unit = parseUnitName(unitArg);
-    if (all === Boolean(option)) throw new AutohardenError('Usage', 'rollback needs exactly one of --all or --option NAME');
-    if (option && !this.d.catalog.some((c) => c.name === option)) {
-      throw new AutohardenError('Usage', `unknown option ${JSON.stringify(option)}; see autoharden journal ${unit}`);
-    }
-    if (settleMs && (settleMs < SETTLE_MIN_MS || settleMs > SETTLE_MAX_MS)) throw new AutohardenError('Usage', `settle must be from ${SETTLE_MIN_MS} to ${SETTLE_MAX_MS} ms`);
-    this.journal(unit); // UnitUnknown unless it has one
+    const req = parseWire(ROLLBACK, [unitArg, option, all, settleMs]);
+    const { unit } = req;
+    this.records(unit); // UnitUnknown unless it has one
     return this.serial.run(async () => {
       const a = this.active.get(unit);
       const release = a?.release ? undefined : this.d.lock(unit, await this.d.systemd.unitInfo(unit).then((i) => i.id, () => undefined));
@@ -310,9 +316,9 @@ export class Daemon {
       try {
         const ports = a?.ports ?? this.d.portsFor(unit, (ev) => this.onProgress(unit, ev));
         const info = await this.d.systemd.unitInfo(unit);
-        if (info.loadState !== 'loaded') throw new AutohardenError('UnitUnknown', `${unit} is not loaded (LoadState=${info.loadState})`);
-        const settle = settleMs || a?.e.spec.settleMs || DEFAULT_SETTLE_MS;
-        const r = await rollback(ports, unit, all ? { all: true } : { option }, { settleMs: settle });
+        if (info.loadState !== 'loaded') throw new ERR.NotLoaded(unit, info.loadState);
+        const settle = req.settleMs || a?.e.spec.settleMs || DEFAULT_SETTLE_MS;
+        const r = await rollback(ports, unit, rollbackWhat(req), { settleMs: settle });
         if (a?.session) a.session = undefined; // its accepted set is stale: resume from the journal
         this.signal(unit, `rolled back ${r.removed.join(', ') || 'nothing'} (by user); ${r.verdict.ok ? 'healthy' : 'UNHEALTHY'}: ${r.verdict.reason}`);
         return r;
@@ -323,26 +329,25 @@ export class Daemon {
     });
   }
 
-  async unenroll(unitArg: string, mode: string): Promise<{ unit: string; mode: string; kept?: string; rollback?: RollbackResult }> {
-    const unit = parseUnitName(unitArg);
-    if (mode !== 'keep' && mode !== 'remove') throw new AutohardenError('Usage', `unenroll mode must be keep or remove, not ${JSON.stringify(mode)}`);
-    if (!this.active.has(unit)) throw new AutohardenError('UnitUnknown', `${unit} is not enrolled`);
+  async unenroll(unitArg: string, modeArg: string): Promise<UnenrollResult> {
+    const { unit, mode } = parseWire(UNENROLL, [unitArg, modeArg]);
+    if (!this.active.has(unit)) throw new ERR.NotEnrolled(unit);
     return this.serial.run(async () => {
       const a = this.active.get(unit);
-      if (!a) throw new AutohardenError('UnitUnknown', `${unit} is not enrolled`);
+      if (!a) throw new ERR.NotEnrolled(unit);
       await this.guard.remove(unit);
-      const out: { unit: string; mode: string; kept?: string; rollback?: RollbackResult } = { unit, mode };
+      const out: UnenrollResult = { unit, mode };
       const journaled = this.d.journal(unit).exists();
       // A failed unit was let go (its lock released): take it back to act on it; a CLI holding it
       // makes this a Locked error, said to the caller.
-      if (!a.release && journaled && !this.tryLock(a)) throw new AutohardenError('Locked', `${unit} is locked by another autoharden process; try again`);
+      if (!a.release && journaled && !this.tryLock(a)) throw new ERR.LockedTryAgain(unit);
       // I1: whatever was under way (a failed unit's trial included) is reverted before it is let go
       if (a.release && journaled) await this.revertAfterError(a, `unenroll --${mode}`);
       if (a.release && journaled) {
         if (mode === 'remove') {
           out.rollback = await rollback(a.ports, unit, { all: true }, { settleMs: a.e.spec.settleMs, reason: 'unenroll --remove' });
         } else if (a.e.state === 'tuning') {
-          out.kept = await this.keepAccepted(a);
+          out.kept = await keepAccepted(a.ports, a.e.spec.unit, { settleMs: a.e.spec.settleMs, probes: specProbes(a.e.spec), persist: a.e.spec.persist });
         }
       }
       a.ports.fault('unenroll');
@@ -530,29 +535,6 @@ export class Daemon {
   }
 
   /** Unenroll --keep while tuning: the accepted set goes where tuning would have put it. */
-  private async keepAccepted(a: Active): Promise<string | undefined> {
-    const { unit, settleMs, persist } = a.e.spec;
-    const { ports } = a;
-    await recoverUnit(ports, unit, { settleMs, probes: specProbes(a.e.spec) });
-    const records = ports.journal.read();
-    const accepted = acceptedSet(records);
-    let path: string | undefined;
-    if (persist && accepted.length) {
-      path = ports.dropins.writeAccepted(unit, accepted, 'etc');
-      await ports.systemd.reload();
-      if (path) ports.journal.append({ kind: 'persisted', path });
-    }
-    const begin = records.filter((r) => r.kind === 'tune-begin').at(-1);
-    const trials = records.filter((r) => r.kind === 'trial-end' && r.verdict !== 'not-effective' && (!begin || r.t >= begin.t)).length;
-    ports.journal.append({
-      kind: 'tune-end',
-      exposureBefore: begin?.kind === 'tune-begin' ? begin.exposure : null,
-      exposureAfter: await this.d.exposure(unit).catch(() => null),
-      trials, restarts: trials, durationMs: begin ? Date.now() - Date.parse(begin.t) : 0,
-    });
-    return path;
-  }
-
   private setState(a: Active, state: EnrollmentState): void {
     a.e.state = state;
     if (state !== 'failed') delete a.e.error;

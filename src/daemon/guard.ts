@@ -2,7 +2,7 @@
 // journald (one `journalctl --follow`) for what it logs; nothing polls — and looks into it when
 // the unit fails, keeps restarting, or logs an errno-like line it never logged before tuning.
 //
-// Whose word counts (DESIGN "Trust", guardRules.ts): a failure rolls back a setting only when
+// Whose word counts (README, "Security: whose word counts"; guardRules.ts): a failure rolls back a setting only when
 // trusted evidence shows the sandbox can no longer be set up — autoharden's check unit running
 // /bin/true under the accepted settings fails (or, on systemd ≥ 256, the invocation never reached
 // the service's code and the check agrees). The check also finds which setting. Everything else
@@ -11,9 +11,9 @@
 // the admin's opt-in relax-on-reproduction tests taking one setting away, by A/B on autoharden's
 // own probes and unit state, at most one a day, never below the floor.
 import { basename } from 'node:path';
-import { classifyTrial } from '../core/classify.js';
+import { classifyFailure } from '../core/classify.js';
 import { acceptedSet } from '../core/journal.js';
-import { isErrnoLike, isKnown, isRequestLog } from '../core/logcheck.js';
+import { isErrnoLike, isKnown, isRequestLog, sourceOf } from '../core/logcheck.js';
 import { reachedServiceCode, type CheckOutcome } from '../core/sandboxCheck.js';
 import type { EffectiveValue, OptionSpec, Setting, UnitSnapshot } from '../core/types.js';
 import type { Ports } from '../engine/ports.js';
@@ -257,14 +257,14 @@ export class Guard {
     if (!ports || !e || e.state !== 'guarding') return;
     const accepted = acceptedSet(ports.journal.read());
     if (ev.kind === 'log') {
-      const failure: Failure = { reason: "a new errno-like line in the unit's logs", newErrors: [ev.line] };
+      const cause = { kind: 'log', line: ev.line, source: sourceOf(ev.line) === 'journal' ? 'journal' : 'file' } as const;
+      const failure: Failure = { cause, reason: "a new errno-like line in the unit's logs", newErrors: [ev.line] };
       const points = pointedAt(failure, accepted, this.catalog);
       this.alert(unit, t, failure, `${failure.reason}${points.length ? ` (it points at ${points.join(', ')})` : ''}; the unit is healthy and its logs are its own text: nothing relaxed`);
       return;
     }
     const logs = await this.host.logsSince(unit, new Date(ev.since - 1000));
-    const start = { ...ev.snap, activeState: 'active', subState: 'running', result: 'success' };
-    const failure = failureOf(classifyTrial({ jobResult: 'done', start, samples: [ev.snap], probes: [], logs }), t.known, logs);
+    const failure = failureOf(classifyFailure(ev.snap, logs), t.known, logs);
     this.host.log.info(`guard: ${unit} failed: ${failure.reason}`);
     // the handoff timestamps as systemd has them now, if it is still the failed invocation
     const now = await this.host.snapshot(unit).catch(() => undefined);
@@ -304,7 +304,7 @@ export class Guard {
     let outcome = first;
     const culprits: string[] = [];
     while (!outcome.setUp && rest.length && culprits.length < MAX_CULPRITS) {
-      const suspect = checkSuspects(outcome.reason, rest, this.catalog)[0];
+      const suspect = checkSuspects(outcome, rest, this.catalog)[0];
       let culprit: Setting | undefined;
       if (suspect) {
         const without = rest.filter((s) => s.option !== suspect);

@@ -1,19 +1,23 @@
 // What the guard may conclude from a failure of a unit it guards. Pure: the guard gathers the
 // unit's state, logs and the sandbox check's outcome; this decides.
 //
-// Trust (DESIGN "Trust"): the unit's logs, exit statuses and signals are the service's own doing
+// Trust (README, "Security: whose word counts"): the unit's logs, exit statuses and signals are the service's own doing
 // — a hostile service or client can forge every one of them — so they only describe a failure
 // and point at options; they never relax a sandbox. What may relax one by default is trusted
 // evidence that the sandbox cannot be set up: autoharden's check unit (/bin/true under the
 // accepted settings) failing, which no code of the service takes part in. Relaxing on a failure
 // that merely reproduces is the admin's opt-in (relax-on-reproduction), bounded here.
+import { headline, type Cause } from '../core/cause.js';
 import { implicatedOptions } from '../core/classify.js';
 import { newErrorLines, noiseSignatures, normalise } from '../core/logcheck.js';
 import type { JournalRecord } from '../core/journal.js';
-import type { OptionSpec, Setting, Verdict } from '../core/types.js';
+import type { CheckOutcome } from '../core/sandboxCheck.js';
+import type { OptionSpec, Setting } from '../core/types.js';
 
+/** A failure of the service, or a line it logged: all of it the service's own doing (untrusted). */
 export interface Failure {
-  /** One line: "main process exit status 226/NAMESPACE; unit is failed/failed (Result=exit-code)". */
+  cause: Cause;
+  /** One line for alerts (from the cause for a failure): "main process exit status 226/NAMESPACE; unit is failed/failed (Result=exit-code)". */
   reason: string;
   /** errno-like lines the unit never logged before tuning. */
   newErrors: string[];
@@ -23,21 +27,24 @@ export interface Failure {
  * error line (not its text: a client varying the text must not flood the journal), else its exit. */
 export function failureSignature(f: Failure): string {
   if (f.newErrors.length) return [...noiseSignatures([f.newErrors[0]!])].sort().join(' ') || normalise(f.newErrors[0]!);
-  return normalise(f.reason.split(';')[0] ?? f.reason);
+  return normalise(headline(f.cause));
 }
 
-/** The failure a trial-like verdict describes, judged against the errors known before tuning. */
-export function failureOf(verdict: Pick<Verdict, 'reason' | 'evidence'>, known: ReadonlySet<string>, logs: readonly string[] = verdict.evidence): Failure {
-  return { reason: verdict.reason, newErrors: [...new Set(newErrorLines(known, logs))].slice(0, 20) };
+/** The failure a classified verdict describes, judged against the errors known before tuning. */
+export function failureOf(verdict: { cause: Cause; reason: string; evidence: readonly string[] }, known: ReadonlySet<string>, logs: readonly string[] = verdict.evidence): Failure {
+  return { cause: verdict.cause, reason: verdict.reason, newErrors: [...new Set(newErrorLines(known, logs))].slice(0, 20) };
+}
+
+function implicatedIn(cause: Cause, evidence: readonly string[], accepted: readonly Setting[], catalog: readonly OptionSpec[]): string[] {
+  const byName = new Map(catalog.map((c) => [c.name, c]));
+  const specs = accepted.map((s) => byName.get(s.option)).filter((c): c is OptionSpec => c !== undefined);
+  const implicated = new Set(implicatedOptions(cause, evidence, specs));
+  return [...accepted].reverse().filter((s) => implicated.has(s.option)).map((s) => s.option);
 }
 
 /** Accepted options the failure's (untrusted) evidence points at, most recently accepted first. */
 export function pointedAt(failure: Failure, accepted: readonly Setting[], catalog: readonly OptionSpec[]): string[] {
-  const byName = new Map(catalog.map((c) => [c.name, c]));
-  const specs = accepted.map((s) => byName.get(s.option)).filter((c): c is OptionSpec => c !== undefined);
-  const verdict: Verdict = { ok: false, kind: 'exit-status', reason: failure.reason, evidence: failure.newErrors };
-  const implicated = new Set(implicatedOptions(verdict, specs));
-  return [...accepted].reverse().filter((s) => implicated.has(s.option)).map((s) => s.option);
+  return implicatedIn(failure.cause, failure.newErrors, accepted, catalog);
 }
 
 /** How long after relaxing one setting of a unit on reproduction the guard relaxes no other. */
@@ -72,8 +79,9 @@ export function reproduced(results: ReadonlyArray<{ arm: 'A' | 'B'; ok: boolean 
   return results.length > 0 && results.every((r) => (r.arm === 'A' ? r.ok : !r.ok));
 }
 
-/** Where the trusted check looks first for the setting that cannot be set up: those its exit
- * status points at, most recently accepted first. */
-export function checkSuspects(checkReason: string, accepted: readonly Setting[], catalog: readonly OptionSpec[]): string[] {
-  return pointedAt({ reason: checkReason, newErrors: [] }, accepted, catalog);
+/** Where the trusted check looks first for the setting that cannot be set up: those the check
+ * unit's own end (exit status, signal) points at, most recently accepted first. Only a failed
+ * check has suspects: nothing the service did or logged can make one. */
+export function checkSuspects(check: CheckOutcome, accepted: readonly Setting[], catalog: readonly OptionSpec[]): string[] {
+  return check.setUp ? [] : implicatedIn(check.cause, [], accepted, catalog);
 }

@@ -2,7 +2,7 @@
 // options `tune` takes, as plain data. Pure.
 import { z } from 'zod';
 import { parseWorkloadSpec, type WorkloadSpec } from '../core/cost.js';
-import { AutohardenError } from '../core/errors.js';
+import { AutohardenError, ERR } from '../core/errors.js';
 import { parseCidr, type Declarations } from '../core/policy.js';
 import { parseProbeSpec } from '../core/probeSpec.js';
 import type { ProbeSpec } from '../core/types.js';
@@ -66,10 +66,10 @@ export const enrollSpecSchema = z
   .strict()
   .superRefine((s, ctx) => {
     if (s.localOnly && s.allowNet.length) {
-      ctx.addIssue({ code: 'custom', path: ['localOnly'], message: '--local-only and --allow-net contradict each other; pick one' });
+      ctx.addIssue({ code: 'custom', path: ['localOnly'], message: ERR.LocalOnlyContradicts.template });
     }
     if (s.budget !== undefined && s.workload === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['budget'], message: '--budget needs --workload: the slowdown is measured with it' });
+      ctx.addIssue({ code: 'custom', path: ['budget'], message: ERR.BudgetNeedsWorkload.template });
     }
   });
 

@@ -1,7 +1,7 @@
 // Rollback of one accepted option or of all of them: journal first, then rewrite the drop-in,
 // Reload, restart, and check the unit with the probes of its last tune.
 import { AutohardenError } from '../core/errors.js';
-import { acceptedSet } from '../core/journal.js';
+import { acceptedSet, lastTuneBegin } from '../core/journal.js';
 import { parseProbeSpec } from '../core/probeSpec.js';
 import type { ProbeSpec, Verdict } from '../core/types.js';
 import type { Ports } from './ports.js';
@@ -16,8 +16,7 @@ export interface RollbackResult {
 }
 
 export function lastProbes(ports: Ports): ProbeSpec[] {
-  const begin = ports.journal.read().filter((r) => r.kind === 'tune-begin').at(-1);
-  return begin && begin.kind === 'tune-begin' ? begin.probes.map(parseProbeSpec) : [];
+  return lastTuneBegin(ports.journal.read())?.probes.map(parseProbeSpec) ?? [];
 }
 
 export async function rollback(

@@ -30,11 +30,13 @@ export async function restartAndJudge(ports: Ports, unit: string, o: SettleOptio
   const jobResult = await ports.systemd.restart(unit, o.restartTimeoutMs ?? 90_000);
   const start = await ports.systemd.snapshot(unit);
   const samples: UnitSnapshot[] = [];
-  const end = Date.now() + o.settleMs;
+  // the ports' clock, not Date: engine tests run on virtual time
+  const now = () => ports.now().getTime();
+  const end = now() + o.settleMs;
   if (jobResult === 'done') {
     // For Type=simple the job is done right after fork, before the sandbox is even applied.
-    while (Date.now() < end) {
-      await ports.sleep(Math.min(SAMPLE_MS, Math.max(0, end - Date.now())), o.signal);
+    while (now() < end) {
+      await ports.sleep(Math.min(SAMPLE_MS, Math.max(0, end - now())), o.signal);
       const s = await ports.systemd.snapshot(unit);
       samples.push(s);
       if (o.faults) ports.fault('during-settle');
@@ -47,8 +49,8 @@ export async function restartAndJudge(ports: Ports, unit: string, o: SettleOptio
   let probes = healthy ? await ports.probe(o.probes) : [];
   // A service still starting up (a busy machine, a slow runtime) is not a broken one: failed
   // probes are asked again for a short grace while the unit stays up in the same invocation.
-  const graceEnd = Date.now() + Math.min(Math.max(o.settleMs, PROBE_GRACE_MIN_MS), PROBE_GRACE_MAX_MS);
-  while (probes.some((p) => !p.ok) && Date.now() < graceEnd) {
+  const graceEnd = now() + Math.min(Math.max(o.settleMs, PROBE_GRACE_MIN_MS), PROBE_GRACE_MAX_MS);
+  while (probes.some((p) => !p.ok) && now() < graceEnd) {
     await ports.sleep(PROBE_RETRY_MS, o.signal);
     const s = await ports.systemd.snapshot(unit);
     samples.push(s);

@@ -442,3 +442,32 @@ export function sendJobRemoved(bus: MessageBus, destination: string, jobPath: st
     }),
   );
 }
+
+// ---- both together ------------------------------------------------------------------------------
+
+export interface FakeSystemdBus {
+  bus: PrivateBus;
+  fake: FakeSystemd;
+  /** Disconnect the fake and stop the bus. */
+  stop(): Promise<void>;
+}
+
+/** A private bus with a fake systemd on it (the bus is stopped again if the fake fails to start). */
+export async function startFakeSystemd(): Promise<FakeSystemdBus> {
+  const bus = await startPrivateBus();
+  let fake: FakeSystemd;
+  try {
+    fake = await FakeSystemd.start(bus.address);
+  } catch (e) {
+    await bus.stop();
+    throw e;
+  }
+  return {
+    bus,
+    fake,
+    async stop() {
+      fake.disconnect();
+      await bus.stop();
+    },
+  };
+}

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Systemd, SystemdError } from '../../src/adapters/systemd.js';
+import { rejection as rejectionOf } from '../unit/expect-errors.js';
 
 const BOX = 'it-sysd';
 const BOX_SH = join(dirname(fileURLToPath(import.meta.url)), '../../scripts/box.sh');
@@ -18,15 +19,7 @@ function box(...args: string[]): string {
   return execFileSync('bash', [BOX_SH, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-async function rejection(p: Promise<unknown>): Promise<SystemdError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(SystemdError);
-    return e as SystemdError;
-  }
-  throw new Error('expected a rejection');
-}
+const rejection = (p: Promise<unknown>) => rejectionOf(p, SystemdError);
 
 const isRoot = process.getuid?.() === 0;
 

@@ -8,16 +8,9 @@ import { ApiServer, type ManagerHandlers } from '../../src/adapters/dbusApiServe
 import { Systemd, type SystemdEvents } from '../../src/adapters/systemd.js';
 import { AutohardenError } from '../../src/core/errors.js';
 import { FakeSystemd, startPrivateBus, type PrivateBus } from '../fakes/systemd-bus.js';
+import { rejection as rejectionOf } from './expect-errors.js';
 
-async function rejection(p: Promise<unknown>): Promise<AutohardenError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(AutohardenError);
-    return e as AutohardenError;
-  }
-  throw new Error('expected a rejection');
-}
+const rejection = (p: Promise<unknown>) => rejectionOf(p, AutohardenError);
 
 describe('org.autoharden1 server and client', () => {
   let bus: PrivateBus;

@@ -2,10 +2,12 @@
 // settings, simulated by Behaviour.setupFails) may make it roll back; what the service does or
 // logs — exit statuses, SIGSYS, errno lines, failures that recur — raises alerts and relaxes
 // nothing, unless the admin opted in to relax-on-reproduction.
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { JournalRecord } from '../../src/core/journal.js';
 import { acceptedSet } from '../../src/core/journal.js';
 import { CATALOG } from '../../src/core/catalog.js';
+import { checkOutcome } from '../../src/core/sandboxCheck.js';
 import type { UnitSnapshot } from '../../src/core/types.js';
 import { Guard, type GuardHost } from '../../src/daemon/guard.js';
 import { Serial } from '../../src/daemon/serial.js';
@@ -61,7 +63,7 @@ async function world(accepted = ['ProtectSystem', 'PrivateTmp', 'ProtectKernelTu
       const status = unit.behaviour.setupFails?.(names);
       return status === undefined
         ? { setUp: true, reason: 'the sandbox sets up (checked with /bin/true)' }
-        : { setUp: false, reason: `the sandbox cannot be set up: /bin/true under it exit status ${status}/NAMESPACE` };
+        : checkOutcome('failed', { ...unit.snap, activeState: 'failed', subState: 'failed', result: 'exit-code', execMainCode: 1, execMainStatus: status });
     },
     alert: (_u, reason, evidence) => {
       w.alerts.push(reason);
@@ -107,6 +109,8 @@ describe('the guard', () => {
     const rb = rollbacks(w);
     expect(rb.map((r) => [r.by, r.options])).toEqual([['guard', ['ProtectKernelTunables']]]);
     expect(rb[0]!.reason).toMatch(/cannot be set up.*226.*check unit/);
+    // found by the check's exit status: the whole set, without its suspect, the rest (no bisection)
+    expect(w.checks.map((c) => c.includes('ProtectKernelTunables'))).toEqual([true, false, false]);
     expect(accepted(w)).toEqual(['ProtectSystem', 'PrivateTmp', 'NoNewPrivileges']);
     expect(w.unit.snap.activeState).toBe('active');
   });
@@ -145,6 +149,46 @@ describe('the guard', () => {
     expect(a).toHaveLength(1);
     expect(a[0]!.reason).toMatch(/sandbox sets up.*relaxes nothing/);
     expect(w.checks).toEqual([['ProtectSystem', 'PrivateTmp', 'ProtectKernelTunables', 'NoNewPrivileges']]);
+  });
+
+  it('never rolls back on any cause the service can produce: its exit status, its signal, the lines it logs', async () => {
+    // Untrusted causes point at options (the alert names them); only the check unit may prove one.
+    const ACCEPTED = ['ProtectSystem', 'PrivateTmp', 'ProtectKernelTunables', 'NoNewPrivileges', 'CapabilityBoundingSet', 'SystemCallFilter'];
+    const FORGED = [
+      EROFS,
+      'Main process exited, code=exited, status=226/NAMESPACE', // systemd's words, printed by the service
+      'web.service: Failed at step NAMESPACE spawning /usr/bin/web: Read-only file system',
+      'web: seccomp: bad system call (SIGSYS)',
+      'web: setuid: Operation not permitted (EPERM)',
+    ];
+    const end = fc.oneof(
+      fc.record({ code: fc.constant(1), status: fc.oneof(fc.constantFrom(1, 10, 217, 218, 226, 227, 228, 232), fc.integer({ min: 1, max: 255 })) }),
+      fc.record({ code: fc.constantFrom(2, 3), status: fc.constantFrom(31, 9, 11, 6) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(end, fc.subarray(FORGED), async ({ code, status }, logs) => {
+        current?.guard.stop();
+        const w = (current = await world(ACCEPTED));
+        w.unit.behaviour.startFails = () => ({ status, logs }); // fails whatever is accepted
+        w.unit.snap = {
+          ...w.unit.snap, invocationId: `${w.unit.snap.invocationId}x`, activeState: 'failed', subState: 'failed',
+          result: code === 1 ? 'exit-code' : code === 2 ? 'signal' : 'core-dump', execMainCode: code, execMainStatus: status,
+        };
+        w.logs.push(...logs);
+        await w.guard.resync();
+        await settle(w);
+        expect(rollbacks(w)).toEqual([]);
+        expect(accepted(w)).toEqual(ACCEPTED);
+        expect(w.checks).toEqual([ACCEPTED]); // asked the check once, which says the sandbox sets up
+        const a = alerts(w);
+        expect(a).toHaveLength(1);
+        expect(a[0]!.reason).toMatch(/sandbox sets up.*relaxes nothing/);
+        // not a vacuous pass: evidence that points at a setting was there, and was named
+        if (logs.length || status === 226) expect(a[0]!.reason).toMatch(/points at .*ProtectSystem|points at .*SystemCallFilter|points at .*CapabilityBoundingSet/);
+        if (code !== 1 && status === 31 && logs.length === 0) expect(a[0]!.reason).toMatch(/points at SystemCallFilter/);
+      }),
+      { numRuns: 25 },
+    );
   });
 
   it('alerts once for a failure that repeats (Restart= retrying it), and checks the sandbox once', async () => {

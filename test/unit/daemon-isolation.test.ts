@@ -8,13 +8,12 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { lockUnit } from '../../src/adapters/lock.js';
 import { journalFor } from '../../src/compose.js';
-import { CATALOG } from '../../src/core/catalog.js';
 import { AutohardenError, stateWriteError } from '../../src/core/errors.js';
-import type { TuneReport } from '../../src/engine/tune.js';
-import { Daemon, type DaemonDeps, type Session } from '../../src/daemon/daemon.js';
+import { Daemon } from '../../src/daemon/daemon.js';
 import { parseEnrollSpec } from '../../src/daemon/spec.js';
 import { EnrollmentStore, newEnrollment, type Enrollment } from '../../src/daemon/store.js';
-import { SimUnit, setting, simPorts, tuned } from './daemon-fakes.js';
+import { thrown } from './expect-errors.js';
+import { SimUnit, daemonDeps, setting, simPorts, simSystemd, simUnits, stubSession, tuned, until } from './daemon-fakes.js';
 
 /** A store whose writes fail with ENOSPC while `refuse` is set. */
 class FullDiskStore extends EnrollmentStore {
@@ -37,81 +36,35 @@ interface World {
 }
 
 function world(dir = mkdtempSync(join(tmpdir(), 'ah-iso-'))): World {
-  const units = new Map<string, SimUnit>();
-  const unitOf = (u: string) => units.get(u) ?? units.set(u, new SimUnit(u)).get(u)!;
+  const { unitOf } = simUnits();
   const logs: string[] = [];
   const w: World = { daemon: undefined as unknown as Daemon, dir, store: new FullDiskStore(dir), logs, failBegin: new Map(), lockError: new Map() };
-  const deps: DaemonDeps = {
-    stateDir: dir,
-    systemd: {
-      version: async () => 252,
-      unitInfo: async (u) => ({ loadState: 'loaded', activeState: 'active', subState: 'running', fragmentPath: '', dropInPaths: [], needDaemonReload: false, type: 'simple', id: u }),
-      snapshot: async (u) => ({ ...unitOf(u).snap }),
-      serviceProperties: async () => ({}),
-      reload: async () => {},
-      resetFailed: async () => {},
-      restart: async (u) => unitOf(u).start(),
-      watchUnit: async () => {},
-      unwatchUnit: async () => {},
-    },
-    catalog: CATALOG,
+  const deps = daemonDeps(dir, {
+    systemd: simSystemd(unitOf, (u) => ({ id: u })),
     store: w.store,
     portsFor: (u) => simPorts(unitOf(u), dir),
-    journal: (u) => journalFor(dir, u),
     lock: (u, id) => {
       const err = w.lockError.get(u);
       if (err) throw err;
       return lockUnit(dir, u, id);
     },
     journaledUnits: () => ['a.service', 'b.service', 'd.service', 'e.service'],
-    follow: () => {},
-    followFiles: () => {},
-    knownErrors: async () => new Set(),
-    logsSince: async () => [],
-    exposure: async () => 3,
-    checkSandbox: async () => ({ setUp: true, reason: 'not checked in this test' }),
-    signals: { progress: () => {}, trialFinished: () => {}, alert: () => {} },
     log: { info: () => {}, warn: (m) => logs.push(`warn ${m}`), error: (m) => logs.push(`error ${m}`), debug: () => {} },
-    newSession: (ports, o): Session => {
-      const report: TuneReport = { unit: o.unit, exposureBefore: 9.6, exposureAfter: 3, trials: 0, restarts: 0, durationMs: 1, accepted: [], rejected: [], skipped: [], warnings: [] };
-      return {
-        report,
-        begin: async () => {
+    newSession: (ports, o) =>
+      stubSession(ports, o, {
+        begin: () => {
           const hook = w.failBegin.get(o.unit);
-          if (hook) {
-            hook();
-            throw new AutohardenError('Failed', `${o.unit}: the probe fails before any change`);
-          }
-          if (!o.resume) ports.journal.append({ kind: 'tune-begin', strategy: o.strategy, probes: [], exposure: 9.6 });
+          if (!hook) return;
+          hook();
+          throw new AutohardenError('Failed', `${o.unit}: the probe fails before any change`);
         },
-        step: async () => false,
-        finish: async () => {
-          ports.journal.append({ kind: 'tune-end', exposureBefore: 9.6, exposureAfter: 3, trials: 0, restarts: 0, durationMs: 1 });
-          return report;
-        },
-      };
-    },
-  } as DaemonDeps;
+      }),
+  });
   w.daemon = new Daemon(deps);
   return w;
 }
 
-async function until(pred: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-const caught = (f: () => unknown): AutohardenError => {
-  try {
-    f();
-  } catch (e) {
-    return e as AutohardenError;
-  }
-  throw new Error('did not throw');
-};
+const caught = (f: () => unknown) => thrown(f, AutohardenError);
 
 let live: World[] = [];
 afterEach(async () => {

@@ -7,12 +7,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { lockUnit } from '../../src/adapters/lock.js';
 import { SystemdError } from '../../src/adapters/systemd.js';
 import { journalFor } from '../../src/compose.js';
-import { CATALOG } from '../../src/core/catalog.js';
 import { AutohardenError } from '../../src/core/errors.js';
-import type { TuneReport } from '../../src/engine/tune.js';
-import { Daemon, type DaemonDeps, type Session } from '../../src/daemon/daemon.js';
+import { Daemon } from '../../src/daemon/daemon.js';
 import { EnrollmentStore } from '../../src/daemon/store.js';
-import { SimUnit, simPorts } from './daemon-fakes.js';
+import { daemonDeps, simPorts, simSystemd, simUnits, stubSession, until, type SimUnit } from './daemon-fakes.js';
 
 interface Harness {
   daemon: Daemon;
@@ -27,8 +25,9 @@ interface Harness {
 }
 
 function harness(stateDir = mkdtempSync(join(tmpdir(), 'ah-queue-')), steps: Record<string, number> = {}): Harness {
+  const { units, unitOf } = simUnits();
   const h: Harness = {
-    stateDir, ops: [], signals: [], steps: new Map(Object.entries(steps)), failBegin: new Map(), units: new Map(), maxConcurrent: 0,
+    stateDir, ops: [], signals: [], steps: new Map(Object.entries(steps)), failBegin: new Map(), units, maxConcurrent: 0,
     daemon: undefined as unknown as Daemon,
   };
   let running = 0;
@@ -40,76 +39,36 @@ function harness(stateDir = mkdtempSync(join(tmpdir(), 'ah-queue-')), steps: Rec
     running--;
     return v;
   };
-  const unitOf = (u: string) => h.units.get(u) ?? h.units.set(u, new SimUnit(u)).get(u)!;
-  const deps: DaemonDeps = {
-    stateDir,
-    systemd: {
-      version: async () => 252,
-      unitInfo: async (u) => ({ loadState: u.startsWith('gone') ? 'not-found' : 'loaded', activeState: u.startsWith('stopped') ? 'inactive' : 'active', subState: 'running', fragmentPath: '', dropInPaths: [], needDaemonReload: false, type: 'simple' }),
-      snapshot: async (u) => ({ ...unitOf(u).snap }),
-      serviceProperties: async () => ({}),
-      reload: async () => {},
-      resetFailed: async () => {},
-      restart: async (u) => unitOf(u).start(),
-      watchUnit: async () => {},
-      unwatchUnit: async () => {},
-    },
-    catalog: CATALOG,
-    store: new EnrollmentStore(stateDir),
+  const deps = daemonDeps(stateDir, {
+    systemd: simSystemd(unitOf, (u) => ({ loadState: u.startsWith('gone') ? 'not-found' : 'loaded', activeState: u.startsWith('stopped') ? 'inactive' : 'active' })),
     portsFor: (u) => simPorts(unitOf(u), stateDir),
-    journal: (u) => journalFor(stateDir, u),
-    lock: (u) => lockUnit(stateDir, u),
-    journaledUnits: () => [],
-    follow: () => {},
-    followFiles: () => {},
-    knownErrors: async () => new Set(),
-    logsSince: async () => [],
-    exposure: async () => 3,
     signals: {
       progress: (u, s, m) => h.signals.push(`${u} ${s} ${m}`),
       trialFinished: (u, t, o) => h.signals.push(`${u} #${t} ${o}`),
       alert: (u, m) => h.signals.push(`${u} ALERT ${m}`),
     },
-    checkSandbox: async () => ({ setUp: true, reason: 'not checked in this test' }),
-    log: { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} },
-    newSession: (ports, o): Session => {
-      const report: TuneReport = { unit: o.unit, exposureBefore: 9.6, exposureAfter: 3, trials: 0, restarts: 0, durationMs: 1, accepted: [], rejected: [], skipped: [], warnings: [] };
-      return {
-        report,
+    newSession: (ports, o) =>
+      stubSession(ports, o, {
         begin: async () => {
           const err = h.failBegin.get(o.unit);
-          if (err) {
-            h.failBegin.delete(o.unit);
-            await op(`${o.unit} begin`, 0);
-            throw err;
-          }
-          if (!o.resume) ports.journal.append({ kind: 'tune-begin', strategy: o.strategy, probes: [], exposure: 9.6 });
-          await op(`${o.unit} begin${o.resume ? ' (resume)' : ''}`, 0);
+          if (!err) return;
+          h.failBegin.delete(o.unit);
+          await op(`${o.unit} begin`, 0);
+          throw err;
         },
-        step: async () => {
+        begun: () => op(`${o.unit} begin${o.resume ? ' (resume)' : ''}`, 0),
+        step: async (report) => {
           const left = h.steps.get(o.unit) ?? 0;
           h.steps.set(o.unit, left - 1);
           if (left <= 0) return op(`${o.unit} done`, false);
           report.trials++;
           return op(`${o.unit} step`, true);
         },
-        finish: async () => {
-          ports.journal.append({ kind: 'tune-end', exposureBefore: 9.6, exposureAfter: 3, trials: report.trials, restarts: report.trials, durationMs: 1 });
-          return op(`${o.unit} finish`, report);
-        },
-      };
-    },
-  };
+        finished: () => op(`${o.unit} finish`, undefined),
+      }),
+  });
   h.daemon = new Daemon(deps);
   return h;
-}
-
-async function until(pred: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 const states = (h: Harness) => Object.fromEntries(h.daemon.status('').map((r) => [r.unit, r.state]));

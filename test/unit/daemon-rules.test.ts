@@ -3,26 +3,26 @@
 import { describe, expect, it } from 'vitest';
 import { parse as parseJournalLine } from '../../src/adapters/journalFollow.js';
 import { introspectionXml, codeOfErrorName } from '../../src/adapters/dbusApi.js';
+import { describeCause, type Cause, type UnitState } from '../../src/core/cause.js';
 import { CATALOG } from '../../src/core/catalog.js';
 import { AutohardenError } from '../../src/core/errors.js';
 import type { JournalRecord } from '../../src/core/journal.js';
+import { checkOutcome } from '../../src/core/sandboxCheck.js';
 import { REPRODUCTION_ARMS, checkSuspects, failureOf, failureSignature, pointedAt, relaxCandidate, reproduced } from '../../src/daemon/guardRules.js';
 import { journalDestination, priorityOf } from '../../src/daemon/log.js';
 import { parseEnrollSpec } from '../../src/daemon/spec.js';
 import { formatStatus, statusRow } from '../../src/daemon/status.js';
 import { newEnrollment } from '../../src/daemon/store.js';
+import { thrown } from './expect-errors.js';
 
 const s = (option: string, value = 'yes') => ({ option, value, lines: [`${option}=${value}`] });
+const failedState: UnitState = { kind: 'state', active: 'failed', sub: 'failed', result: 'exit-code' };
+const exit = (status: number, name?: string, process: 'main' | 'control' = 'main', state = failedState): Cause =>
+  ({ kind: 'exit', process, seen: 'state', state, status, ...(name ? { name } : {}) });
+const logged = (line: string): Cause => ({ kind: 'log', line, source: 'journal' });
+const failure = (cause: Cause, newErrors: string[] = []) => ({ cause, reason: describeCause(cause), newErrors });
 
-function refusal(input: unknown): AutohardenError {
-  try {
-    parseEnrollSpec(input);
-  } catch (e) {
-    expect(e).toBeInstanceOf(AutohardenError);
-    return e as AutohardenError;
-  }
-  throw new Error('expected a refusal');
-}
+const refusal = (input: unknown) => thrown(() => parseEnrollSpec(input), AutohardenError);
 
 describe('enrollment specs', () => {
   it('fills in the defaults and normalises the unit name', () => {
@@ -62,14 +62,14 @@ describe('enrollment specs', () => {
 
 describe('guard decisions', () => {
   const accepted = [s('ProtectKernelTunables'), s('PrivateTmp'), s('ProtectSystem', 'strict'), s('CapabilityBoundingSet', 'keep NET_BIND_SERVICE'), s('ProtectHome')];
-  const erofs = { reason: 'main process exit status 10; unit is failed/failed (Result=exit-code)', newErrors: ["FATAL: cannot write /etc/x: EROFS: read-only file system, open '/etc/x'"] };
+  const erofs = failure(exit(10), ["FATAL: cannot write /etc/x: EROFS: read-only file system, open '/etc/x'"]);
 
   it('says which accepted options untrusted evidence points at, most recently accepted first', () => {
     expect(pointedAt(erofs, accepted, CATALOG)).toEqual(['ProtectSystem', 'ProtectKernelTunables']);
-    expect(pointedAt({ reason: 'main process exit status 218/CAPABILITIES; unit is failed/failed', newErrors: [] }, accepted, CATALOG)).toEqual(['CapabilityBoundingSet']);
-    expect(pointedAt({ reason: 'main process killed by SIGSYS (seccomp: a system call was filtered)', newErrors: [] }, [...accepted, s('SystemCallFilter', '@system-service')], CATALOG))
-      .toEqual(['SystemCallFilter']);
-    const f = failureOf({ reason: 'control process exit status 1; unit is failed/failed (Result=exit-code)', evidence: [] }, new Set(), [
+    expect(pointedAt(failure(exit(218, 'CAPABILITIES')), accepted, CATALOG)).toEqual(['CapabilityBoundingSet']);
+    const sigsys: Cause = { kind: 'signal', process: 'main', seen: 'state', state: failedState, signal: 31, name: 'SYS', dumped: false };
+    expect(pointedAt(failure(sigsys), [...accepted, s('SystemCallFilter', '@system-service')], CATALOG)).toEqual(['SystemCallFilter']);
+    const f = failureOf({ ...failure(exit(1, undefined, 'control')), evidence: [] }, new Set(), [
       'nginx: [emerg] unknown directive "foo" in /etc/nginx/conf.d/x.conf:1',
       'nginx: configuration file /etc/nginx/nginx.conf test failed',
     ]);
@@ -78,8 +78,13 @@ describe('guard decisions', () => {
   });
 
   it('looks first where the exit status of the check unit points', () => {
-    expect(checkSuspects('the sandbox cannot be set up: /bin/true under it exit status 226/NAMESPACE', accepted, CATALOG)[0]).toBe('ProtectHome');
-    expect(checkSuspects('the sandbox cannot be set up: /bin/true under it exit status 218/CAPABILITIES', accepted, CATALOG)).toEqual(['CapabilityBoundingSet']);
+    const check = (status: number) => checkOutcome('failed', {
+      activeState: 'failed', subState: 'failed', result: 'exit-code', invocationId: 'c', nRestarts: 0, mainPid: 0, execMainCode: 1, execMainStatus: status,
+    });
+    expect(check(226).reason).toBe('the sandbox cannot be set up: /bin/true under it exit status 226/NAMESPACE');
+    expect(checkSuspects(check(226), accepted, CATALOG)[0]).toBe('ProtectHome');
+    expect(checkSuspects(check(218), accepted, CATALOG)).toEqual(['CapabilityBoundingSet']);
+    expect(checkSuspects({ setUp: true, reason: 'the sandbox sets up (checked with /bin/true)' }, accepted, CATALOG)).toEqual([]);
   });
 
   it('relaxes on reproduction only with every arm agreeing, at most one setting a day, never below the floor', () => {
@@ -103,21 +108,24 @@ describe('guard decisions', () => {
 
   it('ignores errno-like lines the unit logged before tuning', () => {
     const line = 'open() "/srv/private" failed (13: Permission denied)';
-    const known = new Set([failureSignature({ reason: '', newErrors: [line] })]);
-    expect(failureOf({ reason: 'r', evidence: [line] }, known).newErrors).toEqual([]);
+    const known = new Set([failureSignature(failure(logged(line), [line]))]);
+    expect(failureOf({ ...failure(exit(1)), evidence: [line] }, known).newErrors).toEqual([]);
     // numbers and times do not make a known error new
-    expect(failureOf({ reason: 'r', evidence: ['open() "/srv/private" failed (13: Permission denied) pid 4242'] }, new Set(['open() "/srv/private" failed (n: permission denied) pid n'])).newErrors).toEqual([]);
+    expect(failureOf({ ...failure(exit(1)), evidence: ['open() "/srv/private" failed (13: Permission denied) pid 4242'] }, new Set(['open() "/srv/private" failed (n: permission denied) pid n'])).newErrors).toEqual([]);
   });
 
   it('identifies a failure across occurrences by its first new error, else by its exit', () => {
-    const a = failureSignature({ reason: 'x', newErrors: ['2026-01-01T10:00:00Z pid 12: EROFS: read-only file system'] });
-    const b = failureSignature({ reason: 'y', newErrors: ['2026-01-02T11:00:00Z pid 99: EROFS: read-only file system'] });
+    const a = failureSignature(failure(exit(1), ['2026-01-01T10:00:00Z pid 12: EROFS: read-only file system']));
+    const b = failureSignature(failure(exit(2), ['2026-01-02T11:00:00Z pid 99: EROFS: read-only file system']));
     expect(a).toBe(b);
     // a client varying the path does not make a new kind of failure (one alert per kind)
-    expect(failureSignature({ reason: 'x', newErrors: ['open() "//etc/cron.d/a" failed (30: Read-only file system)'] }))
-      .toBe(failureSignature({ reason: 'x', newErrors: ['open() "/./etc/b" failed (30: Read-only file system)'] }));
-    expect(failureSignature({ reason: 'control process exit status 1; unit is failed/failed', newErrors: [] }))
-      .toBe(failureSignature({ reason: 'control process exit status 1; unit is activating/auto-restart', newErrors: [] }));
+    expect(failureSignature(failure(exit(1), ['open() "//etc/cron.d/a" failed (30: Read-only file system)'])))
+      .toBe(failureSignature(failure(exit(1), ['open() "/./etc/b" failed (30: Read-only file system)'])));
+    const restarting: UnitState = { kind: 'state', active: 'activating', sub: 'auto-restart', result: 'exit-code' };
+    expect(failureSignature(failure(exit(1, undefined, 'control')))).toBe(failureSignature(failure(exit(1, undefined, 'control', restarting))));
+    // but a process killed is another failure than one that exited
+    const killed: Cause = { kind: 'signal', process: 'control', seen: 'state', state: failedState, signal: 9, name: 'KILL', dumped: false };
+    expect(failureSignature(failure(exit(1, undefined, 'control')))).not.toBe(failureSignature(failure(killed)));
   });
 });
 

@@ -1,6 +1,6 @@
 // The phase fold (core/journal.ts): what a resumed tune continues and what it skips.
 import { describe, expect, it } from 'vitest';
-import { phaseFold, recordSchema, type JournalRecord, type NewRecord } from '../../src/core/journal.js';
+import { acceptedSet, lastTuneBegin, phaseFold, recordSchema, rejectedSinceBegin, rolledBackByUser, type JournalRecord, type NewRecord } from '../../src/core/journal.js';
 import { formatRecord } from '../../src/cli/format.js';
 
 const at = (r: NewRecord): JournalRecord => ({ t: '2026-01-01T00:00:00.000Z', unit: 'x.service', ...r }) as JournalRecord;
@@ -44,5 +44,37 @@ describe('phaseFold', () => {
     const line = formatRecord(r);
     expect(line).toMatch(/confirm\s+begins — A B\\x1b\[2J$/);
     expect(line).not.toContain('\n');
+  });
+});
+
+describe('the confirmation\'s rollback (labelled by its phase)', () => {
+  const rb = (extra: object = {}) => at({ kind: 'rollback', by: 'guard', options: ['A'], reason: 'confirmation of the whole set failed (x); bisection points at it', ...extra } as NewRecord);
+
+  it('parses with and without the label; refuses another phase', () => {
+    expect(recordSchema.safeParse(rb()).success).toBe(true); // journals written before the label
+    expect(recordSchema.parse(rb({ phase: 'confirm' }))).toMatchObject({ by: 'guard', phase: 'confirm' });
+    expect(recordSchema.safeParse(rb({ phase: 'search' })).success).toBe(false);
+  });
+
+  it('removes the setting from the accepted set, is not the user\'s rollback, and formats as before', () => {
+    const recs = [begin, trialEnd(1)].map(at).concat(rb({ phase: 'confirm' }) as JournalRecord);
+    expect(acceptedSet(recs)).toEqual([]);
+    expect(rolledBackByUser(recs).size).toBe(0);
+    expect(formatRecord(recs.at(-1)!)).toBe(formatRecord(rb()));
+  });
+});
+
+describe('folds a resumed tune reads', () => {
+  const rejected = (trial: number, option: string): NewRecord => ({
+    kind: 'trial-end', trial, settings: [{ option, value: 'yes', lines: [`${option}=yes`] }], outcome: 'rejected', verdict: 'exit', reason: '', evidence: [],
+  });
+  it('rejectedSinceBegin: single-setting rejections since the last tune-begin only', () => {
+    const recs = [begin, rejected(1, 'A'), begin, rejected(2, 'B'), trialEnd(3)].map(at);
+    expect([...rejectedSinceBegin(recs)]).toEqual(['B=yes']);
+  });
+  it('lastTuneBegin: the last begin record, or none', () => {
+    const second = { ...begin, probes: ['http://127.0.0.1/'] } as NewRecord;
+    expect(lastTuneBegin([begin, trialEnd(1), second].map(at))?.probes).toEqual(['http://127.0.0.1/']);
+    expect(lastTuneBegin([trialEnd(1)].map(at))).toBeUndefined();
   });
 });

@@ -6,14 +6,12 @@ import { mkdirSync, mkdtempSync, realpathSync, symlinkSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { JournalStore } from '../../src/adapters/journalStore.js';
 import { changedSince, realDir } from '../../src/adapters/writes.js';
 import { acceptedSet } from '../../src/core/journal.js';
-import { baseValue, pathsOf } from '../../src/core/learn.js';
-import type { UnitObservation } from '../../src/core/observe.js';
-import type { OptionSpec, Setting, UnitSnapshot } from '../../src/core/types.js';
+import type { OptionSpec, UnitSnapshot } from '../../src/core/types.js';
 import type { Ports, ProgressEvent } from '../../src/engine/ports.js';
 import { tune } from '../../src/engine/tune.js';
+import { RUNNING, fakePorts, memoryDropIns } from '../fakes/ports.js';
 
 const PROTECT_SYSTEM: OptionSpec = {
   name: 'ProtectSystem', family: 'filesystem', weight: 1000, cost: 'free', safety: 'verifiable', confinesSessions: false, prior: 0.9, minSystemd: 232,
@@ -29,26 +27,26 @@ interface Sim {
 }
 
 function simulated(s: Sim) {
-  let accepted: Setting[] = [];
-  let trial: Setting[] = [];
+  const d = memoryDropIns('app.service');
   let writable: string[] | undefined; // strict's ReadWritePaths in force; undefined: no strict
   let inv = 0;
   let logs: string[] = [];
-  let snap: UnitSnapshot = { activeState: 'active', subState: 'running', result: 'success', invocationId: 'i0', nRestarts: 0, mainPid: 10, execMainCode: 0, execMainStatus: 0 };
+  let snap: UnitSnapshot = { ...RUNNING };
   const progress: string[] = [];
   const asked: string[] = [];
-  const obs = { mainPid: 10, pids: [10], processes: [], inet: [], unix: [], netlink: [], packet: [], otherSockets: [], writablePaths: [], warnings: [] } as unknown as UnitObservation;
-  const ports: Ports = {
+  const ports = fakePorts('app.service', {
     systemd: {
-      version: async () => 252,
       unitInfo: async () => ({ loadState: 'loaded', activeState: snap.activeState, subState: snap.subState, fragmentPath: '', dropInPaths: [], needDaemonReload: false, type: 'simple' }),
       snapshot: async () => ({ ...snap }),
-      serviceProperties: async () => ({ ProtectSystem: writable ? 'strict' : 'no', User: 'app', StateDirectory: [] }),
+      serviceProperties: async () => ({
+        ProtectSystem: writable ? 'strict' : 'no', ReadWritePaths: (writable ?? []).map((p) => `-${p}`), User: 'app', StateDirectory: [],
+      }),
       reload: async () => {
-        const ps = [...accepted, ...trial].filter((x) => x.option === 'ProtectSystem').at(-1);
-        writable = ps && baseValue(ps.value) === 'strict' ? pathsOf(ps.value) : undefined;
+        // as systemd merges the drop-ins: the last ProtectSystem= wins, ReadWritePaths= lists add up
+        const lines = [...d.accepted, ...d.trial].filter((x) => x.option === 'ProtectSystem').flatMap((x) => x.lines);
+        const paths = lines.filter((l) => l.startsWith('ReadWritePaths=')).flatMap((l) => l.slice(15).split(' ')).map((p) => p.replace(/^-/, ''));
+        writable = lines.filter((l) => l.startsWith('ProtectSystem=')).at(-1) === 'ProtectSystem=strict' ? [...new Set(paths)] : undefined;
       },
-      resetFailed: async () => {},
       restart: async () => {
         snap = { ...snap, activeState: 'active', subState: 'running', result: 'success', invocationId: `i${++inv}`, execMainCode: 0, execMainStatus: 0 };
         logs = [];
@@ -65,38 +63,16 @@ function simulated(s: Sim) {
         return 'done';
       },
     },
-    journal: new JournalStore(mkdtempSync(join(tmpdir(), 'ah-learn-')), 'app.service'),
-    dropins: {
-      writeTrial: (_u, x) => ((trial = [...x]), ''),
-      removeTrial: () => ((trial = []), true),
-      hasTrial: () => trial.length > 0,
-      acceptedWhere: () => (accepted.length ? 'run' : undefined),
-      writeAccepted: (_u, x) => ((accepted = [...x]), undefined),
-      readAccepted: () => undefined,
-    },
-    probe: async () => [],
+    dropins: d,
     unitLogsSince: async () => logs,
-    observe: async () => ({
-      facts: { usesInet: false, inetEndpoints: [], nonLoopbackListeners: [], families: [], peers: [], sessionEvidence: [], createdModes: [], writableDirs: [] },
-      logFiles: [],
-      observation: obs,
-    }),
-    logOffsets: () => ({}),
-    logLinesSince: () => [],
-    isDirectory: () => false,
     realDir: (p) => (asked.push(p), p),
     changedSince: (dir) => s.writes.includes(dir),
-    runWorkload: async () => 1,
-    recentLogs: async () => [],
-    exposure: async () => (accepted.length ? 1 : 9),
-    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-    now: () => new Date(),
-    fault: () => {},
+    exposure: async () => (d.accepted.length ? 1 : 9),
     progress: (e: ProgressEvent) => {
       if (e.type === 'info') progress.push(e.message);
     },
-  };
-  return { ports, progress, asked, accepted: () => accepted };
+  });
+  return { ports, progress, asked, accepted: () => d.accepted };
 }
 
 const run = (ports: Ports) =>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addedPaths, baseValue, erofsDirs, learnFromFailure, pathsOf, withWritablePaths, withoutPaths, type LearnContext } from '../../src/core/learn.js';
+import { addedPaths, erofsDirs, learnFromFailure, withWritablePaths, withoutPaths, type LearnContext } from '../../src/core/learn.js';
 import { writableScope, type WritableScope } from '../../src/core/paths.js';
 import type { Rung } from '../../src/core/types.js';
 
@@ -41,8 +41,8 @@ describe('learned ReadWritePaths', () => {
     expect(learnFromFailure([other], ev, c)).toBeUndefined();
     expect(learnFromFailure([other, strict], ev, ctx(scope('other')))).toBeUndefined(); // not its own
     expect(addedPaths([other, strict], next)).toEqual(['/var/lib/app']);
-    expect(pathsOf(next[1]!.value)).toEqual(['/var/lib/app']);
-    expect(baseValue(next[1]!.value)).toBe('strict');
+    expect(next[1]!.paths).toEqual(['/var/lib/app']);
+    expect(next[1]!.rung).toBe('strict');
   });
 
   it('seeds a rung without changing what is in force for it', () => {
@@ -56,8 +56,10 @@ describe('learned ReadWritePaths', () => {
   it('drops learned directories from strict and keeps the value format', () => {
     const rung: Rung = { value: 'strict', lines: ['ProtectSystem=strict'], residual: 0, inForce: () => true };
     const two = withWritablePaths(rung, ['/var/lib/a', '/var/log/a']);
-    const s = [{ option: 'ProtectSystem', value: two.value, lines: two.lines }];
-    expect(withoutPaths(s, ['/var/lib/a'])[0]).toEqual({ option: 'ProtectSystem', value: 'strict; ReadWritePaths=-/var/log/a', lines: ['ProtectSystem=strict', 'ReadWritePaths=-/var/log/a'] });
+    const s = [{ option: 'ProtectSystem', value: two.value, lines: two.lines, rung: two.rung, paths: two.paths }];
+    expect(withoutPaths(s, ['/var/lib/a'])[0]).toEqual({
+      option: 'ProtectSystem', value: 'strict; ReadWritePaths=-/var/log/a', lines: ['ProtectSystem=strict', 'ReadWritePaths=-/var/log/a'], rung: 'strict', paths: ['/var/log/a'],
+    });
     expect(withoutPaths(s, ['/var/lib/a', '/var/log/a'])[0]).toEqual({ option: 'ProtectSystem', value: 'strict', lines: ['ProtectSystem=strict'] });
     expect(addedPaths(withoutPaths(s, ['/var/lib/a']), s)).toEqual(['/var/lib/a']);
   });

@@ -12,6 +12,7 @@ import {
   isLoopback,
   listensOnNonLoopback,
   nonLoopbackListeners,
+  observedFacts,
   formatEndpoint,
   opensForWriting,
   pamSetsLoginuid,
@@ -37,7 +38,9 @@ import {
   writeTargets,
   type RawNetTables,
   type RawProcess,
+  type PathMode,
   type SessionInput,
+  type UnitObservation,
   type SessionProcess,
 } from '../../src/core/observe.js';
 import { parseProbeSpec } from '../../src/core/probeSpec.js';
@@ -335,5 +338,50 @@ describe('session detection', () => {
     expect(flattenPamStack('loop', (n) => (n === 'loop' ? '@include loop\n' : undefined))).toBe('');
     expect(flattenPamStack('missing', pam)).toBeUndefined();
     expect(flattenPamStack('../../etc/shadow', pam)).toBeUndefined();
+  });
+});
+
+describe('observedFacts (what the adapter hands the policy)', () => {
+  const obs = {
+    mainPid: 10, pids: [10], inet: [], netlink: [], packet: [], otherSockets: [], warnings: [],
+    processes: [{ pid: 10, name: 'app', uid: 998 }, { pid: 11, name: 'worker', uid: 0 }],
+    unix: [
+      { inode: 1, path: '/run/app/ctl.sock', type: 'stream', listening: true },
+      { inode: 2, path: '@abstract', type: 'stream', listening: true },
+      { inode: 3, path: '/run/app/peer.sock', type: 'stream', listening: false },
+    ],
+    writablePaths: ['/var/log/app/error.log', '/var/log/app/access.log', '/var/lib/app/db', '/var/lib/app/gone', '/srv/app/requests.log', '/tmp/fifo'],
+  } as unknown as UnitObservation;
+  const file = (path: string, mode = 0o640): [string, PathMode] => [path, { path, mode, file: true, socket: false }];
+  const modes = new Map<string, PathMode>([
+    file('/var/log/app/error.log'), file('/var/log/app/access.log'), file('/var/lib/app/db', 0o600), file('/srv/app/requests.log'),
+    ['/tmp/fifo', { path: '/tmp/fifo', mode: 0o666, file: false, socket: false }],
+    ['/run/app/ctl.sock', { path: '/run/app/ctl.sock', mode: 0o666, file: false, socket: true }],
+  ]);
+
+  it('reads logs the service writes, never request logs (clients write them), nor what is no file', () => {
+    const { logFiles } = observedFacts(obs, 'app', modes);
+    expect(logFiles).toEqual(['/var/log/app/error.log']);
+  });
+
+  it('counts created files and listening sockets by path; a vanished path or a non-socket counts for nothing', () => {
+    const { facts } = observedFacts(obs, 'app', modes);
+    expect(facts.createdModes).toEqual([
+      { path: '/var/log/app/error.log', mode: 0o640 }, { path: '/var/log/app/access.log', mode: 0o640 },
+      { path: '/var/lib/app/db', mode: 0o600 }, { path: '/srv/app/requests.log', mode: 0o640 },
+      { path: '/run/app/ctl.sock', mode: 0o666 },
+    ]);
+    expect(facts.writableDirs).toEqual(['/srv/app', '/var/lib/app', '/var/log/app']);
+    // a socket path swapped for a regular file is not a socket the unit created
+    const swapped = new Map(modes).set('/run/app/ctl.sock', { path: '/run/app/ctl.sock', mode: 0o644, file: true, socket: false });
+    expect(observedFacts(obs, 'app', swapped).facts.createdModes.map((m) => m.path)).not.toContain('/run/app/ctl.sock');
+  });
+
+  it('lists uids sorted and commands without an unknown binary', () => {
+    const { facts } = observedFacts(obs, '', modes);
+    expect(facts.uids).toEqual([0, 998]);
+    expect(facts.commands).toEqual(['app', 'worker']);
+    expect(facts.usesInet).toBe(false);
+    expect(facts.sessionEvidence).toEqual([]);
   });
 });

@@ -6,17 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { lockUnit } from '../../src/adapters/lock.js';
 import { Systemd } from '../../src/adapters/systemd.js';
-import { journalFor } from '../../src/compose.js';
-import { CATALOG } from '../../src/core/catalog.js';
 import { AutohardenError, EXIT_CODES } from '../../src/core/errors.js';
 import { protectedUnitReason, refuseProtectedUnit } from '../../src/core/protectedUnits.js';
 import { Daemon } from '../../src/daemon/daemon.js';
-import { EnrollmentStore } from '../../src/daemon/store.js';
 import type { Ports } from '../../src/engine/ports.js';
 import { preflight } from '../../src/engine/tune.js';
-import { FakeSystemd, startPrivateBus, type PrivateBus } from '../fakes/systemd-bus.js';
+import { startFakeSystemd, type FakeSystemdBus } from '../fakes/systemd-bus.js';
+import { daemonDeps } from './daemon-fakes.js';
+import { thrown } from './expect-errors.js';
 
 describe('protectedUnitReason', () => {
   it.each([
@@ -70,15 +68,7 @@ describe('protectedUnitReason', () => {
 });
 
 describe('refuseProtectedUnit', () => {
-  const refusal = (f: () => void): AutohardenError => {
-    try {
-      f();
-    } catch (e) {
-      expect(e).toBeInstanceOf(AutohardenError);
-      return e as AutohardenError;
-    }
-    throw new Error('expected a refusal');
-  };
+  const refusal = (f: () => void) => thrown(f, AutohardenError);
 
   it('names the alias and the unit it resolves to, in one line, as a usage error (exit 2)', () => {
     const e = refusal(() => refuseProtectedUnit('tune', 'messagebus.service', { id: 'dbus.service', names: ['dbus.service', 'messagebus.service'] }));
@@ -106,29 +96,26 @@ describe('refuseProtectedUnit', () => {
 });
 
 describe('refusal by canonical name, over D-Bus (fake systemd)', () => {
-  let bus: PrivateBus;
-  let fake: FakeSystemd;
+  let env: FakeSystemdBus;
   let sd: Systemd;
 
   beforeAll(async () => {
-    bus = await startPrivateBus();
-    fake = await FakeSystemd.start(bus.address);
-    fake.addService('dbus.service', { Type: 'dbus' });
-    fake.addAlias('messagebus.service', 'dbus.service');
-    fake.addService('dbus-broker.service', { Type: 'notify' });
-    fake.addAlias('bus-alias.service', 'dbus-broker.service');
-    fake.addService('ssh.service', { Type: 'notify' });
-    fake.addAlias('sshd.service', 'ssh.service');
+    env = await startFakeSystemd();
+    for (const [unit, type, alias] of [
+      ['dbus.service', 'dbus', 'messagebus.service'],
+      ['dbus-broker.service', 'notify', 'bus-alias.service'],
+      ['ssh.service', 'notify', 'sshd.service'],
+    ] as const) {
+      env.fake.addService(unit, { Type: type });
+      env.fake.addAlias(alias, unit);
+    }
   });
 
-  afterAll(async () => {
-    fake?.disconnect();
-    await bus?.stop();
-  });
+  afterAll(() => env?.stop());
 
   beforeEach(async () => {
-    fake.calls.length = 0;
-    sd = await Systemd.connect({ address: bus.address, callTimeoutMs: 2_000 });
+    env.fake.calls.length = 0;
+    sd = await Systemd.connect({ address: env.bus.address, callTimeoutMs: 2_000 });
   });
 
   afterEach(() => sd.close());
@@ -146,7 +133,7 @@ describe('refusal by canonical name, over D-Bus (fake systemd)', () => {
     return out;
   }
 
-  const changes = () => fake.calls.filter((c) => !c.startsWith('LoadUnit') && !c.startsWith('Subscribe'));
+  const changes = () => env.fake.calls.filter((c) => !c.startsWith('LoadUnit') && !c.startsWith('Subscribe'));
 
   it('unitInfo resolves an alias to the canonical Id and lists every name', async () => {
     const info = await sd.unitInfo('messagebus.service');
@@ -181,24 +168,7 @@ describe('refusal by canonical name, over D-Bus (fake systemd)', () => {
 
     beforeEach(() => {
       stateDir = mkdtempSync(join(tmpdir(), 'ah-protected-'));
-      daemon = new Daemon({
-        stateDir,
-        systemd: sd,
-        catalog: CATALOG,
-        store: new EnrollmentStore(stateDir),
-        portsFor: () => ({}) as Ports,
-        journal: (u) => journalFor(stateDir, u),
-        lock: (u) => lockUnit(stateDir, u),
-        journaledUnits: () => [],
-        follow: () => {},
-        followFiles: () => {},
-        knownErrors: async () => new Set(),
-        logsSince: async () => [],
-        exposure: async () => 3,
-        signals: { progress: () => {}, trialFinished: () => {}, alert: () => {} },
-        checkSandbox: async () => ({ setUp: true, reason: 'not checked in this test' }),
-        log: { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} },
-      });
+      daemon = new Daemon(daemonDeps(stateDir, { systemd: sd, portsFor: () => ({}) as Ports }));
     });
 
     afterEach(async () => daemon.stop());

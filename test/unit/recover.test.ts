@@ -1,15 +1,31 @@
 // Recovery brings a unit in line with its journal: here the case where the files already agree
 // but the running process does not (a rollback killed between its reload and its restart).
 import { describe, expect, it } from 'vitest';
+import type { Setting } from '../../src/core/types.js';
 import { recoverUnit } from '../../src/engine/recover.js';
-import { SimUnit, setting, simPorts, tuned } from './daemon-fakes.js';
+import { RUNNING, fakePorts, memoryDropIns } from '../fakes/ports.js';
+
+const setting = (option: string): Setting => ({ option, value: 'yes', lines: [`${option}=yes`] });
 
 function world() {
-  const unit = new SimUnit('web.service');
-  const ports = simPorts(unit);
-  tuned(ports, unit, [setting('PrivateTmp'), setting('ProtectHome')]);
   // the running process started before what follows
-  unit.snap = { ...unit.snap, execMainStartRealtime: (Date.now() - 60_000) * 1000 };
+  const unit = { name: 'web.service', restarts: 0, snap: { ...RUNNING, execMainStartRealtime: (Date.now() - 60_000) * 1000 } };
+  const ports = fakePorts(unit.name, {
+    dropins: memoryDropIns(unit.name),
+    systemd: {
+      snapshot: async () => ({ ...unit.snap }),
+      restart: async () => ((unit.snap = { ...unit.snap, invocationId: `i${++unit.restarts}` }), 'done'),
+    },
+  });
+  // a tune that accepted two settings, in force
+  const tuned = [setting('PrivateTmp'), setting('ProtectHome')];
+  ports.journal.append({ kind: 'tune-begin', strategy: 'one-at-a-time', probes: [], exposure: 9.6 });
+  tuned.forEach((s, i) => {
+    ports.journal.append({ kind: 'trial-begin', trial: i + 1, settings: [s] });
+    ports.journal.append({ kind: 'trial-end', trial: i + 1, settings: [s], outcome: 'accepted', verdict: 'ok', reason: 'ok', evidence: [] });
+  });
+  ports.journal.append({ kind: 'tune-end', exposureBefore: 9.6, exposureAfter: 3, trials: 2, restarts: 2, durationMs: 1 });
+  ports.dropins.writeAccepted(unit.name, tuned, 'etc');
   return { unit, ports };
 }
 

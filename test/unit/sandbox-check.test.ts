@@ -35,7 +35,7 @@ describe('sandbox check unit', () => {
   it('reads the outcome from what systemd recorded about /bin/true', () => {
     expect(checkOutcome('done', snap({})).setUp).toBe(true);
     const failed = checkOutcome('failed', snap({ activeState: 'failed', result: 'exit-code', execMainStatus: 226 }));
-    expect(failed).toEqual({ setUp: false, reason: expect.stringMatching(/exit status 226\/NAMESPACE/) });
+    expect(failed).toEqual({ setUp: false, reason: expect.stringMatching(/exit status 226\/NAMESPACE/), cause: expect.objectContaining({ kind: 'exit', status: 226, name: 'NAMESPACE' }) });
     expect(checkOutcome('timeout', snap({ result: 'timeout', execMainCode: 0 })).setUp).toBe(false);
   });
 

@@ -1,43 +1,39 @@
 // The systemd D-Bus adapter against a fake systemd on a private dbus-daemon.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DBusError, type MessageBus } from 'dbus-next';
+import { capLastCap as readCapLastCap } from '../../src/adapters/procfs.js';
 import { Systemd, SystemdError, convertProperty, formatAddress } from '../../src/adapters/systemd.js';
+import { convertValue } from '../../src/adapters/systemd/values.js';
 import {
-  FakeSystemd,
   connectStranger,
   sendJobRemoved,
-  startPrivateBus,
+  startFakeSystemd,
+  type FakeSystemd,
+  type FakeSystemdBus,
   type PrivateBus,
 } from '../fakes/systemd-bus.js';
+import { rejection as rejected } from './expect-errors.js';
 
-async function rejection(p: Promise<unknown>): Promise<SystemdError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(SystemdError);
-    return e as SystemdError;
-  }
-  throw new Error('expected a rejection');
-}
+const rejection = (p: Promise<unknown>) => rejected(p, SystemdError);
 
 const capLastCap = Number.parseInt(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'), 10);
 const ALL_CAPS = Number((1n << BigInt(capLastCap + 1)) - 1n);
 
 describe('Systemd adapter (fake systemd on a private bus)', () => {
+  let env: FakeSystemdBus;
   let bus: PrivateBus;
   let fake: FakeSystemd;
   let sd: Systemd;
 
   beforeAll(async () => {
-    bus = await startPrivateBus();
-    fake = await FakeSystemd.start(bus.address);
+    env = await startFakeSystemd();
+    ({ bus, fake } = env);
   });
 
-  afterAll(async () => {
-    fake?.disconnect();
-    await bus?.stop();
-  });
+  afterAll(() => env?.stop());
 
   beforeEach(async () => {
     fake.job = { order: 'reply-first', result: 'done' };
@@ -308,8 +304,8 @@ describe('Systemd adapter (fake systemd on a private bus)', () => {
 
 describe('Systemd adapter when the bus goes away', () => {
   it('rejects pending calls and job waits with Bus, promptly', async () => {
-    const bus = await startPrivateBus();
-    const fake = await FakeSystemd.start(bus.address);
+    const env = await startFakeSystemd();
+    const { bus, fake } = env;
     fake.addService('web.service');
     const sd = await Systemd.connect({ address: bus.address, callTimeoutMs: 10_000 });
     try {
@@ -326,8 +322,7 @@ describe('Systemd adapter when the bus goes away', () => {
       expect((await rejection(sd.version())).code).toBe('Bus');
     } finally {
       sd.close();
-      fake.disconnect();
-      await bus.stop();
+      await env.stop();
     }
   });
 });
@@ -351,5 +346,26 @@ describe('value conversion', () => {
     ]);
     expect(convertProperty('RootHash', 'ay', Buffer.from([0xab, 0x01]))).toBe('ab01');
     expect(convertProperty('TimeoutStopUSec', 't', 90_000_000n)).toBe(90_000_000);
+  });
+
+  it('masks capability sets to the kernel it is told about, and to 53 bits when that is unknown or absurd', () => {
+    const all = 2n ** 64n - 1n;
+    expect(convertValue('CapabilityBoundingSet', 't', all, { capLastCap: 40 })).toBe(2 ** 41 - 1);
+    for (const capLastCap of [undefined, 63, -1, 1.5, Number.NaN]) {
+      expect(convertValue('AmbientCapabilities', 't', all - 1n, { capLastCap })).toBe(2 ** 53 - 2);
+    }
+    // Not a bit set: keeps its magnitude.
+    expect(convertValue('LimitNOFILE', 't', all, { capLastCap: 40 })).toBe(Number(all));
+  });
+
+  it('reads cap_last_cap from /proc, and nothing from what is not a number', () => {
+    const root = mkdtempSync(join(tmpdir(), 'ah-proc-'));
+    mkdirSync(join(root, 'sys/kernel'), { recursive: true });
+    expect(readCapLastCap(root)).toBeUndefined();
+    writeFileSync(join(root, 'sys/kernel/cap_last_cap'), '40\n');
+    expect(readCapLastCap(root)).toBe(40);
+    writeFileSync(join(root, 'sys/kernel/cap_last_cap'), 'forty\n');
+    expect(readCapLastCap(root)).toBeUndefined();
+    rmSync(root, { recursive: true, force: true });
   });
 });

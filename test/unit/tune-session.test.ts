@@ -1,16 +1,11 @@
 // The engine driven by a simulated service (no systemd): which options break it, and one that
 // breaks only after a while. Checks the verdicts, the journal and the confirmation's bisection.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { JournalStore } from '../../src/adapters/journalStore.js';
-import { renderDropIn } from '../../src/core/dropin.js';
 import { acceptedSet, unfinishedTrial } from '../../src/core/journal.js';
-import type { UnitObservation } from '../../src/core/observe.js';
-import type { EffectiveSettings, OptionSpec, Setting, UnitSnapshot } from '../../src/core/types.js';
+import type { EffectiveSettings, OptionSpec, UnitSnapshot } from '../../src/core/types.js';
 import type { Ports } from '../../src/engine/ports.js';
 import { TuneSession, tune } from '../../src/engine/tune.js';
+import { RUNNING, fakePorts, memoryDropIns } from '../fakes/ports.js';
 
 const option = (name: string, weight: number): OptionSpec => ({
   name, family: 'filesystem', weight, cost: 'free', safety: 'verifiable', confinesSessions: false, prior: 0.9, minSystemd: 200,
@@ -22,19 +17,16 @@ const CATALOG = [option('A', 900), option('B', 800), option('C', 700), option('D
 /** A service that fails to start under `breaks`, and dies a while after start under `late`. */
 function simulated(breaks: string[], late: string[] = [], logsAtStart?: (inEffect: string[], n: number) => string[]) {
   const logs: string[] = [];
-  let accepted: Setting[] = [];
-  let trial: Setting[] = [];
+  const d = memoryDropIns('sim.service');
   let eff: EffectiveSettings = {};
   let samples = 0;
   let inv = 0;
-  let snap: UnitSnapshot = { activeState: 'active', subState: 'running', result: 'success', invocationId: 'i0', nRestarts: 0, mainPid: 10, execMainCode: 0, execMainStatus: 0 };
+  let snap: UnitSnapshot = { ...RUNNING };
   const inEffect = () => Object.keys(eff).filter((k) => eff[k] === true);
   const dead = (status: number): UnitSnapshot => ({ ...snap, activeState: 'failed', subState: 'failed', result: 'exit-code', execMainCode: 1, execMainStatus: status });
   const sim = { restarts: 0 };
-  const obs = { mainPid: 10, pids: [10], processes: [], inet: [], unix: [], netlink: [], packet: [], otherSockets: [], writablePaths: [], warnings: [] } as unknown as UnitObservation;
-  const ports: Ports = {
+  const ports = fakePorts('sim.service', {
     systemd: {
-      version: async () => 252,
       unitInfo: async () => ({ loadState: 'loaded', activeState: snap.activeState, subState: snap.subState, fragmentPath: '', dropInPaths: [], needDaemonReload: false, type: 'simple' }),
       snapshot: async () => {
         samples++;
@@ -43,9 +35,8 @@ function simulated(breaks: string[], late: string[] = [], logsAtStart?: (inEffec
       },
       serviceProperties: async () => ({ ...eff }),
       reload: async () => {
-        eff = Object.fromEntries([...accepted, ...trial].map((s) => [s.option, true]));
+        eff = Object.fromEntries([...d.accepted, ...d.trial].map((s) => [s.option, true]));
       },
-      resetFailed: async () => {},
       restart: async () => {
         sim.restarts++;
         samples = 0;
@@ -55,34 +46,11 @@ function simulated(breaks: string[], late: string[] = [], logsAtStart?: (inEffec
         return 'done';
       },
     },
-    journal: new JournalStore(mkdtempSync(join(tmpdir(), 'ah-sim-')), 'sim.service'),
-    dropins: {
-      writeTrial: (_u, s) => ((trial = [...s]), ''),
-      removeTrial: () => ((trial = []), true),
-      hasTrial: () => trial.length > 0,
-      acceptedWhere: () => (accepted.length ? 'run' : undefined),
-      writeAccepted: (_u, s) => ((accepted = [...s]), undefined),
-      readAccepted: () => (accepted.length ? renderDropIn('sim.service', accepted, 'accepted') : undefined),
-    },
-    probe: async () => [],
+    dropins: d,
     unitLogsSince: async () => logs.splice(0),
-    observe: async () => ({
-      facts: { usesInet: false, inetEndpoints: [], nonLoopbackListeners: [], families: [], peers: [], sessionEvidence: [], createdModes: [] },
-      logFiles: [],
-      observation: obs,
-    }),
-    logOffsets: () => ({}),
-    logLinesSince: () => [],
-    isDirectory: () => false,
-    runWorkload: async () => 1,
-    recentLogs: async () => [],
-    exposure: async () => 9.6 - accepted.length,
-    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-    now: () => new Date(),
-    fault: () => {},
-    progress: () => {},
-  };
-  return { ports, sim, accepted: () => accepted.map((s) => s.option).sort() };
+    exposure: async () => 9.6 - d.accepted.length,
+  });
+  return { ports, sim, accepted: () => d.accepted.map((s) => s.option).sort() };
 }
 
 const run = (ports: Ports, strategy: 'one-at-a-time' | 'adaptive') =>
@@ -115,7 +83,7 @@ describe('TuneSession against a simulated service', () => {
     expect(s.accepted()).toEqual(['A', 'B', 'C', 'D']);
     const guard = s.ports.journal.read().filter((r) => r.kind === 'rollback');
     expect(guard).toHaveLength(1);
-    expect(guard[0]).toMatchObject({ by: 'guard', options: ['F'] });
+    expect(guard[0]).toMatchObject({ by: 'guard', phase: 'confirm', options: ['F'] }); // the tune's own rollback, labelled
     expect(report.rejected.find((r) => r.option === 'F')?.reason).toMatch(/confirmation failed/);
     expect(acceptedSet(s.ports.journal.read()).map((x) => x.option).sort()).toEqual(['A', 'B', 'C', 'D']);
   });

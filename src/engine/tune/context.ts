@@ -1,0 +1,118 @@
+// What the phases of one tune share: its options, the catalog looked up by name, the accepted set
+// (its one owner in the engine), the trial counter, the log watch, and the events the report is
+// folded from. Every record a phase journals goes through record(), so the report sees it.
+import type { WorkloadSpec } from '../../core/cost.js';
+import { AutohardenError } from '../../core/errors.js';
+import type { NewRecord, Phase, PhaseFold } from '../../core/journal.js';
+import type { Declarations, SafetyFacts } from '../../core/policy.js';
+import { foldReport, type ReportEvent, type ReportNote, type TuneReport } from '../../core/report.js';
+import type { WritableScope } from '../../core/paths.js';
+import type { OptionSpec, ProbeSpec, Setting } from '../../core/types.js';
+import type { Ports, Where } from '../ports.js';
+
+export interface TuneOptions {
+  unit: string;
+  probes: ProbeSpec[];
+  settleMs: number;
+  strategy: 'one-at-a-time' | 'adaptive';
+  persist: boolean;
+  declarations: Declarations;
+  signal?: AbortSignal;
+  /** Continue the last unfinished tune of this unit (daemon restart) instead of starting anew. */
+  resume?: boolean;
+  /** Cost-aware tuning: the workload that measures the service, the slowdown it may take
+   * (fraction, 0.05 = 5 %), and how many restarts measuring may spend. */
+  workload?: WorkloadSpec;
+  budget?: number;
+  measureRestarts?: number;
+}
+
+/** What one tune run knows about the unit's logs: files to read and errors seen before. */
+export interface LogWatch {
+  logFiles: string[];
+  knownErrors: Set<string>;
+}
+
+/** How often one verdict may be judged again after its log lines turned out to be noise: each
+ * round costs two restarts and teaches at least one new kind of noise, so a noisy client cannot
+ * stall a tune for long. */
+export const MAX_NOISE_ROUNDS = 3;
+export const WORKLOAD_TIMEOUT_MS = 120_000;
+
+export function allProperties(catalog: readonly OptionSpec[]): string[] {
+  return [...new Set(catalog.flatMap((o) => o.properties))];
+}
+
+export class TuneContext {
+  readonly byName: Map<string, OptionSpec>;
+  readonly props: string[];
+  readonly safety: Map<string, string | undefined>;
+  readonly t0: number;
+  /** The accepted set, in acceptance order: folded from the journal at begin, then kept here. */
+  accepted: Setting[] = [];
+  where: Where = 'run';
+  trialNo = 0;
+  watch: LogWatch = { logFiles: [], knownErrors: new Set() };
+  facts: SafetyFacts | undefined;
+  /** Where learned ReadWritePaths may point (the unit's own state directories and names). */
+  scope: WritableScope = { names: [], directories: [] };
+  /** The phases of this tune as journaled (I2): a resumed session continues the one begun and
+   * skips the ended ones, so a crash in the finish never skips a confirmation or persists a set
+   * that failed it. */
+  phases: PhaseFold = { ended: new Set(), open: undefined, trials: 0 };
+  /** What this session journaled and noted, for the report. */
+  readonly events: ReportEvent[] = [];
+  readonly counts = { exposureBefore: 0, exposureAfter: 0, trials: 0, restarts: 0, durationMs: 0 };
+  readonly warnings: string[] = [];
+
+  constructor(
+    readonly ports: Ports,
+    readonly o: TuneOptions,
+    readonly catalog: readonly OptionSpec[],
+  ) {
+    this.byName = new Map(catalog.map((c) => [c.name, c]));
+    this.safety = new Map(catalog.map((c) => [c.name, c.safety]));
+    this.props = allProperties(catalog);
+    this.t0 = ports.now().getTime();
+  }
+
+  /** Journals a record; the report folds it. */
+  record(rec: NewRecord): void {
+    this.ports.journal.append(rec);
+    this.events.push(rec);
+  }
+
+  note(n: ReportNote | NewRecord): void {
+    this.events.push(n);
+  }
+
+  report(): TuneReport {
+    return foldReport({ unit: this.o.unit, ...this.counts, warnings: this.warnings, safety: this.safety }, this.events);
+  }
+
+  /** Accepts settings: a later rung of an option replaces the earlier one, at the end. */
+  accept(settings: readonly Setting[]): void {
+    this.accepted = [...this.accepted.filter((a) => !settings.some((s) => s.option === a.option)), ...settings];
+  }
+
+  /** Stops at a safe point once the caller's signal fired (the CLI got SIGINT, SIGTERM or SIGHUP):
+   * between phases and restarts, where the drop-ins and the journal agree or differ only in a way
+   * recovery repairs (an accepted file that is not the journaled set makes it restart the unit). */
+  checkAbort(): void {
+    if (this.o.signal?.aborted) throw new AutohardenError('Failed', 'interrupted');
+  }
+
+  /** Journals a phase's begin or end; a resumed session folds these (phaseFold). */
+  phase(phase: Phase, state: 'begin' | 'end', detail?: string): void {
+    this.record(detail ? { kind: 'phase', phase, state, detail } : { kind: 'phase', phase, state });
+    if (state === 'begin') this.phases.open = phase;
+    else {
+      this.phases.ended.add(phase);
+      if (this.phases.open === phase) this.phases.open = undefined;
+    }
+  }
+
+  options(): string {
+    return this.accepted.map((s) => s.option).join(' ');
+  }
+}

@@ -1,0 +1,122 @@
+// The search phase: plans candidates from the observed facts and runs one planned step per call:
+// a trial, retries with learned ReadWritePaths, and a check that each learned path is needed.
+import { buildCandidates } from '../../core/candidates.js';
+import { rejectedSinceBegin, rolledBackByUser, type JournalRecord } from '../../core/journal.js';
+import { addedPaths, learnFromFailure, learnsPaths, withoutPaths, type LearnContext } from '../../core/learn.js';
+import { SCOPE_PROPERTIES, isUnder, writableScope } from '../../core/paths.js';
+import { OneAtATime, type Planner } from '../../core/plan.js';
+import type { SafetyFacts } from '../../core/policy.js';
+import { observedPrior } from '../../core/priors.js';
+import { Adaptive } from '../../core/search.js';
+import type { Setting } from '../../core/types.js';
+import type { TuneContext } from './context.js';
+import type { TrialResult, Trials } from './trial.js';
+
+/** How often one candidate may be retried with more learned ReadWritePaths. */
+const MAX_LEARN_ROUNDS = 4;
+
+export class Search {
+  private planner!: Planner;
+
+  constructor(
+    private readonly c: TuneContext,
+    private readonly trials: Trials,
+  ) {}
+
+  /** Builds the candidates and the planner; journals the skipped options (a resumed tune has). */
+  async plan(records: readonly JournalRecord[], facts: SafetyFacts): Promise<void> {
+    const { c } = this;
+    const { ports, o } = c;
+    c.scope = writableScope(o.unit, await ports.systemd.serviceProperties(o.unit, [...SCOPE_PROPERTIES]));
+    const { candidates, skipped } = buildCandidates({
+      catalog: c.catalog,
+      systemdVersion: await ports.systemd.version(),
+      eff: await ports.systemd.serviceProperties(o.unit, c.props),
+      accepted: c.accepted,
+      rolledBack: rolledBackByUser(records),
+      rejected: o.resume ? rejectedSinceBegin(records) : new Set(),
+      facts,
+      declarations: o.declarations,
+      writableScope: c.scope,
+    });
+    for (const s of skipped) {
+      // a resumed tune's skips were journaled by the run that began it: reported, not journaled again
+      if (!o.resume) c.record({ kind: 'skipped', ...s });
+      else c.note({ kind: 'skipped', ...s });
+    }
+    if (!o.resume) c.phase('search', 'begin');
+    this.planner = o.strategy === 'adaptive'
+      ? new Adaptive(candidates, { priorOf: (cand) => observedPrior(cand.spec, facts) })
+      : new OneAtATime(candidates);
+  }
+
+  /** Runs the next planned step; false when the search is over. */
+  async step(): Promise<boolean> {
+    const { c } = this;
+    // a resumed tune whose search ended does not search again (inferred rejections are not journaled)
+    let settings = c.phases.ended.has('search') ? undefined : this.planner.next();
+    if (!settings) {
+      this.noteInferred();
+      if (!c.phases.ended.has('search')) c.phase('search', 'end');
+      return false;
+    }
+    let { verdict, ineffective } = await this.trials.next(settings);
+    // ProtectSystem=strict failing on a read-only path: retry with that directory writable.
+    const planned = settings;
+    let since = c.ports.now();
+    const ctx: LearnContext = { scope: c.scope, isDir: (p) => c.ports.isDirectory(p), realDir: c.ports.realDir?.bind(c.ports) };
+    for (let round = 0; !verdict.ok && round < MAX_LEARN_ROUNDS; round++) {
+      // Every line may teach, noise included: what it can teach is confined to the unit's own
+      // directories (the allow-list) and kept only where the service then writes.
+      const learned = learnFromFailure(settings, verdict.evidence, ctx);
+      if (!learned) break;
+      const tried = settings.map((s) => `${s.option}=${s.value}`).join(' ');
+      c.note({ kind: 'retried', trial: c.trialNo });
+      c.ports.progress({ type: 'info', message: `learned writable paths from: ${tried}` });
+      settings = learned;
+      since = c.ports.now();
+      ({ verdict, ineffective } = await this.trials.next(settings));
+    }
+    const learnedPaths = addedPaths(planned, settings);
+    if (verdict.ok && learnedPaths.length && !ineffective.some((o) => learnsPaths(o))) {
+      ({ settings, verdict, ineffective } = await this.keepWritten(settings, learnedPaths, since, { verdict, ineffective }));
+    }
+    this.planner.report(verdict.ok, ineffective);
+    // the step's verdict rests on the last trial it ran
+    c.note({ kind: 'judged', trial: c.trialNo, ineffective });
+    if (verdict.ok) c.accept(settings.filter((s) => !ineffective.includes(s.option)));
+    return true;
+  }
+
+  /** A retry with learned paths passed: keeps the learned directories the service wrote during it
+   * (something in them changed since `since`, or it holds a file there open for writing). The
+   * rest were not needed: one more trial without them stands if it passes; if it fails, the
+   * trials show they are needed after all, and the set that passed runs again. */
+  private async keepWritten(settings: Setting[], learned: string[], since: Date, passed: TrialResult) {
+    const { ports, o } = this.c;
+    let open: string[] = [];
+    try {
+      open = (await ports.observe(o.unit)).facts.writableDirs ?? [];
+    } catch {
+      /* no processes to look at: only the file system counts */
+    }
+    const unwritten = learned.filter((d) => !open.some((f) => isUnder(f, d)) && !(ports.changedSince?.(d, since) ?? false));
+    if (unwritten.length === 0) return { settings, ...passed };
+    ports.progress({ type: 'info', message: `dropped learned writable paths the service did not write during trial #${this.c.trialNo}: ${unwritten.join(' ')}` });
+    const reduced = withoutPaths(settings, unwritten);
+    // The set that passed is in the accepted drop-in now, and systemd adds up ReadWritePaths= across
+    // drop-ins: left there, it would give the trial every learned path back. The trial restarts.
+    ports.dropins.writeAccepted(o.unit, this.c.accepted.filter((a) => !settings.some((s) => s.option === a.option)), this.c.where);
+    const r = await this.trials.next(reduced);
+    if (r.verdict.ok) return { settings: reduced, ...r };
+    ports.progress({ type: 'info', message: `kept ${unwritten.join(' ')}: trial #${this.c.trialNo} without them failed (${r.verdict.reason})` });
+    return { settings, ...(await this.trials.next(settings)) };
+  }
+
+  /** Group testing rejects a setting without a trial of its own when its failed batch's other
+   * half passed: the journal has the batch; the report names the setting. */
+  private noteInferred(): void {
+    if (!(this.planner instanceof Adaptive)) return;
+    for (const r of this.planner.rejected()) if (r.reason === 'inferred') this.c.note({ kind: 'inferred', setting: r.setting });
+  }
+}

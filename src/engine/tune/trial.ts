@@ -1,0 +1,146 @@
+// One trial: write the drop-in → Reload → read back what systemd applied → restart → judge
+// (with control windows for log-only evidence) → journal → keep or revert. Phases call run().
+import { AutohardenError } from '../../core/errors.js';
+import { errorSignatures, isKnown, noiseSignatures } from '../../core/logcheck.js';
+import { inForce } from '../../core/setting.js';
+import type { Setting, Verdict } from '../../core/types.js';
+import { restartAndJudge } from '../settle.js';
+import { MAX_NOISE_ROUNDS, type TuneContext } from './context.js';
+
+export interface TrialResult {
+  verdict: Verdict;
+  ineffective: string[];
+}
+
+export class Trials {
+  /** A failed trial whose revert restart has not happened yet (adaptive). */
+  private revertPending: Setting[] | undefined;
+  private failedInARow = 0;
+
+  constructor(private readonly c: TuneContext) {}
+
+  /** Runs the next trial number on `proposed`. */
+  next(proposed: Setting[]): Promise<TrialResult> {
+    return this.run(++this.c.trialNo, proposed);
+  }
+
+  /** The restart that ran the accepted set alone happened elsewhere (the confirmation's): no revert is due. */
+  reverted(): void {
+    this.revertPending = undefined;
+  }
+
+  async run(trial: number, proposed: Setting[]): Promise<TrialResult> {
+    const { c } = this;
+    const { ports, o } = c;
+    const { unit } = o;
+    ports.progress({ type: 'trial', trial, settings: proposed });
+    c.record({ kind: 'trial-begin', trial, settings: proposed });
+    ports.dropins.writeTrial(unit, proposed);
+    ports.fault('after-dropin');
+    await ports.systemd.reload();
+    ports.fault('after-reload');
+
+    // An unknown key or bad value in a drop-in is only a warning to systemd: read back what it applied.
+    const eff = await ports.systemd.serviceProperties(unit, c.props);
+    const ineffective = proposed
+      .filter((s) => !inForce(s, eff, c.catalog))
+      .map((s) => s.option);
+    let settings = proposed.filter((s) => !ineffective.includes(s.option));
+    if (ineffective.length && settings.length) {
+      ports.dropins.writeTrial(unit, settings);
+      await ports.systemd.reload();
+    }
+
+    let verdict: Verdict;
+    /** The unit already runs its accepted set: a control window came after the trial. */
+    let controlled = false;
+    if (settings.length === 0) {
+      verdict = { ok: false, kind: 'not-effective', reason: `systemd did not apply ${ineffective.join(', ')} (read back over D-Bus)`, evidence: [] };
+      settings = proposed;
+    } else {
+      c.counts.trials++;
+      c.counts.restarts++;
+      const judge = () => restartAndJudge(ports, unit, { settleMs: o.settleMs, probes: o.probes, signal: o.signal, faults: true, ...c.watch });
+      verdict = await judge();
+      for (let round = 0; verdict.kind === 'log-error' && round < MAX_NOISE_ROUNDS; round++) {
+        // control: the unit without the candidate, as long as the trial ran
+        ports.dropins.removeTrial(unit);
+        await ports.systemd.reload();
+        const explained = await this.controlExplains(verdict);
+        controlled = true;
+        if (!explained) break;
+        ports.dropins.writeTrial(unit, settings);
+        await ports.systemd.reload();
+        c.counts.restarts++;
+        verdict = await judge();
+        controlled = false;
+      }
+    }
+
+    const outcome = verdict.ok ? 'accepted' : 'rejected';
+    c.record({ kind: 'trial-end', trial, settings, outcome, verdict: verdict.kind, reason: verdict.reason, evidence: verdict.evidence, ...(verdict.cause ? { cause: verdict.cause } : {}) });
+    ports.progress({ type: 'verdict', trial, settings, outcome, reason: verdict.reason });
+    if (verdict.ok) {
+      this.failedInARow = 0;
+      this.revertPending = undefined;
+      // Same effective config, moved from the trial file into the accepted one: no restart needed.
+      const next = [...c.accepted.filter((a) => !settings.some((s) => s.option === a.option)), ...settings];
+      ports.dropins.writeAccepted(unit, next, c.where);
+      ports.dropins.removeTrial(unit);
+      await ports.systemd.reload();
+      return { verdict, ineffective };
+    }
+    ports.dropins.removeTrial(unit);
+    await ports.systemd.reload();
+    if (controlled) {
+      this.revertPending = undefined; // the control window ran the accepted set: it was the revert
+    } else if (verdict.kind !== 'not-effective') {
+      this.failedInARow++;
+      this.revertPending = settings;
+      // The adaptive strategy lets the next trial's restart do the revert (one restart less per
+      // failure: the unit is already down), but checks the accepted set alone after two failures
+      // in a row, so that a unit broken for another reason does not get every candidate rejected.
+      if (o.strategy !== 'adaptive' || this.failedInARow >= 2) await this.revert();
+    }
+    return { verdict, ineffective };
+  }
+
+  /** A verdict that rests only on new log lines is evidence, not proof: the service and its
+   * clients write those logs. Restarts the unit into its control configuration (the caller has
+   * written it) for as long as the trial settled and reads what it logs there. Lines of the same
+   * kind from the same source showing up without the candidate are noise: learned (ignored from
+   * now on) and true is returned, so the caller judges the candidate again. Otherwise the lines
+   * are attributable to the candidate. Either way the unit runs the control configuration now. */
+  async controlExplains(verdict: Verdict, settleMs = this.c.o.settleMs): Promise<boolean> {
+    const { ports, o, watch } = this.c;
+    this.c.counts.restarts++;
+    // the log files are read (not judged: no knownErrors) so that their noise is learned too
+    const control = await restartAndJudge(ports, o.unit, { settleMs, probes: o.probes, signal: o.signal, logFiles: watch.logFiles });
+    if (!control.ok) throw new AutohardenError('Failed', `${o.unit} is unhealthy without the candidate too: ${control.reason}`);
+    const known = watch.knownErrors;
+    for (const s of errorSignatures(control.logs)) known.add(s);
+    const noise = noiseSignatures(control.logs);
+    const explained = verdict.evidence.every((l) => isKnown(known, l) || isKnown(noise, l));
+    if (explained) {
+      for (const s of noise) known.add(s);
+      ports.progress({ type: 'info', message: `log lines of that kind also appear without the candidate: noise, judging again (${verdict.reason.slice(0, 160)})` });
+    }
+    return explained;
+  }
+
+  /** Restart with the accepted set only and require it healthy (a failed trial left pending). */
+  async revert(): Promise<void> {
+    const settings = this.revertPending;
+    if (!settings) return;
+    const { ports, o, watch } = this.c;
+    this.c.counts.restarts++;
+    const back = await restartAndJudge(ports, o.unit, { settleMs: o.settleMs, probes: o.probes });
+    // Whatever the unit logs in its own configuration is not the sandbox's doing.
+    for (const s of errorSignatures(back.logs)) watch.knownErrors.add(s);
+    if (!back.ok) {
+      throw new AutohardenError('Failed', `${o.unit} did not come back after reverting ${settings.map((s) => s.option).join(', ')}: ${back.reason}`);
+    }
+    this.revertPending = undefined;
+    this.failedInARow = 0;
+  }
+}
