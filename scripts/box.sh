@@ -10,7 +10,10 @@
 # Inside the box the project checkout is bind-mounted at /run/autoharden-src; /etc and /var are
 # overlays whose upper layers live in the box directory, so nothing a test persists reaches the host.
 # Environment: AUTOHARDEN_BOX_DIR (default /var/tmp/autoharden-boxes),
-#              AUTOHARDEN_BOX_BOOT_TIMEOUT (seconds to wait for the box's bus, default 30).
+#              AUTOHARDEN_BOX_BOOT_TIMEOUT (seconds to wait for the box's bus, default 30),
+#              AUTOHARDEN_BOX_ROOT (start: boot this Debian root, from scripts/make-root.sh, instead of
+#              the machine's /: an overlay of it with the upper layer in the box directory, securityfs
+#              mounted; the box directory's file `root` names it and exec enters with its root).
 set -euo pipefail
 BOXES=${AUTOHARDEN_BOX_DIR:-/var/tmp/autoharden-boxes}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,7 +37,10 @@ cgroup_dirs() {
 
 pid1() { cat "$dir/pid1" 2>/dev/null; }
 
-in_box() { nsenter -t "$1" -m -p -n -u -i "${@:2}"; }
+in_box() {
+  if [ -f "$dir/root" ]; then nsenter -t "$1" -m -p -n -u -i -r -w "${@:2}"; return; fi
+  nsenter -t "$1" -m -p -n -u -i "${@:2}"
+}
 
 # Power off PID 1 (if any), kill whatever is left in the box's cgroups, remove them depth-first,
 # drop the remote netns and the box directory. Safe to call on a box that is half started or gone.
@@ -64,6 +70,42 @@ cleanup() {
   done
 }
 
+# PID 1's set-up inside the new namespaces: the machine's / with overlays on /etc and /var.
+HOST_SETUP='
+      set -e
+      ip link set lo up
+      mount -t overlay overlay -o lowerdir=/etc,upperdir=$BOXDIR/etc-upper,workdir=$BOXDIR/etc-work /etc
+      mount -t overlay overlay -o lowerdir=/var,upperdir=$BOXDIR/var-upper,workdir=$BOXDIR/var-work /var
+      mount -t tmpfs tmpfs /run
+      mkdir -p /run/autoharden-src /run/systemd/system
+      mount --bind "$SRC" /run/autoharden-src
+      mount -t tmpfs tmpfs /tmp
+      umount -R /sys/fs/cgroup; mount -t cgroup2 cgroup2 /sys/fs/cgroup
+      echo box > /etc/hostname; hostname box
+      printf "[Unit]\nDescription=autoharden test box\nWants=basic.target dbus.socket systemd-journald.socket\nAfter=basic.target\n" > /run/systemd/system/box.target
+      exec /lib/systemd/systemd --unit=box.target'
+# The same for a root of another release (AUTOHARDEN_BOX_ROOT): an overlay of it becomes the box's /.
+# systemd mounts no securityfs in a container; it is mounted here so the LSM list is visible.
+ROOT_SETUP='
+      set -e
+      ip link set lo up
+      M=$BOXDIR/mnt
+      mount -t overlay overlay -o lowerdir=$BOXROOT,upperdir=$BOXDIR/root-upper,workdir=$BOXDIR/root-work "$M"
+      mount --rbind /dev "$M/dev"
+      mount -t proc proc "$M/proc"
+      mount -t sysfs sysfs "$M/sys"
+      mount -t securityfs securityfs "$M/sys/kernel/security"
+      mount -t cgroup2 cgroup2 "$M/sys/fs/cgroup"
+      mount -t tmpfs tmpfs "$M/run"
+      mount -t tmpfs tmpfs "$M/tmp"
+      mkdir -p "$M/run/autoharden-src" "$M/run/systemd/system" "$M/.oldroot"
+      mount --bind "$SRC" "$M/run/autoharden-src"
+      echo box > "$M/etc/hostname"; hostname box
+      printf "[Unit]\nDescription=autoharden test box\nWants=basic.target dbus.socket systemd-journald.socket\nAfter=basic.target\n" > "$M/run/systemd/system/box.target"
+      cd "$M"; pivot_root . .oldroot; cd /
+      umount -l /.oldroot
+      exec /lib/systemd/systemd --unit=box.target'
+
 case $cmd in
 start)
   [ "$(id -u)" = 0 ] || { echo "box.sh: needs root" >&2; exit 4; }
@@ -76,25 +118,23 @@ start)
       fi
     done
   fi
+  root=${AUTOHARDEN_BOX_ROOT:-}
+  if [ -n "$root" ]; then
+    root=$(realpath -e "$root") && [[ $root =~ ^/[A-Za-z0-9._/-]+$ ]] && [ -x "$root/lib/systemd/systemd" ] \
+      || { echo "box.sh: AUTOHARDEN_BOX_ROOT is not a bootable root: ${AUTOHARDEN_BOX_ROOT}" >&2; exit 2; }
+  fi
   cleanup   # leftovers of a box of this name that died or was never stopped
   mkdir -p "$dir"/{etc-upper,etc-work,var-upper,var-work}
+  setup=$HOST_SETUP
+  if [ -n "$root" ]; then
+    mkdir -p "$dir"/{root-upper,root-work,mnt}; echo "$root" > "$dir/root"; setup=$ROOT_SETUP
+  fi
   # A keeper subshell moves itself into the box's cgroups and starts unshare, whose child becomes
   # PID 1. Its stdio must not be ours, or a caller reading our stdout would wait for the box to end.
   ( for cg in $(cgroup_dirs); do mkdir -p "$cg"; echo $BASHPID > "$cg/cgroup.procs"; done
     exec setsid unshare --pid --mount --net --uts --ipc --cgroup --fork --mount-proc --propagation private \
-      env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin container=autoharden-test BOXDIR="$dir" SRC="$SRC" bash -c '
-      set -e
-      ip link set lo up
-      mount -t overlay overlay -o lowerdir=/etc,upperdir=$BOXDIR/etc-upper,workdir=$BOXDIR/etc-work /etc
-      mount -t overlay overlay -o lowerdir=/var,upperdir=$BOXDIR/var-upper,workdir=$BOXDIR/var-work /var
-      mount -t tmpfs tmpfs /run
-      mkdir -p /run/autoharden-src /run/systemd/system
-      mount --bind "$SRC" /run/autoharden-src
-      mount -t tmpfs tmpfs /tmp
-      umount -R /sys/fs/cgroup; mount -t cgroup2 cgroup2 /sys/fs/cgroup
-      echo box > /etc/hostname; hostname box
-      printf "[Unit]\nDescription=autoharden test box\nWants=basic.target dbus.socket systemd-journald.socket\nAfter=basic.target\n" > /run/systemd/system/box.target
-      exec /lib/systemd/systemd --unit=box.target' </dev/null >"$dir/console.log" 2>&1 &
+      env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin container=autoharden-test BOXDIR="$dir" SRC="$SRC" ${root:+BOXROOT="$root"} \
+      bash -c "$setup" </dev/null >"$dir/console.log" 2>&1 &
     echo $! > "$dir/outer.pid"; wait ) </dev/null >"$dir/start.log" 2>&1 &
   keeper=$!
   # PID 1 of the box is the child of unshare; wait until its bus answers.
@@ -121,7 +161,8 @@ start)
   exit 1 ;;
 exec)
   shift 2; p=$(pid1) && kill -0 "$p" 2>/dev/null || { echo "box.sh: no box $name" >&2; exit 1; }
-  exec nsenter -t "$p" -m -p -n -u -i -C --wd=/ env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@" ;;
+  enter=(-C --wd=/); [ ! -f "$dir/root" ] || enter=(-r -w -C)   # a box of another release: its root and cwd
+  exec nsenter -t "$p" -m -p -n -u -i "${enter[@]}" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@" ;;
 remote)
   p=$(pid1) && kill -0 "$p" 2>/dev/null || { echo "box.sh: no box $name" >&2; exit 1; }
   ip netns del "$netns" 2>/dev/null || true

@@ -8,6 +8,8 @@
 //   await box.cli(['tune', 'autoharden-sample.service', '--probe', 'http://127.0.0.1:81/']);
 //   await box.stop();
 //
+//   const other = await startBox('it-trixie', { root: '/var/cache/autoharden/roots/trixie' });  // scripts/make-root.sh
+//
 //   const remote = await box.remote();          // a remote test host: 10.251.0.2, the box is 10.251.0.1
 //   await remote.addAddress('10.251.0.3');      // a second source address on it
 //   const backend = remote.background(['node', '-e', '…listen(8080, "10.251.0.2")']);  // killed by backend.kill() or box.stop()
@@ -119,8 +121,16 @@ export interface InstallSampleOptions {
   timeoutMs?: number;
 }
 
+export interface StartBoxOptions {
+  /** Boot this Debian root (built by scripts/make-root.sh) instead of the machine's /; passed to
+   * box.sh as AUTOHARDEN_BOX_ROOT. Unset: the AUTOHARDEN_BOX_ROOT of this process, if any, holds. */
+  root?: string;
+}
+
 export interface Box {
   name: string;
+  /** The root it booted (StartBoxOptions.root), or null for the machine's /. */
+  root: string | null;
   /** PID of the box's systemd, as seen from the machine. */
   pid1: number;
   /** The box's state directory (overlay upper layers, console.log). */
@@ -393,7 +403,7 @@ function installExitHook(): void {
  * Boot a box. Use one name per test file (see boxName): a box of that name left behind by a dead
  * test process is stopped first; one owned by a live process is an error.
  */
-export async function startBox(name: string): Promise<Box> {
+export async function startBox(name: string, options: StartBoxOptions = {}): Promise<Box> {
   if (!/^[a-z0-9-]{1,32}$/.test(name)) throw new Error(`startBox: bad box name ${JSON.stringify(name)}`);
   if (live.has(name)) throw new Error(`startBox: box ${name} already started by this test process`);
   if (process.getuid?.() !== 0) throw new Error('startBox: needs root');
@@ -406,7 +416,8 @@ export async function startBox(name: string): Promise<Box> {
     }
     await run('bash', [BOX_SH, 'stop', name], { timeoutMs: 30_000 });
   }
-  const started = await run('bash', [BOX_SH, 'start', name], { timeoutMs: 60_000 });
+  const rootEnv: Record<string, string> = options.root === undefined ? {} : { AUTOHARDEN_BOX_ROOT: options.root };
+  const started = await run('bash', [BOX_SH, 'start', name], { timeoutMs: 60_000, env: rootEnv });
   const pid1 = Number(started.stdout.trim());
   if (started.code !== 0 || !pid1) {
     throw new Error(`startBox ${name}: box.sh start failed (exit ${started.code}):\n${started.stdout}${started.stderr}`);
@@ -421,6 +432,7 @@ export async function startBox(name: string): Promise<Box> {
 
   const box: Box = {
     name,
+    root: existsSync(join(dir, 'root')) ? readFileSync(join(dir, 'root'), 'utf8').trim() : null,
     pid1,
     dir,
     cgroupDirs: cgroupDirsOf(name),
