@@ -8,12 +8,15 @@ export { exposure } from './adapters/analyze.js';
 import { DropIns, SYSTEM_DIRS } from './adapters/dropins.js';
 import { ACCEPTED_FILE, TRIAL_FILE, renderDropIn } from './core/dropin.js';
 import { acceptedSet, unfinishedTrial } from './core/journal.js';
+import type { SyscallGroups } from './core/syscallGroups.js';
 import type { JournalStore } from './adapters/journalStore.js';
 import { journalFor } from './compose/state.js';
 import { runProbes } from './adapters/probes.js';
 import { Systemd } from './adapters/systemd.js';
 import { linesSince, logOffsets, tails } from './adapters/logFiles.js';
 import { observeService } from './adapters/observeService.js';
+import { readSyscallGroups } from './adapters/syscallGroups.js';
+import { readPlatform } from './adapters/platform.js';
 import { runWorkload } from './adapters/workload.js';
 import { changedSince, realDir } from './adapters/writes.js';
 import { recentUnitLogs, unitLogsSince } from './adapters/unitLogs.js';
@@ -25,6 +28,9 @@ export interface Wiring {
   stateDir: string;
   progress: (e: ProgressEvent) => void;
   probeTimeoutMs?: number;
+  /** The running systemd's system call groups; default: read them (once per tune). The daemon
+   * reads them once per start. */
+  syscallGroups?: () => Promise<SyscallGroups | undefined>;
 }
 
 /** AUTOHARDEN_FAULT=STEP[:N[:SIGNAL]] sends this process SIGNAL (default SIGKILL) the Nth time
@@ -72,6 +78,8 @@ export function buildPorts(systemd: SystemdPort, unit: string, w: Wiring): Ports
     dropins: new DropIns(w.stateDir, SYSTEM_DIRS, (u, file) => journalSays(journal, u, file)),
     probe: (specs) => runProbes(specs, w.probeTimeoutMs),
     unitLogsSince,
+    platform: (u) => readPlatform(systemd, u),
+    syscallGroups: w.syscallGroups ?? readSyscallGroups,
     observe: (u) => observeService(systemd, u),
     logOffsets: (files) => logOffsets(files, warn),
     runWorkload: (spec, timeoutMs) => runWorkload(spec, timeoutMs),

@@ -91,6 +91,16 @@ export class Systemd {
     return this.queries.version();
   }
 
+  /** Manager.Features of the running PID 1, '' when it has none. */
+  features(): Promise<string> {
+    return this.queries.features();
+  }
+
+  /** Property names of the Service interface, read on a service unit. */
+  servicePropertyNames(unit: string): Promise<string[]> {
+    return this.queries.servicePropertyNames(unit);
+  }
+
   /** LoadUnit, then the unit's state and names (an alias resolves to the unit's canonical Id).
    * Throws NoSuchUnit when systemd finds no such unit. */
   unitInfo(unit: string): Promise<UnitInfo> {

@@ -3,11 +3,13 @@
 // app/registry.ts. daemon/main.ts runs what this builds.
 import { FileFollower, JournalFollower, unitLogsUntil } from '../adapters/journalFollow.js';
 import { Systemd } from '../adapters/systemd.js';
+import { readSyscallGroups } from '../adapters/syscallGroups.js';
 import { RuntimeUnitFiles } from '../adapters/unitFiles.js';
 import { unitLogsSince } from '../adapters/unitLogs.js';
 import { managerHandlers } from '../app/registry.js';
 import { buildPorts, exposure } from '../compose.js';
 import { CATALOG } from '../core/catalog.js';
+import { withSyscallGroups } from '../core/syscallGroups.js';
 import { errorSignatures } from '../core/logcheck.js';
 import { ApiLink } from '../daemon/apiLink.js';
 import { Daemon, type Log } from '../daemon/daemon.js';
@@ -42,6 +44,9 @@ export async function composeDaemon(o: DaemonWiring): Promise<DaemonParts> {
     onGiveUp: o.giveUp('lost systemd for good'),
   });
   await link.current();
+  // once per start: the tunes it runs judge SystemCallFilter by these (none: the static table)
+  const syscallGroups = await readSyscallGroups();
+  if (!syscallGroups) log.warn("could not read systemd's system call groups (systemd-analyze syscall-filter): SystemCallFilter is judged by systemd 252's");
 
   let daemon: Daemon | undefined;
   let api: ApiLink | undefined;
@@ -51,9 +56,9 @@ export async function composeDaemon(o: DaemonWiring): Promise<DaemonParts> {
   daemon = new Daemon({
     stateDir,
     systemd: link,
-    catalog: CATALOG,
+    catalog: withSyscallGroups(CATALOG, syscallGroups),
     store: enrollmentStore(stateDir),
-    portsFor: (unit, progress) => buildPorts(link, unit, { stateDir, progress }),
+    portsFor: (unit, progress) => buildPorts(link, unit, { stateDir, progress, syscallGroups: async () => syscallGroups }),
     journal: (unit) => journalFor(stateDir, unit),
     lock: lockFor(stateDir),
     journaledUnits: () => journaledUnits(stateDir),

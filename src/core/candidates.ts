@@ -1,14 +1,16 @@
 // Which options a tune may try on this unit, and which it leaves out and why. Pure.
-import { renderRung, strongerRungs, usableOptions } from './catalog.js';
+import { renderRung, strongerRungs, unusableReason, usableOptions } from './catalog.js';
 import { withWritablePaths } from './learn.js';
 import { writableRoots, type WritableScope } from './paths.js';
 import type { Candidate } from './plan.js';
+import type { Platform } from './platform.js';
 import { applySafetyPolicy, type Declarations, type SafetyFacts } from './policy.js';
 import type { EffectiveSettings, OptionSpec, Setting } from './types.js';
 
 export interface CandidateInput {
   catalog: readonly OptionSpec[];
-  systemdVersion: number;
+  /** What the running systemd and kernel offer: which options, values and cost classes apply. */
+  platform: Platform;
   /** Effective settings read back over D-Bus, accepted set included. */
   eff: EffectiveSettings;
   accepted: readonly Setting[];
@@ -31,16 +33,18 @@ export interface Skip {
 export function buildCandidates(i: CandidateInput): { candidates: Candidate[]; skipped: Skip[] } {
   const candidates: Candidate[] = [];
   const skipped: Skip[] = [];
-  const usable = new Map(usableOptions(i.catalog, i.systemdVersion).map((c) => [c.name, c]));
+  const usable = new Map(usableOptions(i.catalog, i.platform).map((c) => [c.name, c]));
   for (const full of i.catalog) {
     const skip = (value: string, reason: string) => skipped.push({ option: full.name, value, reason });
+    // what this system lacks comes first: an entry not tried yet says so only where it could work
+    const lacks = unusableReason(full, i.platform);
     if (full.explainOnly) {
-      skip('', full.explainOnly);
+      skip('', (full.needs && lacks) || full.explainOnly);
       continue;
     }
     const spec = usable.get(full.name);
     if (!spec) {
-      skip('', `needs systemd ${full.minSystemd}+ (this is ${i.systemdVersion})`);
+      skip('', lacks ?? `cannot be tried on systemd ${i.platform.systemdVersion}`);
       continue;
     }
     if (i.accepted.some((a) => a.option === spec.name)) continue; // accepted earlier, still in force

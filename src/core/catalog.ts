@@ -16,8 +16,10 @@ import {
   AF_LADDER, AF_WEIGHT, IP_LADDER, admitAddressFamilies, admitIpAddressDeny, admitPrivateNetwork, allowedNetsInForce,
   renderAddressFamilies, renderIpAddressDeny,
 } from './network.js';
+import { meets, unmetNeed, type Needs } from './needs.js';
+import type { Platform } from './platform.js';
 import { likelyFreeCaps, observed } from './priors.js';
-import { SCF_LADDER, SCF_WEIGHT, removedGroupsInForce, renderSyscallFilter, syscallItems, syscallStep } from './syscallFilter.js';
+import { SCF_WEIGHT, syscallFilterFor } from './syscallFilter.js';
 import type { CatalogRung, Decision, EffectiveSettings, OptionSpec, Rung, SafetyFacts } from './types.js';
 
 export type { CatalogRung } from './types.js';
@@ -142,8 +144,18 @@ function explain(name: string, family: OptionSpec['family'], weight: number, exp
   return def({ name, family, weight, safety: 'verifiable', prior: 0, minSystemd: 0, explainOnly, summary, properties });
 }
 
-const NO_BPF =
-  'ignored on Debian 12: its systemd is built without the BPF framework (-BPF_FRAMEWORK), so the setting is accepted and has no effect; never counted as hardening';
+// The BPF settings: systemd accepts them and reports the configured value whether or not it can
+// enforce them (a build without +BPF_FRAMEWORK, no libbpf, no BPF LSM), so they are tried only
+// where the platform says they work; not tried yet even there (no ladder).
+const BPF_NOT_YET =
+  'this system can enforce it, but autoharden has no ladder for it yet (systemd reports the configured value whether enforced or not)';
+
+function bpf(name: string, minSystemd: number, summary: string, lsm?: string): OptionSpec {
+  return def({
+    name, family: 'misc', weight: 0, safety: 'verifiable', prior: 0, minSystemd, explainOnly: BPF_NOT_YET, summary,
+    needs: { systemd: minSystemd, features: ['BPF_FRAMEWORK'], ...(lsm ? { lsm } : {}) },
+  });
+}
 
 // Safety is one class per option; `confinesSessions` says separately whether login sessions the
 // service spawns (sshd, cron) keep the setting (they keep namespaces, seccomp, capabilities, NNP,
@@ -338,11 +350,9 @@ export const CATALOG: readonly OptionSpec[] = [
   def({
     name: 'SystemCallFilter', family: 'seccomp', weight: SCF_WEIGHT, cost: 'seccomp-number', safety: 'latent-risk', confinesSessions: true,
     prior: 0.6, minSystemd: 187, kernel: 'seccomp', exitStatuses: [SECCOMP], logHints: ['bad system call', 'sigsys', 'seccomp'],
-    ladder: SCF_LADDER,
-    render: renderSyscallFilter, failsWith: { signal: 'SIGSYS' },
+    // judged by the static groups until the running systemd's are known (withSyscallGroups)
+    ...syscallFilterFor(undefined), withSyscallGroups: syscallFilterFor, failsWith: { signal: 'SIGSYS' },
     priorFrom: (f, prior) => (observed(f).switchesUser || observed(f).node ? Math.min(prior, 0.1) : prior),
-    minimise: { items: (eff) => syscallItems(eff), step: (_eff, accepted, removed) => syscallStep(accepted, removed) },
-    itemsInForce: removedGroupsInForce,
     summary: 'Seccomp system call filter; a filtered call kills the process with SIGSYS, often only on a rare code path. Spawned sessions keep it.',
   }),
   def({
@@ -355,6 +365,9 @@ export const CATALOG: readonly OptionSpec[] = [
     name: 'MemoryDenyWriteExecute', family: 'seccomp', weight: 100, cost: 'seccomp-args', safety: 'latent-risk', confinesSessions: true,
     prior: 0.75, minSystemd: 231, kernel: 'seccomp', exitStatuses: [SECCOMP], logHints: ['jit', 'mprotect', 'mmap', 'pcre'],
     priorFrom: (f, prior) => (observed(f).jit ? 0.02 : prior),
+    // systemd 254+ asks the kernel (PR_SET_MDWE, 6.3+) and needs no seccomp filter then
+    // (exec-invoke.c apply_memory_deny_write_execute; on EINVAL it falls back to seccomp)
+    costWhere: { needs: { systemd: 254, kernel: [6, 3] }, cost: 'free' },
     summary: 'No writable+executable memory. Breaks JITs (Node/V8, Java, PHP JIT, LuaJIT, PCRE2 JIT), sometimes only when the JIT kicks in.',
   }),
   boolean({
@@ -424,10 +437,11 @@ export const CATALOG: readonly OptionSpec[] = [
     'set by the vendor because the service manages its own cgroup subtree (container managers)',
     'Lets the service manage its own cgroup subtree.',
   ),
-  explain('RestrictFileSystems', 'misc', 0, NO_BPF, 'Which file system types the service may access (BPF LSM).'),
-  explain('SocketBindAllow', 'misc', 0, NO_BPF, 'Which ports the service may bind (cgroup BPF).'),
-  explain('SocketBindDeny', 'misc', 0, NO_BPF, 'Which ports the service may not bind (cgroup BPF).'),
-  explain('RestrictNetworkInterfaces', 'misc', 0, NO_BPF, 'Which network interfaces the service may use (cgroup BPF).'),
+  // lsm-util.c: the BPF LSM must be in the active list; bpf-socket-bind.c, bpf-restrict-ifaces.c
+  bpf('RestrictFileSystems', 250, 'Which file system types the service may access (BPF LSM).', 'bpf'),
+  bpf('SocketBindAllow', 249, 'Which ports the service may bind (cgroup BPF).'),
+  bpf('SocketBindDeny', 249, 'Which ports the service may not bind (cgroup BPF).'),
+  bpf('RestrictNetworkInterfaces', 250, 'Which network interfaces the service may use (cgroup BPF).'),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -439,15 +453,33 @@ export function optionByName(name: string): OptionSpec | undefined {
   return BY_NAME.get(name);
 }
 
-/** Options that can be tried on this systemd: explain-only ones and those it is too old for are
- * left out, and so are rungs it is too old for (ProtectSystem=strict needs 232). */
-export function usableOptions(catalog: readonly OptionSpec[], systemdVersion: number): OptionSpec[] {
+const specNeeds = (spec: OptionSpec): Needs => ({ systemd: spec.minSystemd, ...spec.needs });
+const rungNeeds = (r: CatalogRung): Needs => ({ systemd: r.minSystemd ?? 0, ...r.needs });
+
+/** Why this option cannot be tried here, from the platform's facts; undefined when some rung can. */
+export function unusableReason(spec: OptionSpec, p: Platform): string | undefined {
+  const own = unmetNeed(specNeeds(spec), p);
+  if (own) return own;
+  const rungs = spec.ladder.map((r) => unmetNeed(rungNeeds(r), p));
+  return rungs.length && rungs.every((r) => r !== undefined) ? rungs.at(-1) : undefined;
+}
+
+/** The option's cost class on this platform (MemoryDenyWriteExecute costs no filter with MDWE). */
+export function costOn(spec: OptionSpec, p: Platform): OptionSpec['cost'] {
+  return spec.costWhere && meets(spec.costWhere.needs, p) ? spec.costWhere.cost : spec.cost;
+}
+
+/** Options that can be tried on this platform: explain-only ones and those whose needs it does
+ * not meet are left out, and so are rungs it cannot offer (ProtectSystem=strict needs 232); the
+ * cost class follows the platform. */
+export function usableOptions(catalog: readonly OptionSpec[], p: Platform): OptionSpec[] {
   const out: OptionSpec[] = [];
   for (const spec of catalog) {
-    if (spec.explainOnly || spec.minSystemd > systemdVersion) continue;
-    const ladder = spec.ladder.filter((r) => ((r as CatalogRung).minSystemd ?? 0) <= systemdVersion);
+    if (spec.explainOnly || !meets(specNeeds(spec), p)) continue;
+    const ladder = spec.ladder.filter((r) => meets(rungNeeds(r), p));
     if (ladder.length === 0) continue;
-    out.push(ladder.length === spec.ladder.length ? spec : { ...spec, ladder });
+    const cost = costOn(spec, p);
+    out.push(ladder.length === spec.ladder.length && cost === spec.cost ? spec : { ...spec, ladder, cost });
   }
   return out;
 }

@@ -1,12 +1,15 @@
 // SystemCallFilter: its ladder, its score, how a rung is written over a vendor's filter, and how an
 // accepted filter is minimised. Pure.
 import { listOf, unrestricted, type ListValue } from './effective.js';
-import type { CatalogRung, EffectiveSettings, EffectiveValue, Rung, Setting } from './types.js';
+import type { SyscallGroups } from './syscallGroups.js';
+import type { CatalogRung, EffectiveSettings, EffectiveValue, OptionSpec, Rung, Setting } from './types.js';
 
 const EPS = 1e-9;
 
-// The property lists single syscalls (groups expanded), so the groups that systemd-analyze scores
-// are spelled out here: `systemctl show` of `~@group` on systemd 252 with Debian 12's libseccomp
+// The property lists single syscalls (groups expanded), so judging it needs the groups' contents,
+// which change between systemd versions (open_tree moved from @mount to @file-system in 258).
+// They come from the running systemd (syscallGroups.ts, passed in through syscallFilterFor); this
+// table is the fallback: `systemctl show` of `~@group` on systemd 252 with Debian 12's libseccomp
 // (names of other architectures included, as systemd reports them).
 
 const words = (s: string) => s.split(/\s+/).filter(Boolean);
@@ -43,17 +46,41 @@ const SCF_ROWS: ReadonlyArray<[string, number]> = [
 ];
 export const SCF_WEIGHT = SCF_ROWS.reduce((s, [, w]) => s + w, 0);
 
+/** The groups judging uses: the running systemd's where it listed them, else the table's. A deny
+ * list is judged only on the names this table knows to read back (a name libseccomp cannot
+ * resolve, like sys_debug_setcontext on 2.5.4, never appears in the property), unless none is. */
+interface Groups {
+  members(group: string): readonly string[];
+  denied(group: string): readonly string[];
+  names(): string[];
+}
+
+const KNOWN = new Set(Object.values(SYSCALL_GROUPS).flat());
+
+function groupsOf(running: SyscallGroups | undefined): Groups {
+  const members = (g: string) => (running?.[g]?.length ? running[g]! : (SYSCALL_GROUPS[g] ?? []));
+  const denied = new Map<string, readonly string[]>();
+  for (const g of Object.keys(SYSCALL_GROUPS)) {
+    const known = members(g).filter((s) => KNOWN.has(s));
+    denied.set(g, known.length ? known : members(g));
+  }
+  return { members, denied: (g) => denied.get(g) ?? members(g), names: () => Object.keys(SYSCALL_GROUPS) };
+}
+
+/** Whether the filter still allows some call of the group (judged like systemd-analyze: a group
+ * counts as allowed while any of its calls is). */
+function groupAllowed(t: Groups, group: string, f: ListValue): boolean {
+  if (unrestricted(f)) return t.members(group).length > 0;
+  return f.allow ? t.members(group).some((s) => f.items.has(s)) : t.denied(group).some((s) => !f.items.has(s));
+}
+
 /** Exposure the filter leaves, 0..1: an allow list that includes a group's call scores 9/10, a
  * deny list that misses one 10/10, no filter 10/10 on every row. */
-export function scfResidual(v: EffectiveValue | undefined): number {
+function residualOf(t: Groups, v: EffectiveValue | undefined): number {
   const f = listOf(v);
   if (unrestricted(f)) return 1;
   let bad = 0;
-  for (const [g, w] of SCF_ROWS) {
-    const members = SYSCALL_GROUPS[g]!;
-    if (f.allow) bad += members.some((s) => f.items.has(s)) ? (w * 9) / 10 : 0;
-    else bad += members.some((s) => !f.items.has(s)) ? w : 0;
-  }
+  for (const [g, w] of SCF_ROWS) if (groupAllowed(t, g, f)) bad += f.allow ? (w * 9) / 10 : w;
   return bad / SCF_WEIGHT;
 }
 
@@ -61,13 +88,13 @@ const DENY_GROUPS = ['clock', 'debug', 'module', 'mount', 'raw-io', 'reboot', 's
 
 // "In force or stronger" is judged by the exposure score here: an allow list cannot be compared
 // with @system-service without that group's 370-odd names, and the score is what the tuner buys.
-function scfRung(value: string, lines: string[], residual: number, minSystemd: number): CatalogRung {
+function scfRung(t: Groups, value: string, lines: string[], residual: number, minSystemd: number): CatalogRung {
   return {
     value,
     lines,
     residual,
     minSystemd,
-    inForce: (eff) => scfResidual(eff.SystemCallFilter) <= residual + EPS,
+    inForce: (eff) => residualOf(t, eff.SystemCallFilter) <= residual + EPS,
   };
 }
 
@@ -76,12 +103,12 @@ const SCF_SERVICE = '@system-service';
 const SCF_DENY = `~${DENY_GROUPS.map((g) => `@${g}`).join(' ')}`;
 
 /** Shortest spelling of a set of syscalls: whole scored groups as @group, then the rest. */
-function spellSyscalls(items: Set<string>): string {
+function spellSyscalls(t: Groups, items: Set<string>): string {
   const left = new Set(items);
   const out: string[] = [];
-  const bySize = Object.keys(SYSCALL_GROUPS).sort((a, b) => SYSCALL_GROUPS[b]!.length - SYSCALL_GROUPS[a]!.length);
+  const bySize = t.names().sort((a, b) => t.members(b).length - t.members(a).length);
   for (const g of bySize) {
-    const m = SYSCALL_GROUPS[g]!;
+    const m = t.members(g);
     if (m.every((s) => left.has(s))) {
       out.push(`@${g}`);
       m.forEach((s) => left.delete(s));
@@ -91,54 +118,47 @@ function spellSyscalls(items: Set<string>): string {
 }
 
 /** SystemCallFilter's ladder, strongest first. */
-export const SCF_LADDER: CatalogRung[] = [
-  scfRung(SCF_STRICT, ['SystemCallFilter=@system-service', 'SystemCallFilter=~@privileged @resources'], 0, 241),
-  // @system-service allows all of @resources and the @chown/@setuid parts of @privileged (9/10 each)
-  scfRung(SCF_SERVICE, ['SystemCallFilter=@system-service'], (630 + 630) / SCF_WEIGHT, 241),
-  scfRung(SCF_DENY, [`SystemCallFilter=${SCF_DENY}`], scfResidual({ allow: false, items: DENY_GROUPS.flatMap((g) => SYSCALL_GROUPS[g]!) }), 233),
-];
+function ladderOf(t: Groups): CatalogRung[] {
+  return [
+    scfRung(t, SCF_STRICT, ['SystemCallFilter=@system-service', 'SystemCallFilter=~@privileged @resources'], 0, 241),
+    // @system-service allows all of @resources and the @chown/@setuid parts of @privileged (9/10 each)
+    scfRung(t, SCF_SERVICE, ['SystemCallFilter=@system-service'], (630 + 630) / SCF_WEIGHT, 241),
+    scfRung(t, SCF_DENY, [`SystemCallFilter=${SCF_DENY}`], residualOf(t, { allow: false, items: DENY_GROUPS.flatMap((g) => t.members(g)) }), 233),
+  ];
+}
 
 /** A rung over the filter in force: a `~` line removes, an allow line after a deny list only
  * removes entries from it, so a vendor's list is reset and put back (reference §3). */
-export function renderSyscallFilter(rung: Rung, eff: EffectiveSettings): string[] | null {
-  return renderOver(rung, listOf(eff.SystemCallFilter));
-}
-
-function renderOver(rung: Rung, cur: ListValue): string[] | null {
+function renderOver(t: Groups, rung: Rung, cur: ListValue): string[] | null {
   const denyOnly = rung.lines.every((l) => l.startsWith('SystemCallFilter=~'));
   if (unrestricted(cur) || denyOnly) return [...rung.lines]; // first line sets the mode / `~` removes
   if (cur.allow) {
     // an allow line would add to the vendor's allow list; `~` lines can only narrow it
     if (rung.value !== SCF_STRICT) return null;
-    const extra = ['debug', 'mount', 'cpu-emulation', 'obsolete'].filter((g) => SYSCALL_GROUPS[g]!.some((s) => cur.items.has(s)));
+    const extra = ['debug', 'mount', 'cpu-emulation', 'obsolete'].filter((g) => groupAllowed(t, g, cur));
     return [`SystemCallFilter=~${['@privileged', '@resources', ...extra.map((g) => `@${g}`)].join(' ')}`];
   }
   // Vendor deny list D: reset, the allow list, then D again: the result allows a subset of what D did.
   // Not when D returns an errno ("reboot:EPERM"): removed from an allow list, the call would kill.
   if (cur.suffixed) return null;
-  const again = `SystemCallFilter=~${spellSyscalls(cur.items)}`;
+  const again = `SystemCallFilter=~${spellSyscalls(t, cur.items)}`;
   return ['SystemCallFilter=', ...rung.lines.filter((l) => l !== again), again];
 }
 
-/** Scored system call groups the filter still allows (judged like systemd-analyze: a group counts
- * as allowed while any of its calls is). */
+/** Scored system call groups the filter still allows. */
 export const SYSCALL_MINIMIZE_GROUPS = ['@resources', '@privileged'];
 
-function allowed(v: EffectiveValue | undefined, call: string): boolean {
-  if (!v || typeof v !== 'object' || Array.isArray(v) || !('allow' in v)) return true;
-  const names = new Set(v.items.map((s) => s.split(':')[0]));
-  return v.allow ? names.has(call) : !names.has(call);
+const bare = (group: string) => group.replace(/^@/, '');
+
+function itemsOf(t: Groups, eff: EffectiveSettings): string[] {
+  const f = listOf(eff.SystemCallFilter);
+  return SYSCALL_MINIMIZE_GROUPS.filter((g) => groupAllowed(t, bare(g), f));
 }
 
-const callsOf = (group: string) => SYSCALL_GROUPS[group.replace(/^@/, '')] ?? [];
-
-export function syscallItems(eff: EffectiveSettings): string[] {
-  return SYSCALL_MINIMIZE_GROUPS.filter((g) => callsOf(g).some((c) => allowed(eff.SystemCallFilter, c)));
-}
-
-/** A minimised filter in force: none of the calls of the groups it removed is allowed. */
-export function removedGroupsInForce(groups: readonly string[], eff: EffectiveSettings): boolean {
-  return groups.flatMap(callsOf).every((c) => !allowed(eff.SystemCallFilter, c));
+/** A minimised filter in force: none of the groups it removed is allowed. */
+function removedInForce(t: Groups, groups: readonly string[], eff: EffectiveSettings): boolean {
+  const f = listOf(eff.SystemCallFilter);
+  return groups.every((g) => !groupAllowed(t, bare(g), f));
 }
 
 /** Removes groups from the filter in force: a `~` line narrows an allow list and widens a deny
@@ -152,3 +172,20 @@ export function syscallStep(base: Setting, removed: readonly string[]): Setting 
     items: [...(base.items ?? []), ...removed],
   };
 }
+
+/** What of the catalog entry depends on the groups. */
+export type SyscallFilterBehaviour = Required<Pick<OptionSpec, 'render' | 'minimise' | 'itemsInForce'>> & { ladder: CatalogRung[] };
+
+/** The catalog entry's behaviour with the running systemd's groups (undefined: the table's). */
+export function syscallFilterFor(running: SyscallGroups | undefined): SyscallFilterBehaviour {
+  const t = groupsOf(running);
+  return {
+    ladder: ladderOf(t),
+    render: (rung, eff) => renderOver(t, rung, listOf(eff.SystemCallFilter)),
+    minimise: { items: (eff) => itemsOf(t, eff), step: (_eff, accepted, removed) => syscallStep(accepted, removed) },
+    itemsInForce: (groups, eff) => removedInForce(t, groups, eff),
+  };
+}
+
+/** Scored groups an effective filter still allows, judged by the table above (the fallback). */
+export const syscallItems = (eff: EffectiveSettings): string[] => itemsOf(groupsOf(undefined), eff);

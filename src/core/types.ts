@@ -1,5 +1,7 @@
 // Plain data shared by the pure core (catalog, plan, classifier) and the adapters.
 // Nothing in src/core performs I/O.
+import type { Needs } from './needs.js';
+import type { SyscallGroups } from './syscallGroups.js';
 
 /** Why an option may be unsafe to judge by probes alone (safety issue). */
 export type SafetyClass =
@@ -63,6 +65,11 @@ export interface OptionSpec {
   minSystemd: number;
   /** Kernel feature it needs, as text for the user. */
   kernel?: string;
+  /** What the running system must offer (build features, LSM, kernel, a property); checked
+   * against the Platform, with a reason written from the facts when it does not. */
+  needs?: Needs;
+  /** A cheaper cost class where the system meets `needs` (MemoryDenyWriteExecute by prctl). */
+  costWhere?: { needs: Needs; cost: CostClass };
   /** D-Bus properties read back to verify it took effect. */
   properties: string[];
   /** Exit statuses systemd uses when it cannot apply the setting (reference §4). */
@@ -99,6 +106,9 @@ export interface OptionSpec {
   itemsInForce?(items: readonly string[], eff: EffectiveSettings): boolean;
   /** How the option fails besides its exit statuses: the kernel's signal (SIGSYS for seccomp). */
   failsWith?: { signal: string };
+  /** Behaviour judged by system call groups, rebuilt from the running systemd's (`systemd-analyze
+   * syscall-filter`; core/syscallGroups.ts withSyscallGroups). Default: none depends on them. */
+  withSyscallGroups?(groups: SyscallGroups): Partial<OptionSpec>;
 }
 
 /** How an accepted set-valued setting is shrunk (core/minimize.ts runs it). */
@@ -147,6 +157,8 @@ export type Decision = { rungs: Rung[] } | { skip: string };
 /** A rung that needs a newer systemd than its option does (ProtectSystem=strict, …). Still a Rung. */
 export interface CatalogRung extends Rung {
   minSystemd?: number;
+  /** What this value needs beyond the option's own needs (PrivateUsers=self: PrivateUsersEx). */
+  needs?: Needs;
 }
 
 /** A candidate under trial, or an accepted setting. Journaled as JSON: plain data, and whether it

@@ -105,6 +105,12 @@ export class SystemdLink implements SystemdPort {
   version(): Promise<number> {
     return this.with((sd) => sd.version());
   }
+  features(): Promise<string> {
+    return this.with((sd) => sd.features());
+  }
+  servicePropertyNames(unit: string): Promise<string[]> {
+    return this.with((sd) => sd.servicePropertyNames(unit));
+  }
   unitInfo(unit: string): Promise<UnitInfo> {
     return this.with((sd) => sd.unitInfo(unit));
   }

@@ -3,7 +3,9 @@
 import type { JournalRecord, NewRecord } from '../core/journal.js';
 import type { WorkloadSpec } from '../core/cost.js';
 import type { UnitObservation } from '../core/observe.js';
+import type { Platform } from '../core/platform.js';
 import type { SafetyFacts } from '../core/policy.js';
+import type { SyscallGroups } from '../core/syscallGroups.js';
 import type { EffectiveSettings, ProbeResult, ProbeSpec, Setting, UnitSnapshot } from '../core/types.js';
 
 export interface UnitInfo {
@@ -23,6 +25,10 @@ export interface UnitInfo {
 
 export interface SystemdPort {
   version(): Promise<number>;
+  /** Manager.Features ('' when absent); stand-ins may omit it (features then unknown). */
+  features?(): Promise<string>;
+  /** Property names of the Service interface on this unit; stand-ins may omit it. */
+  servicePropertyNames?(unit: string): Promise<string[]>;
   unitInfo(unit: string): Promise<UnitInfo>;
   snapshot(unit: string): Promise<UnitSnapshot>;
   serviceProperties(unit: string, names: string[]): Promise<EffectiveSettings>;
@@ -53,6 +59,11 @@ export interface Ports {
   dropins: DropInPort;
   probe(specs: readonly ProbeSpec[]): Promise<ProbeResult[]>;
   unitLogsSince(unit: string, since: Date): Promise<string[]>;
+  /** What the running systemd and kernel offer (read once per tune, on this unit). */
+  platform(unit: string): Promise<Platform>;
+  /** The running systemd's system call groups (`systemd-analyze syscall-filter`), read once per
+   * tune; undefined when unreadable. Without it, SystemCallFilter is judged by the static table. */
+  syscallGroups?(): Promise<SyscallGroups | undefined>;
   /** Read-only look at the running unit: sockets, sessions, files it writes. */
   observe(unit: string): Promise<{ facts: SafetyFacts; logFiles: string[]; observation: UnitObservation }>;
   logOffsets(files: readonly string[]): LogOffsets;

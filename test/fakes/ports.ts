@@ -9,6 +9,7 @@ import { renderDropIn } from '../../src/core/dropin.js';
 import type { UnitObservation } from '../../src/core/observe.js';
 import type { Setting, UnitSnapshot } from '../../src/core/types.js';
 import type { DropInPort, Ports, SystemdPort } from '../../src/engine/ports.js';
+import { DEBIAN12_PLATFORM } from './platforms.js';
 
 /** Time that passes only when the code under test sleeps. */
 export class VirtualClock {
@@ -70,6 +71,8 @@ export function fakePorts(unit: string, over: PortsOverrides = {}): Ports & { cl
     },
     journal: new JournalStore(mkdtempSync(join(tmpdir(), 'ah-ports-')), unit),
     dropins: dropins ?? memoryDropIns(unit),
+    // Debian 12: systemd 252 (-BPF_FRAMEWORK), kernel 6.1, no securityfs
+    platform: async () => DEBIAN12_PLATFORM,
     probe: async () => [],
     unitLogsSince: async () => [],
     observe: async () => ({

@@ -18,6 +18,7 @@ import {
   sessionBus,
 } from 'dbus-next';
 import type { MessageBus } from 'dbus-next';
+import { FEATURES_252 } from './platforms.js';
 
 // ---- private bus --------------------------------------------------------------------------------
 
@@ -185,6 +186,8 @@ function escapeUnitName(name: string): string {
 
 export class FakeSystemd {
   version = '252.38-1~deb12u1';
+  /** Manager.Features; undefined: Get fails as for a property systemd does not have. */
+  features: string | undefined = FEATURES_252;
   readonly units = new Map<string, FakeUnit>();
   /** Method calls received on the Manager, in order, as "Member(arg, …)". */
   readonly calls: string[] = [];
@@ -370,6 +373,10 @@ class ManagerInterface extends dbusInterface.Interface {
   get Version(): string {
     return this.fake.version;
   }
+  get Features(): string {
+    if (this.fake.features === undefined) throw new DBusError('org.freedesktop.DBus.Error.UnknownProperty', 'Unknown property Features');
+    return this.fake.features;
+  }
   Subscribe(): Promise<never> | void {
     this.fake.record('Subscribe', []);
     return this.fake.hung('Subscribe');
@@ -407,7 +414,7 @@ class ManagerInterface extends dbusInterface.Interface {
   }
 }
 ManagerInterface.configureMembers({
-  properties: { Version: { signature: 's', access: 'read' } },
+  properties: { Version: { signature: 's', access: 'read' }, Features: { signature: 's', access: 'read' } },
   methods: {
     Subscribe: {},
     Reload: {},

@@ -13,6 +13,7 @@ import type { Setting, UnitSnapshot } from '../../src/core/types.js';
 import type { DaemonDeps, Session } from '../../src/daemon/daemon.js';
 import { EnrollmentStore } from '../../src/daemon/store.js';
 import type { Ports, UnitInfo } from '../../src/engine/ports.js';
+import { DEBIAN12_PLATFORM } from '../fakes/platforms.js';
 
 export const setting = (option: string, value = 'yes'): Setting => ({ option, value, lines: [`${option}=${value}`] });
 
@@ -78,6 +79,7 @@ export function simPorts(unit: SimUnit, stateDir = mkdtempSync(join(tmpdir(), 'a
       },
       readAccepted: () => written,
     },
+    platform: async () => DEBIAN12_PLATFORM,
     probe: async () => [],
     unitLogsSince: async () => unit.logs.splice(0),
     observe: async () => { throw new Error('not simulated'); },

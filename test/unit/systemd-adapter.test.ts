@@ -16,6 +16,7 @@ import {
   type PrivateBus,
 } from '../fakes/systemd-bus.js';
 import { rejection as rejected } from './expect-errors.js';
+import { FEATURES_252 } from '../fakes/platforms.js';
 
 const rejection = (p: Promise<unknown>) => rejected(p, SystemdError);
 
@@ -53,6 +54,22 @@ describe('Systemd adapter (fake systemd on a private bus)', () => {
     other.close();
     expect(fake.subscribers.length).toBe(before + 1);
     expect(new Set(fake.subscribers).size).toBe(fake.subscribers.length);
+  });
+
+  it('reads the build features, and none from a systemd without the property', async () => {
+    expect(await sd.features()).toMatch(/ -BPF_FRAMEWORK /);
+    fake.features = undefined;
+    try {
+      expect(await sd.features()).toBe('');
+    } finally {
+      fake.features = FEATURES_252;
+    }
+  });
+
+  it("lists the Service interface's property names from a service unit", async () => {
+    const names = await sd.servicePropertyNames('web.service');
+    expect(names.length).toBeGreaterThan(3);
+    expect(names).toContain('ProtectSystem');
   });
 
   it('parses the major version', async () => {

@@ -27,6 +27,25 @@ export class UnitQueries {
     return Number(m[1]);
   }
 
+  /** Manager.Features: the build features of the running PID 1 ("+PAM … -BPF_FRAMEWORK …"), or
+   * '' when this systemd has no such property. Parsed by core/platform.ts. */
+  async features(): Promise<string> {
+    try {
+      const [v] = await this.bus.call(SYSTEMD, MANAGER_PATH, PROPS_IFACE, 'Get', 'ss', [MANAGER_IFACE, 'Features']);
+      const text = variantValue(v);
+      return typeof text === 'string' ? text : '';
+    } catch (e) {
+      if (e instanceof SystemdError && e.dbusName === 'org.freedesktop.DBus.Error.UnknownProperty') return '';
+      throw e;
+    }
+  }
+
+  /** The names of the Service interface's properties, from one GetAll on a service unit: which
+   * settings and values this systemd can report back (PrivateUsersEx since 257). */
+  async servicePropertyNames(unit: string): Promise<string[]> {
+    return Object.keys(await this.allProperties(unit, SERVICE_IFACE));
+  }
+
   /** LoadUnit, then the unit's state and names (an alias resolves to the unit's canonical Id).
    * Throws NoSuchUnit when systemd finds no such unit. */
   async unitInfo(unit: string): Promise<UnitInfo> {

@@ -7,6 +7,8 @@ import type { NewRecord, Phase, PhaseFold } from '../../core/journal.js';
 import type { Declarations, SafetyFacts } from '../../core/policy.js';
 import { foldReport, type ReportEvent, type ReportNote, type TuneReport } from '../../core/report.js';
 import type { WritableScope } from '../../core/paths.js';
+import type { Platform } from '../../core/platform.js';
+import { withSyscallGroups, type SyscallGroups } from '../../core/syscallGroups.js';
 import type { OptionSpec, ProbeSpec, Setting } from '../../core/types.js';
 import type { Ports, Where } from '../ports.js';
 
@@ -54,6 +56,8 @@ export class TuneContext {
   trialNo = 0;
   watch: LogWatch = { logFiles: [], knownErrors: new Set() };
   facts: SafetyFacts | undefined;
+  /** What the running systemd and kernel offer; read when the search is planned. */
+  platform: Platform | undefined;
   /** Where learned ReadWritePaths may point (the unit's own state directories and names). */
   scope: WritableScope = { names: [], directories: [] };
   /** The phases of this tune as journaled (I2): a resumed session continues the one begun and
@@ -68,12 +72,19 @@ export class TuneContext {
   constructor(
     readonly ports: Ports,
     readonly o: TuneOptions,
-    readonly catalog: readonly OptionSpec[],
+    public catalog: readonly OptionSpec[],
   ) {
     this.byName = new Map(catalog.map((c) => [c.name, c]));
     this.safety = new Map(catalog.map((c) => [c.name, c.safety]));
     this.props = allProperties(catalog);
     this.t0 = ports.now().getTime();
+  }
+
+  /** Judges by the running systemd's system call groups from now on (before the search is
+   * planned); without them the catalog keeps its static table. */
+  useSyscallGroups(groups: SyscallGroups | undefined): void {
+    this.catalog = withSyscallGroups(this.catalog, groups);
+    for (const spec of this.catalog) this.byName.set(spec.name, spec);
   }
 
   /** Journals a record; the report folds it. */

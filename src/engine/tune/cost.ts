@@ -1,6 +1,7 @@
 // The cost phase (--workload): measure the accepted set against the unit without autoharden's
 // drop-ins and drop argument-inspecting options while the set is over the budget.
 import { CostMeasurement, describeCost, higherIsBetter, type Config, type CostDecision, type WorkloadSpec } from '../../core/cost.js';
+import { costOn } from '../../core/catalog.js';
 import { AutohardenError } from '../../core/errors.js';
 import type { Setting } from '../../core/types.js';
 import { restartAndJudge } from '../settle.js';
@@ -17,7 +18,12 @@ export async function costPhase(c: TuneContext, spec: WorkloadSpec): Promise<voi
   const budget = o.budget ?? DEFAULT_BUDGET;
   let restartsLeft = o.measureRestarts ?? DEFAULT_MEASURE_RESTARTS;
   const weight = (s: Setting) => c.byName.get(s.option)?.weight ?? 0;
-  const costly = c.accepted.filter((s) => c.byName.get(s.option)?.cost === 'seccomp-args').sort((a, b) => weight(a) - weight(b));
+  // the class on this platform: MemoryDenyWriteExecute by prctl costs no filter
+  const costOf = (s: Setting) => {
+    const spec = c.byName.get(s.option);
+    return spec && (c.platform ? costOn(spec, c.platform) : spec.cost);
+  };
+  const costly = c.accepted.filter((s) => costOf(s) === 'seccomp-args').sort((a, b) => weight(a) - weight(b));
   let set = [...c.accepted];
   let running: Config | null = 'B'; // the unit runs the accepted set now
   for (;;) {

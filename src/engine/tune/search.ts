@@ -28,9 +28,10 @@ export class Search {
     const { c } = this;
     const { ports, o } = c;
     c.scope = writableScope(o.unit, await ports.systemd.serviceProperties(o.unit, [...SCOPE_PROPERTIES]));
+    c.platform = await ports.platform(o.unit);
     const { candidates, skipped } = buildCandidates({
       catalog: c.catalog,
-      systemdVersion: await ports.systemd.version(),
+      platform: c.platform,
       eff: await ports.systemd.serviceProperties(o.unit, c.props),
       accepted: c.accepted,
       rolledBack: rolledBackByUser(records),

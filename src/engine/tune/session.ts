@@ -3,6 +3,7 @@
 // The phases perform; the planners in core decide; the report is folded from what was journaled.
 import { acceptedSet, lastTrialNumber, phaseFold } from '../../core/journal.js';
 import type { TuneReport } from '../../core/report.js';
+import type { SyscallGroups } from '../../core/syscallGroups.js';
 import type { OptionSpec } from '../../core/types.js';
 import type { Ports } from '../ports.js';
 import { recoverUnit } from '../recover.js';
@@ -41,6 +42,7 @@ export class TuneSession {
     await preflight(ports, o.unit, o.probes);
     await warmUp(c);
     const facts = await observe(c);
+    c.useSyscallGroups(await syscallGroups(c));
 
     const records = ports.journal.read();
     if (!o.resume) {
@@ -97,6 +99,19 @@ export class TuneSession {
     c.record({ kind: 'tune-end', exposureBefore, exposureAfter, trials, restarts, durationMs });
     return c.report();
   }
+}
+
+/** The running systemd's system call groups; a warning when they cannot be read (a filter is then
+ * judged by the static table, which newer systemd may contradict). */
+async function syscallGroups(c: TuneContext): Promise<SyscallGroups | undefined> {
+  if (!c.ports.syscallGroups) return undefined;
+  const groups = await c.ports.syscallGroups().catch(() => undefined);
+  if (!groups) {
+    const w = "could not read systemd's system call groups (systemd-analyze syscall-filter): SystemCallFilter is judged by systemd 252's";
+    c.warnings.push(w);
+    c.ports.progress({ type: 'info', message: `warning: ${w}` });
+  }
+  return groups;
 }
 
 /** The whole loop in-process, as `autoharden tune` runs it. */
