@@ -7,7 +7,6 @@ import { closeSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 import { appFor, type App } from '../app/index.js';
-import { canonicalCidrs } from '../core/cidr.js';
 import { AutohardenError } from '../core/errors.js';
 import { refuseControl } from '../core/text.js';
 import type { ProgressEvent } from '../engine/ports.js';
@@ -121,12 +120,6 @@ export function addTuneOptions(cmd: Command): Command {
     .option('--workload <spec>', 'measure what seccomp filters cost: exec:COMMAND (its wall time), higher:/REGEX/:COMMAND or lower:/REGEX/:COMMAND', workloadText)
     .option('--budget <pct>', 'the slowdown the workload may show, e.g. 5% (default 5%)')
     .option('--json', 'print one JSON document');
-}
-
-/** --allow-net values as the declarations carry them: strictly parsed, canonical, never the text
- * typed (what tune's request schema, app/tune.ts, does with them). Throws Usage. */
-export function parseAllowNet(values: readonly string[] | undefined): string[] {
-  return canonicalCidrs(values ?? []);
 }
 
 /** --workload: its text is journaled and run by a shell; control characters and line breaks are

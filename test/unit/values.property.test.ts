@@ -5,7 +5,8 @@ import fc from 'fast-check';
 import { BlockList } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { formatAddress } from '../../src/adapters/systemd.js';
-import { parseAllowNet, workloadText } from '../../src/cli/common.js';
+import { TUNE } from '../../src/app/tune.js';
+import { workloadText } from '../../src/cli/common.js';
 import { CATALOG } from '../../src/core/catalog.js';
 import { parseCidr } from '../../src/core/cidr.js';
 import { DIRECTIVE_KEYS, lineProblem } from '../../src/core/directives.js';
@@ -19,6 +20,9 @@ import { parseUnitName } from '../../src/core/unitName.js';
 import { parseEnrollSpec } from '../../src/daemon/spec.js';
 import type { Ports } from '../../src/engine/ports.js';
 import { recoverUnit } from '../../src/engine/recover.js';
+
+/** --allow-net as tune's request schema parses it (enroll's spec has its own test below). */
+const parseAllowNet = (allowNet: string[]) => TUNE.parse({ unit: 'x.service', allowNet }).allowNet;
 
 const ATTACK = '10.0.0.0/8/x\nExecStartPre=+/usr/bin/touch /etc/x';
 
