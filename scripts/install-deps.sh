@@ -13,7 +13,9 @@ PKGS=(systemd dbus iproute2 util-linux procps nginx-light memcached redis-server
 die() { echo "install-deps.sh: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "install-deps.sh: run as root" >&2; exit 4; }
 command -v node >/dev/null && command -v npm >/dev/null || die "node and npm are required"
-node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' || die "Node >= 20 required, found $(node --version)"
+# package.json's engines: Debian 12's own nodejs is 18; Debian 13's is 20.19
+node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' \
+  || die "Node >= 20.19 required, found $(node --version) (Debian 12: install a newer Node; Debian 13's nodejs is enough)"
 
 policy=/usr/sbin/policy-rc.d
 policy_backup=
