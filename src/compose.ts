@@ -3,7 +3,7 @@
 import { statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
-import { exposure } from './adapters/analyze.js';
+import { exposure, exposureRows } from './adapters/analyze.js';
 export { exposure } from './adapters/analyze.js';
 import { DropIns, SYSTEM_DIRS } from './adapters/dropins.js';
 import { ACCEPTED_FILE, TRIAL_FILE, renderDropIn } from './core/dropin.js';
@@ -17,6 +17,8 @@ import { linesSince, logOffsets, tails } from './adapters/logFiles.js';
 import { observeService } from './adapters/observeService.js';
 import { readSyscallGroups } from './adapters/syscallGroups.js';
 import { readPlatform } from './adapters/platform.js';
+import { withEnforcement } from './adapters/bpfCheck.js';
+import { RuntimeUnitFiles } from './adapters/unitFiles.js';
 import { runWorkload } from './adapters/workload.js';
 import { changedSince, realDir } from './adapters/writes.js';
 import { recentUnitLogs, unitLogsSince } from './adapters/unitLogs.js';
@@ -78,8 +80,10 @@ export function buildPorts(systemd: SystemdPort, unit: string, w: Wiring): Ports
     dropins: new DropIns(w.stateDir, SYSTEM_DIRS, (u, file) => journalSays(journal, u, file)),
     probe: (specs) => runProbes(specs, w.probeTimeoutMs),
     unitLogsSince,
-    platform: (u) => readPlatform(systemd, u),
+    // with what a check unit showed of the settings systemd reports whether or not it enforces them
+    platform: async (u) => withEnforcement(await readPlatform(systemd, u), systemd, new RuntimeUnitFiles()),
     syscallGroups: w.syscallGroups ?? readSyscallGroups,
+    exposureRows,
     observe: (u) => observeService(systemd, u),
     logOffsets: (files) => logOffsets(files, warn),
     runWorkload: (spec, timeoutMs) => runWorkload(spec, timeoutMs),

@@ -2,7 +2,7 @@
 // interprets it. Processes may vanish mid-read: ENOENT/ESRCH drop the piece, never the whole.
 // Anything else (EACCES when not root) fails: a partial view would let the policy allow too much.
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile, readdir, readlink } from 'node:fs/promises';
+import { open, readFile, readdir, readlink, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { AutohardenError } from '../core/errors.js';
 import {
@@ -45,6 +45,38 @@ async function maybe<T>(p: Promise<T>): Promise<T | undefined> {
 }
 
 const text = (path: string) => maybe(readFile(path, 'utf8'));
+
+/** Tables a process can make large (its mappings, its mount namespace's mounts): read up to a bound. */
+const TABLE_MAX = 1024 * 1024;
+
+async function boundedText(path: string, max = TABLE_MAX): Promise<string | undefined> {
+  return maybe((async () => {
+    const fh = await open(path, 'r');
+    try {
+      // chunks as they come (many processes are read at once); a cut last line is dropped by the parsers
+      const chunks: Buffer[] = [];
+      for (let n = 0; n < max; ) {
+        const { bytesRead, buffer } = await fh.read(Buffer.alloc(Math.min(64 * 1024, max - n)), 0, Math.min(64 * 1024, max - n), null);
+        if (bytesRead === 0) break;
+        chunks.push(buffer.subarray(0, bytesRead));
+        n += bytesRead;
+      }
+      return Buffer.concat(chunks).toString('utf8');
+    } finally {
+      await fh.close();
+    }
+  })());
+}
+
+/** The device a /proc/PID/{root,cwd,exe} link leads to, as decimal major:minor (glibc's dev_t). */
+async function devOf(path: string): Promise<string | undefined> {
+  const st = await maybe(stat(path, { bigint: true }));
+  if (!st) return undefined;
+  const d = st.dev;
+  const major = ((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn);
+  const minor = (d & 0xffn) | ((d >> 12n) & ~0xffn);
+  return `${major}:${minor}`;
+}
 const pidList = (s: string) => s.split('\n').filter(Boolean).map(Number);
 
 async function cgroupPids(dir: string): Promise<number[]> {
@@ -73,13 +105,19 @@ async function readProcess(proc: string, pid: number): Promise<(RawProcess & { n
       return link === undefined ? [] : [{ link, fdinfo }];
     }),
   );
-  const [cgroup, loginuid, cwd, netns] = await Promise.all([
+  const [cgroup, loginuid, cwd, netns, mntns, maps, ...devs] = await Promise.all([
     text(join(dir, 'cgroup')),
     text(join(dir, 'loginuid')),
     maybe(readlink(join(dir, 'cwd'))),
     maybe(readlink(join(dir, 'ns', 'net'))),
+    maybe(readlink(join(dir, 'ns', 'mnt'))),
+    boundedText(join(dir, 'maps')),
+    ...['root', 'cwd', 'exe'].map((l) => devOf(join(dir, l))),
   ]);
-  return { pid, status, cgroup, loginuid, cwd, fds: fds.flat(), netns };
+  return {
+    pid, status, cgroup, loginuid, cwd, fds: fds.flat(), netns,
+    mntns: mntns ?? `pid:${pid}`, maps, devs: devs.filter((d) => d !== undefined),
+  };
 }
 
 async function readNetTables(proc: string, pid: number): Promise<RawNetTables | undefined> {
@@ -111,10 +149,18 @@ export async function observeUnit(mainPid: number, cgroupPath: string, opts: Obs
     if (!byNs.has(p.netns ?? `pid:${p.pid}`)) byNs.set(p.netns ?? `pid:${p.pid}`, p.pid);
   }
   const net = (await Promise.all([...byNs.values()].map((p) => readNetTables(proc, p)))).filter((t) => t !== undefined);
+  // One mount table per mount namespace, read through a member process.
+  const byMnt = new Map<string, number>();
+  for (const p of read) if (!byMnt.has(p.mntns!)) byMnt.set(p.mntns!, p.pid);
+  const mountinfo: Record<string, string> = {};
+  for (const [ns, pid] of byMnt) {
+    const t = await boundedText(join(proc, String(pid), 'mountinfo'));
+    if (t !== undefined) mountinfo[ns] = t;
+  }
   const sessions = opts.sessions
     ? await observeSessions(mainPid, opts.sessions.unitName, opts.sessions.execStartBinary, { ...opts, roots: read.map((p) => p.pid) })
     : undefined;
-  return buildObservation({ mainPid, processes: read.map(({ netns: _, ...p }) => p), net, sessions, warnings });
+  return buildObservation({ mainPid, processes: read.map(({ netns: _, ...p }) => p), net, sessions, warnings, mountinfo });
 }
 
 /**

@@ -16,6 +16,7 @@ export function registerDaemonCommands(program: Command): void {
     .option('--wait', 'follow the tuning (progress on stderr) and print the result at the end')
     .option('--guard <mode>', 'after tuning, on a failure no trusted evidence explains: alert (default) or relax-on-reproduction (test taking the implicated setting away, at most one a day)')
     .option('--guard-floor <option...>', 'settings relax-on-reproduction never takes away')
+    .option('--retune', 'an enrolled unit: tune it again with the options it was enrolled with (after a systemd or kernel upgrade, this tries what the new version offers)')
     .action(async (unitArg: string, opts) => {
       const { parseBudget } = await import('../core/cost.js');
       const spec = await request('enroll', {
@@ -25,6 +26,7 @@ export function registerDaemonCommands(program: Command): void {
         ...(opts.budget !== undefined ? { budget: parseBudget(opts.budget) } : {}),
         ...(opts.guard !== undefined ? { guard: opts.guard } : {}),
         ...(opts.guardFloor !== undefined ? { guardFloor: opts.guardFloor } : {}),
+        ...(opts.retune ? { retune: true } : {}),
       });
       const app = await requireDaemonApp(DEFAULT_STATE_DIR, progress);
       try {
@@ -32,7 +34,7 @@ export function registerDaemonCommands(program: Command): void {
         await waiting?.ready; // subscribed before the daemon can say anything about the unit
         const unit = await app.enroll(spec);
         if (!waiting) {
-          print(opts.json, { unit, state: 'queued' }, `${unit} enrolled (queued); follow it with: autoharden status ${unit}`);
+          print(opts.json, { unit, state: 'queued' }, `${unit} ${opts.retune ? 'queued for tuning (again if it was enrolled)' : 'enrolled (queued)'}; follow it with: autoharden status ${unit}`);
           return;
         }
         const row = await waiting.done;

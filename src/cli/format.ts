@@ -12,11 +12,22 @@ const time = (t: string) => t.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 // eslint-disable-next-line no-control-regex
 export const printable = (s: string) => s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 
+/** "systemd 257, kernel 6.12, +BPF_FRAMEWORK +SECCOMP, LSM landlock,bpf" (journal fields are
+ * validated names: nothing to escape). */
+function platformText(p: NonNullable<Extract<JournalRecord, { kind: 'tune-begin' }>['platform']>): string {
+  return [
+    `systemd ${p.systemd}`,
+    ...(p.kernel ? [`kernel ${p.kernel}`] : []),
+    ...(p.features?.length ? [p.features.map((f) => `+${f}`).join(' ')] : []),
+    ...(p.lsm?.length ? [`LSM ${p.lsm.join(',')}`] : []),
+  ].join(', ');
+}
+
 export function formatRecord(r: JournalRecord): string {
   const head = `${time(r.t)}  `;
   switch (r.kind) {
     case 'tune-begin':
-      return `${head}tune      start (${r.strategy}) exposure ${r.exposure ?? '?'}; probes: ${r.probes.join(' ') || 'none'}`;
+      return `${head}tune      start (${r.strategy}) exposure ${r.exposure ?? '?'}; probes: ${r.probes.join(' ') || 'none'}${r.platform ? `; on ${platformText(r.platform)}` : ''}`;
     case 'trial-begin':
       return `${head}trial     #${r.trial} ${sv(r.settings)}`;
     case 'trial-end':
@@ -35,6 +46,8 @@ export function formatRecord(r: JournalRecord): string {
       return `${head}cost      ${r.verdict} ${r.description} — ${r.options.length} options: ${r.options.join(' ')}`;
     case 'phase':
       return `${head}${r.phase.padEnd(9)} ${r.state === 'begin' ? 'begins' : 'ends'}${r.detail ? ` — ${printable(r.detail)}` : ''}`;
+    case 'reverify':
+      return `${head}reverify  ${r.outcome}${r.changes.length ? ` after ${printable(r.changes.join(', '))}` : ''}${r.options.length ? `; rolled back ${r.options.join(' ')}` : ''} — ${printable(r.reason)}`;
     case 'tune-end':
       return `${head}tune      done: exposure ${r.exposureBefore ?? '?'} → ${r.exposureAfter ?? '?'}, ${r.trials} trials, ${r.restarts} restarts, ${(r.durationMs / 1000).toFixed(1)} s`;
   }
@@ -52,6 +65,10 @@ export function formatTuneReport(r: TuneReport): string {
     `skipped (${r.skipped.length}):`,
     ...r.skipped.map((a) => `  · ${a.option}${a.value ? `=${a.value}` : ''}: ${a.reason}`),
   ];
+  if (r.unscored?.length) {
+    const items = r.unscored.map((u) => `${u.option}=${u.value}${u.scoredAs ? ` (scored as ${u.scoredAs})` : ''}`);
+    lines.push('', `In force, not counted by systemd-analyze: ${items.join(' ')}`);
+  }
   if (r.warnings.length) lines.unshift(...r.warnings.map((w) => `WARNING: ${w}`), '');
   if (r.persistedTo) lines.push('', `written to ${r.persistedTo}`);
   return lines.join('\n');

@@ -65,7 +65,7 @@ export function buildCandidates(i: CandidateInput): { candidates: Candidate[]; s
         : "cannot be written as a pure tightening of the vendor's value; left as it is");
       continue;
     }
-    const decision = applySafetyPolicy(spec, rungs, i.facts, i.declarations);
+    const decision = applySafetyPolicy(spec, rungs, i.facts, i.declarations, i.eff);
     if ('skip' in decision) {
       skip(rungs[0]?.value ?? '', `${spec.safety}: ${decision.skip}`);
       continue;

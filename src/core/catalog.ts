@@ -10,12 +10,17 @@
 // Facts checked against systemd 252 (Debian 12) in a booted box and against systemd's sources
 // (src/analyze/analyze-security.c, src/shared/seccomp-util.c, src/shared/exit-status.h, NEWS).
 import { CAPS_LADDER, LIKELY_FREE_CAPS, capabilityItems, capabilityStep, keptCapsInForce } from './boundingSet.js';
+import { BPF_OPTIONS } from './bpfOptions.js';
 import { CAP_SCORE_WEIGHT } from './capabilities.js';
 import { str } from './effective.js';
 import {
   AF_LADDER, AF_WEIGHT, IP_LADDER, admitAddressFamilies, admitIpAddressDeny, admitPrivateNetwork, allowedNetsInForce,
   renderAddressFamilies, renderIpAddressDeny,
 } from './network.js';
+import {
+  PRIVATE_TMP, PRIVATE_TMP_RUNGS, PRIVATE_USERS, PRIVATE_USERS_RUNGS, PROTECT_CGROUPS_RUNGS, PROTECT_HOSTNAME,
+  PROTECT_HOSTNAME_RUNGS, admitPrivatePids, exRender, renderProtectCgroups,
+} from './namespaceValues.js';
 import { meets, unmetNeed, type Needs } from './needs.js';
 import type { Platform } from './platform.js';
 import { likelyFreeCaps, observed } from './priors.js';
@@ -144,19 +149,6 @@ function explain(name: string, family: OptionSpec['family'], weight: number, exp
   return def({ name, family, weight, safety: 'verifiable', prior: 0, minSystemd: 0, explainOnly, summary, properties });
 }
 
-// The BPF settings: systemd accepts them and reports the configured value whether or not it can
-// enforce them (a build without +BPF_FRAMEWORK, no libbpf, no BPF LSM), so they are tried only
-// where the platform says they work; not tried yet even there (no ladder).
-const BPF_NOT_YET =
-  'this system can enforce it, but autoharden has no ladder for it yet (systemd reports the configured value whether enforced or not)';
-
-function bpf(name: string, minSystemd: number, summary: string, lsm?: string): OptionSpec {
-  return def({
-    name, family: 'misc', weight: 0, safety: 'verifiable', prior: 0, minSystemd, explainOnly: BPF_NOT_YET, summary,
-    needs: { systemd: minSystemd, features: ['BPF_FRAMEWORK'], ...(lsm ? { lsm } : {}) },
-  });
-}
-
 // Safety is one class per option; `confinesSessions` says separately whether login sessions the
 // service spawns (sshd, cron) keep the setting (they keep namespaces, seccomp, capabilities, NNP,
 // but leave the unit's cgroup, so IPAddressDeny and DevicePolicy do not follow them).
@@ -175,10 +167,11 @@ export const CATALOG: readonly OptionSpec[] = [
     ladder: graded('ProtectHome', { yes: 0, tmpfs: 0.1, 'read-only': 0.5, no: 1 }, ['yes', 'tmpfs', 'read-only'], { tmpfs: 238 }),
     summary: 'Hides /home, /root and /run/user (tmpfs: empty read-only; read-only: visible, not writable). Breaks services that serve or write home directories, and logins the service spawns.',
   }),
-  boolean({
+  def({
     name: 'PrivateTmp', family: 'filesystem', weight: 1000, safety: 'reaches-sessions', confinesSessions: true,
     prior: 0.9, minSystemd: 183, exitStatuses: [NAMESPACE], logHints: ['/tmp/', '/var/tmp/'],
-    summary: 'Private /tmp and /var/tmp. Breaks sockets or files shared through /tmp with other services or users.',
+    ladder: PRIVATE_TMP_RUNGS, render: exRender(PRIVATE_TMP), properties: ['PrivateTmp', 'PrivateTmpEx'],
+    summary: 'Private /tmp and /var/tmp (disconnected, 257+: on a fresh tmpfs, not host directories). Breaks sockets or files shared through /tmp with other services or users.',
   }),
   def({
     name: 'ProtectProc', family: 'filesystem', weight: 1000, safety: 'latent-risk', confinesSessions: true,
@@ -215,10 +208,11 @@ export const CATALOG: readonly OptionSpec[] = [
     confinesSessions: true, prior: 0.95, minSystemd: 244, exitStatuses: [NAMESPACE, SECCOMP], logHints: ['/dev/kmsg', '/proc/kmsg', 'klogctl'],
     summary: 'No access to the kernel log ring buffer (drops CAP_SYSLOG). Breaks log collectors that read /dev/kmsg.',
   }),
-  boolean({
+  def({
     name: 'ProtectControlGroups', family: 'filesystem', weight: 1000, safety: 'verifiable', confinesSessions: true,
     prior: 0.95, minSystemd: 232, exitStatuses: [NAMESPACE], logHints: ['/sys/fs/cgroup', 'cgroup'],
-    summary: 'Makes /sys/fs/cgroup read-only. Breaks container managers and services that manage their own cgroups.',
+    ladder: PROTECT_CGROUPS_RUNGS, render: renderProtectCgroups, properties: ['ProtectControlGroups', 'ProtectControlGroupsEx'],
+    summary: 'Makes /sys/fs/cgroup read-only (strict, 257+: also its own cgroup namespace). Breaks container managers and services that manage their own cgroups.',
   }),
   boolean({
     name: 'ProtectClock', family: 'filesystem', weight: 1000, cost: 'seccomp-number', safety: 'verifiable', confinesSessions: true,
@@ -249,10 +243,11 @@ export const CATALOG: readonly OptionSpec[] = [
     ],
     summary: 'Own mount namespace: mounts made by the service stay private. Breaks services that mount file systems for others.',
   }),
-  boolean({
+  def({
     name: 'ProtectHostname', family: 'filesystem', weight: 50, cost: 'seccomp-number', safety: 'verifiable', confinesSessions: true,
     prior: 0.95, minSystemd: 242, exitStatuses: [NAMESPACE, SECCOMP], logHints: ['sethostname', 'setdomainname', 'hostname'],
-    summary: 'Own UTS namespace; sethostname() fails. Breaks services that set the host name.',
+    ladder: PROTECT_HOSTNAME_RUNGS, render: exRender(PROTECT_HOSTNAME), properties: ['ProtectHostname', 'ProtectHostnameEx'],
+    summary: 'Own UTS namespace; sethostname() fails (private, 258+: allowed inside that namespace). Breaks services that set the host name.',
   }),
   def({
     name: 'UMask', family: 'filesystem', weight: 100, safety: 'latent-risk', prior: 0.6, minSystemd: 183,
@@ -287,12 +282,31 @@ export const CATALOG: readonly OptionSpec[] = [
   }),
 
   // ---- namespaces
-  boolean({
+  def({
     name: 'PrivateUsers', family: 'namespaces', weight: 1000, safety: 'verifiable', confinesSessions: true,
     prior: 0.3, minSystemd: 232, kernel: 'user namespaces (CONFIG_USER_NS)', exitStatuses: [USER],
     logHints: ['setgroups', 'setresuid', 'setuid', 'initgroups', 'chown'],
+    ladder: PRIVATE_USERS_RUNGS, render: exRender(PRIVATE_USERS), properties: ['PrivateUsers', 'PrivateUsersEx'],
     priorFrom: (f, prior) => (observed(f).runsAsRoot ? Math.min(prior, 0.05) : prior),
-    summary: 'Own user namespace mapping only root and the service user. Breaks root daemons that switch to another user or chown files.',
+    summary: 'Own user namespace mapping only root and the service user (identity, 257+: uids below 65536 as they are; full, 258+: all). No capabilities on the host either way. Breaks root daemons that switch to another user (less so with identity) or chown files.',
+  }),
+  def({
+    // The service's main process becomes PID 1 of its namespace. What breaks shows mostly outside a
+    // probe: PID files hold namespace PIDs (tools outside signal the wrong process), other
+    // processes are invisible, and PID 1 ignores signals it has no handler for. Not scored.
+    // Where the kernel lacks PID namespaces systemd ignores it and still reads back "yes"
+    // (execute.c@v257.13:257-261); the kernel could tell (/proc/MAINPID/status NSpid), not read yet.
+    // Measured on 257.13 (test/integration/release-values.test.ts): once systemd logs "Supervising
+    // process N which is not our child", `systemctl stop` SIGKILLs the unit instead of SIGTERM
+    // (Result=signal): no graceful shutdown, and no probe sees it.
+    name: 'PrivatePIDs', family: 'namespaces', weight: 0, safety: 'latent-risk', confinesSessions: true,
+    prior: 0.8, minSystemd: 257, needs: { property: 'PrivatePIDs' }, kernel: 'PID namespaces (CONFIG_PID_NS)',
+    exitStatuses: [NAMESPACE], logHints: ['/proc/', 'no such process', 'pid file'],
+    // PrivatePIDs (s) "yes"/"no", not a boolean (dbus-execute.c@v257.13:1215)
+    ladder: [{ value: 'yes', lines: ['PrivatePIDs=yes'], residual: 0, inForce: (eff) => str(eff, 'PrivatePIDs') === 'yes' }],
+    properties: ['PrivatePIDs', 'Type'],
+    admit: (rungs, _f, _d, eff) => admitPrivatePids(rungs, eff),
+    summary: 'Own PID namespace; the service is PID 1 there and sees only its own processes (257+, not with Type=forking). Breaks PID files read from outside and tools that watch other processes; systemd 257 may stop it by SIGKILL.',
   }),
   boolean({
     name: 'PrivateIPC', family: 'namespaces', weight: 0, safety: 'verifiable', confinesSessions: true,
@@ -437,11 +451,8 @@ export const CATALOG: readonly OptionSpec[] = [
     'set by the vendor because the service manages its own cgroup subtree (container managers)',
     'Lets the service manage its own cgroup subtree.',
   ),
-  // lsm-util.c: the BPF LSM must be in the active list; bpf-socket-bind.c, bpf-restrict-ifaces.c
-  bpf('RestrictFileSystems', 250, 'Which file system types the service may access (BPF LSM).', 'bpf'),
-  bpf('SocketBindAllow', 249, 'Which ports the service may bind (cgroup BPF).'),
-  bpf('SocketBindDeny', 249, 'Which ports the service may not bind (cgroup BPF).'),
-  bpf('RestrictNetworkInterfaces', 250, 'Which network interfaces the service may use (cgroup BPF).'),
+  // tried only where a check unit showed that this systemd enforces them (core/bpfOptions.ts)
+  ...BPF_OPTIONS,
 ];
 
 // ---------------------------------------------------------------------------------------------

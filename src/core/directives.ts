@@ -13,6 +13,7 @@ export const DIRECTIVE_KEYS: ReadonlySet<string> = new Set([
   'ReadWritePaths',
   'IPAddressDeny',
   'IPAddressAllow',
+  'SocketBindAllow', // the ports admitSocketBind allows (core/bpfOptions.ts)
 ]);
 
 // In a value, besides control characters and `%` (a systemd specifier): `\` (an escape, or a

@@ -20,6 +20,16 @@ const setting = z
   .transform((s): Setting => structured(s));
 const base = { t: z.string(), unit: z.string() };
 
+/** The platform a tune ran on (platform.ts platformFingerprint). It informs and decides nothing
+ * the journal must hold, so a garbled field reads as unknown (absent) rather than as a corrupt
+ * journal; journals written before it have none. */
+const fingerprint = z.object({
+  systemd: z.number().int().min(1).max(99_999),
+  kernel: z.string().regex(/^\d{1,4}\.\d{1,4}$/).optional().catch(undefined),
+  features: z.array(z.string().regex(/^[A-Z0-9_]{1,64}$/)).max(256).optional().catch(undefined),
+  lsm: z.array(z.string().regex(/^[a-z0-9_]{1,32}$/)).max(256).optional().catch(undefined),
+});
+
 export const recordSchema = z.discriminatedUnion('kind', [
   z.object({
     ...base,
@@ -27,6 +37,7 @@ export const recordSchema = z.discriminatedUnion('kind', [
     strategy: z.string(),
     probes: z.array(z.string()),
     exposure: z.number().nullable(),
+    platform: fingerprint.optional().catch(undefined),
   }),
   z.object({ ...base, kind: z.literal('trial-begin'), trial: z.number(), settings: z.array(setting) }),
   z.object({
@@ -91,6 +102,19 @@ export const recordSchema = z.discriminatedUnion('kind', [
     phase: z.enum(['search', 'minimise', 'cost', 'confirm', 'persist']),
     state: z.enum(['begin', 'end']),
     detail: z.string().optional(),
+  }),
+  /** The accepted set restarted as is on a new platform (systemd or kernel upgraded) and judged
+   * by its probes; `platform` is what it was verified on now (upgrade.ts reads it), `options` what
+   * the verification rolled back. */
+  z.object({
+    ...base,
+    kind: z.literal('reverify'),
+    outcome: z.enum(['ok', 'rolled-back', 'unhealthy']),
+    platform: fingerprint.optional().catch(undefined),
+    from: fingerprint.optional().catch(undefined),
+    changes: z.array(z.string()),
+    options: z.array(z.string()),
+    reason: z.string(),
   }),
   z.object({
     ...base,

@@ -13,6 +13,9 @@ export interface Needs {
   kernel?: readonly [number, number];
   /** A Service property this systemd must have (a value it reports back). */
   property?: string;
+  /** A setting systemd reports whether or not it enforces it: a check must have shown that it
+   * does (Platform.enforcement, core/enforcementCheck.ts). */
+  enforced?: string;
 }
 
 /** Names people know the build features by. */
@@ -42,6 +45,11 @@ export function unmetNeed(needs: Needs | undefined, p: Platform): string | undef
   if (needs.property) {
     if (!p.serviceProperties) return `cannot tell whether systemd ${v} knows ${needs.property} (its Service interface was not read)`;
     if (!p.serviceProperties.has(needs.property)) return `systemd ${v} has no Service property ${needs.property}`;
+  }
+  if (needs.enforced) {
+    const e = p.enforcement?.get(needs.enforced);
+    if (!e) return `whether systemd ${v} enforces ${needs.enforced} here was not checked (it reports the setting either way)`;
+    if (!e.enforced) return `systemd ${v} accepts ${needs.enforced} here but does not enforce it (checked: ${e.checked})`;
   }
   return undefined;
 }

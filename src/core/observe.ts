@@ -3,7 +3,7 @@
 // spawns login sessions). Pure: adapters/procfs.ts reads the text, this module interprets it.
 import { dirname } from 'node:path/posix';
 import { isRequestLog } from './logcheck.js';
-import type { ProbeSpec, SafetyFacts } from './types.js';
+import type { Listener, ProbeSpec, SafetyFacts } from './types.js';
 
 export type InetProto = 'tcp' | 'tcp6' | 'udp' | 'udp6';
 
@@ -319,6 +319,10 @@ export interface UnitObservation {
   cwd?: string;
   sessions?: SessionInput;
   warnings: string[];
+  /** Whether any socket table was read: without, what it listens on is unknown. */
+  socketsRead?: boolean;
+  /** File system types its processes use; undefined when no mount table was read. */
+  fileSystems?: string[];
 }
 
 /** What the adapter read, as text. Missing pieces are tolerated: processes come and go. */
@@ -329,6 +333,11 @@ export interface RawProcess {
   loginuid?: string;
   cwd?: string;
   fds: Array<{ link: string; fdinfo?: string }>;
+  /** Its mount namespace (the key of RawObservation.mountinfo); /proc/PID/maps (bounded); the
+   * devices (major:minor) its root, cwd and exe live on. */
+  mntns?: string;
+  maps?: string;
+  devs?: string[];
 }
 
 export interface RawNetTables {
@@ -348,6 +357,8 @@ export interface RawObservation {
   net: RawNetTables[];
   sessions?: SessionInput;
   warnings?: string[];
+  /** /proc/PID/mountinfo (bounded), one per mount namespace, keyed as RawProcess.mntns. */
+  mountinfo?: Record<string, string>;
 }
 
 // Character devices everyone writes to; not paths a sandbox needs to open up.
@@ -399,7 +410,75 @@ export function buildObservation(raw: RawObservation): UnitObservation {
     cwd: processes.find((p) => p.pid === raw.mainPid)?.cwd,
     sessions: raw.sessions,
     warnings: raw.warnings ?? [],
+    socketsRead: raw.net.length > 0,
+    fileSystems: fileSystemsInUse(raw),
   };
+}
+
+// ---- file systems in use (RestrictFileSystems) -------------------------------------------------
+
+export interface Mount {
+  id: number;
+  /** major:minor, decimal. */
+  dev: string;
+  mountPoint: string;
+  type: string;
+}
+
+/** /proc/PID/mountinfo: "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw". Fields
+ * are space-separated (the kernel escapes spaces in paths); lines not in that form are skipped. */
+export function parseMountinfo(text: string): Mount[] {
+  const out: Mount[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.split(' ');
+    const sep = f.indexOf('-', 6);
+    if (sep < 0 || !/^\d+$/.test(f[0] ?? '') || !/^\d+:\d+$/.test(f[2] ?? '') || !f[sep + 1]) continue;
+    out.push({ id: Number(f[0]), dev: f[2]!, mountPoint: f[4] ?? '', type: f[sep + 1]! });
+  }
+  return out;
+}
+
+/** Devices of the file-backed mappings in /proc/PID/maps ("7f… r-xp 00000000 fd:01 1234 /usr/…"),
+ * as decimal major:minor. */
+export function parseMapsDevices(text: string): string[] {
+  const out = new Set<string>();
+  for (const line of text.split('\n')) {
+    const m = /^[0-9a-f]+-[0-9a-f]+ \S+ [0-9a-f]+ ([0-9a-f]+):([0-9a-f]+) (\d+)/.exec(line);
+    if (m && m[3] !== '0') out.add(`${parseInt(m[1]!, 16)}:${parseInt(m[2]!, 16)}`);
+  }
+  return [...out];
+}
+
+/** The mount id of /proc/PID/fdinfo/N ("mnt_id:\t25"). */
+export function parseFdinfoMountId(text: string): number | undefined {
+  const m = /^mnt_id:\s*(\d+)\s*$/m.exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The types of the mounts the processes use: of each file they hold open (by mount id), of their
+ * root, cwd, exe and mapped files (by device), and the root file system (what systemd execs from).
+ * Types as the kernel writes them; which are names systemd takes is core/bpfOptions.ts's. */
+export function fileSystemsInUse(raw: RawObservation): string[] | undefined {
+  if (!raw.mountinfo || Object.keys(raw.mountinfo).length === 0) return undefined;
+  const types = new Set<string>();
+  for (const p of raw.processes) {
+    const mounts = parseMountinfo(raw.mountinfo[p.mntns ?? ''] ?? '');
+    if (!mounts.length) continue;
+    const byId = new Map(mounts.map((m) => [m.id, m.type]));
+    const byDev = new Map(mounts.map((m) => [m.dev, m.type]));
+    const root = mounts.filter((m) => m.mountPoint === '/').at(-1);
+    if (root) types.add(root.type);
+    for (const { link, fdinfo } of p.fds) {
+      const id = link.startsWith('/') && fdinfo !== undefined ? parseFdinfoMountId(fdinfo) : undefined;
+      const t = id === undefined ? undefined : byId.get(id);
+      if (t) types.add(t);
+    }
+    for (const dev of [...(p.devs ?? []), ...parseMapsDevices(p.maps ?? '')]) {
+      const t = byDev.get(dev);
+      if (t) types.add(t);
+    }
+  }
+  return [...types].sort();
 }
 
 // ---- summaries --------------------------------------------------------------------------------
@@ -427,6 +506,16 @@ export function formatEndpoint(e: Endpoint): string {
 
 export function listeners(obs: UnitObservation): InetSocket[] {
   return obs.inet.filter(isListening);
+}
+
+/** What it listens on as bind rules see it (family, transport, port), distinct. */
+export function listenerFacts(obs: UnitObservation): Listener[] {
+  const seen = new Map<string, Listener>();
+  for (const s of listeners(obs)) {
+    const l: Listener = { family: s.proto.endsWith('6') ? 'ipv6' : 'ipv4', proto: s.proto.startsWith('tcp') ? 'tcp' : 'udp', port: s.local.port };
+    seen.set(`${l.family}:${l.proto}:${l.port}`, l);
+  }
+  return [...seen.values()];
 }
 
 /** Listeners on 0.0.0.0, ::, or any address outside loopback. */
@@ -560,6 +649,8 @@ export function observedFacts(obs: UnitObservation, exe: string, modes: Readonly
     uids: [...new Set(obs.processes.map((p) => p.uid))].sort((a, b) => a - b),
     commands: [...new Set([exe, ...obs.processes.map((p) => p.name)].filter(Boolean))],
     writableDirs: [...new Set(written.filter((m) => m.file).map((m) => dirname(m.path)))].sort(),
+    ...(obs.socketsRead === false ? {} : { listeners: listenerFacts(obs) }),
+    ...(obs.fileSystems ? { fileSystems: obs.fileSystems } : {}),
   };
   // Request logs are clients' text, never evidence (core/logcheck isRequestLog).
   const logFiles = written

@@ -14,6 +14,9 @@ export interface Platform {
   kernel?: readonly [number, number];
   /** Property names of the Service interface; undefined when not introspected. */
   serviceProperties?: ReadonlySet<string>;
+  /** Settings systemd reports whether or not it enforces them, by check key (core/bpfOptions.ts
+   * ENFORCEMENT_CHECKS): what a check unit showed; undefined (or a key absent) when not checked. */
+  enforcement?: ReadonlyMap<string, { enforced: boolean; checked: string }>;
 }
 
 const MAX_TEXT = 64 * 1024;
@@ -87,4 +90,29 @@ export function platformFrom(r: {
 /** What is known without reading anything but the version (stand-ins, old callers). */
 export function versionOnly(systemdVersion: number): Platform {
   return { systemdVersion };
+}
+
+/** What a journal records of the platform a unit was tuned on (tune-begin's `platform`): enough
+ * for a later reader to tell an upgrade (core/upgrade.ts), small and plain. */
+export interface PlatformFingerprint {
+  systemd: number;
+  /** Kernel major.minor: '6.1'. */
+  kernel?: string;
+  /** The build features that decide what autoharden tries, those present (sorted). */
+  features?: string[];
+  lsm?: string[];
+}
+
+/** Build features that change which options work: BPF options, seccomp ones, and the MAC
+ * frameworks a unit's policy may rely on. */
+export const FINGERPRINT_FEATURES = ['APPARMOR', 'BPF_FRAMEWORK', 'SECCOMP', 'SELINUX'] as const;
+
+/** The platform as a journal records it; an unknown fact is left out, never written as none. */
+export function platformFingerprint(p: Platform): PlatformFingerprint {
+  return {
+    systemd: p.systemdVersion,
+    ...(p.kernel ? { kernel: `${p.kernel[0]}.${p.kernel[1]}` } : {}),
+    ...(p.features ? { features: FINGERPRINT_FEATURES.filter((f) => p.features!.has(f)) } : {}),
+    ...(p.lsm ? { lsm: [...p.lsm] } : {}),
+  };
 }

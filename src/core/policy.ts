@@ -1,6 +1,6 @@
 // The safety policy: what a probe cannot vouch for is not tried unless the user declares it.
 // Pure: observation facts and the user's declarations in, a decision per option out.
-import type { Declarations, Decision, OptionSpec, Rung, SafetyFacts } from './types.js';
+import type { Declarations, Decision, EffectiveSettings, OptionSpec, Rung, SafetyFacts } from './types.js';
 
 export type { Decision, Declarations, SafetyFacts } from './types.js';
 
@@ -20,8 +20,8 @@ export function confinesSessions(spec: OptionSpec, f?: Pick<SafetyFacts, 'sessio
  * (--confine-sessions does not make PrivateNetwork safe for a unit with inet sockets), so that
  * is the reason a skip gives.
  */
-export function applySafetyPolicy(spec: OptionSpec, rungs: Rung[], f: SafetyFacts, d: Declarations): Decision {
-  const decision = spec.admit ? spec.admit(rungs, f, d) : { rungs };
+export function applySafetyPolicy(spec: OptionSpec, rungs: Rung[], f: SafetyFacts, d: Declarations, eff?: EffectiveSettings): Decision {
+  const decision = spec.admit ? spec.admit(rungs, f, d, eff) : { rungs };
   if ('skip' in decision) return decision;
   if (confinesSessions(spec, f) && f.sessionEvidence.length && !d.confineSessions) {
     return { skip: `spawns login sessions (${f.sessionEvidence[0]}); ${spec.name} would confine them too — pass --confine-sessions to allow it` };

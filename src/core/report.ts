@@ -1,6 +1,7 @@
 // The tune report as a pure fold over what one tune session journaled, plus a few notes for what
 // the journal does not say (which trial the search's verdict rests on, inferred rejections).
 // The engine owns no report lists: it journals, notes, and folds.
+import { unscoredSettings, type Unscored } from './analyzeRows.js';
 import type { NewRecord } from './journal.js';
 import type { Setting } from './types.js';
 
@@ -33,6 +34,9 @@ export interface TuneReport {
   persistedTo?: string;
   /** The measured cost of the accepted set (with --workload). */
   cost?: CostSummary;
+  /** Accepted settings in force that `systemd-analyze security` does not count (no check scores
+   * them, or it scores the value like a weaker one). Absent in reports written before it. */
+  unscored?: Unscored[];
 }
 
 /** What the session knows beside its records. */
@@ -54,6 +58,9 @@ export type ReportBase = Pick<TuneReport, 'unit' | 'exposureBefore' | 'exposureA
   warnings: readonly string[];
   /** The catalog's safety class by option name. */
   safety: ReadonlyMap<string, string | undefined>;
+  /** Whether the running analyze scores an option (analyzeRows.ts scoredBy); without it the
+   * report lists no unscored settings. */
+  scored?: (option: string) => boolean;
 };
 
 export const NOT_APPLIED = 'systemd did not apply it (read back over D-Bus)';
@@ -133,5 +140,6 @@ export function foldReport(base: ReportBase, events: readonly ReportEvent[]): Tu
         break;
     }
   }
+  if (base.scored) report.unscored = unscoredSettings(report.accepted, base.scored);
   return report;
 }

@@ -89,8 +89,9 @@ export interface OptionSpec {
    * cannot be written. Called only for a rung not in force. Default: the rung's lines. */
   render?(rung: Rung, eff: EffectiveSettings): string[] | null;
   /** Reach and mode policy: which rungs observation and the user's declarations allow (may build
-   * new rungs from the declarations). Default: all of them. */
-  admit?(rungs: Rung[], f: SafetyFacts, d: Declarations): Decision;
+   * new rungs from the declarations; `eff` is the unit's effective settings, as read for its
+   * `properties`). Default: all of them. */
+  admit?(rungs: Rung[], f: SafetyFacts, d: Declarations, eff?: EffectiveSettings): Decision;
   /** Reaches spawned login sessions although `confinesSessions` is false: 'inherited' always (a
    * umask passes to every shell), 'cgroup' while the sessions stay in the unit's cgroup. */
   sessionReach?: 'inherited' | 'cgroup';
@@ -106,6 +107,10 @@ export interface OptionSpec {
   itemsInForce?(items: readonly string[], eff: EffectiveSettings): boolean;
   /** How the option fails besides its exit statuses: the kernel's signal (SIGSYS for seccomp). */
   failsWith?: { signal: string };
+  /** systemd stops enforcing it on a running unit at every daemon-reload until the unit restarts
+   * (measured on 257 for SocketBindDeny's cgroup BPF link): a tune whose last reload came after
+   * its last restart restarts once more. */
+  lostOnReload?: boolean;
   /** Behaviour judged by system call groups, rebuilt from the running systemd's (`systemd-analyze
    * syscall-filter`; core/syscallGroups.ts withSyscallGroups). Default: none depends on them. */
   withSyscallGroups?(groups: SyscallGroups): Partial<OptionSpec>;
@@ -150,6 +155,17 @@ export interface SafetyFacts {
   /** User ids its processes run as, and their command names: priors for the search. */
   uids?: number[];
   commands?: string[];
+  /** What it listens on (SocketBindAllow=); undefined when its sockets were not read. */
+  listeners?: Listener[];
+  /** File system types its processes use (RestrictFileSystems=); undefined when not read. */
+  fileSystems?: string[];
+}
+
+/** A listening socket as a bind rule sees it: family, transport, port. */
+export interface Listener {
+  family: 'ipv4' | 'ipv6';
+  proto: 'tcp' | 'udp';
+  port: number;
 }
 
 export type Decision = { rungs: Rung[] } | { skip: string };

@@ -19,6 +19,8 @@ import { AutohardenError, ERR } from '../core/errors.js';
 import { flattened } from '../core/text.js';
 import { renderExport } from '../core/exportFormats.js';
 import { acceptedSet, type JournalRecord } from '../core/journal.js';
+import { platformFingerprint } from '../core/platform.js';
+import { upgradeDecision, type Fingerprint } from '../core/upgrade.js';
 import { errorSignatures } from '../core/logcheck.js';
 import type { CheckOutcome } from '../core/sandboxCheck.js';
 import type { OptionSpec, Setting } from '../core/types.js';
@@ -26,11 +28,12 @@ import { refuseProtectedUnit } from '../core/protectedUnits.js';
 import type { Ports, ProgressEvent, SystemdPort } from '../engine/ports.js';
 import { keepAccepted } from '../engine/keep.js';
 import { recoverUnit } from '../engine/recover.js';
+import { reverify } from '../engine/reverify.js';
 import { rollback, type RollbackResult } from '../engine/rollback.js';
 import { TuneSession, type TuneOptions, type TuneReport } from '../engine/tune.js';
 import { Guard } from './guard.js';
 import { Serial, Wake } from './serial.js';
-import { DEFAULT_SETTLE_MS, specDeclarations, specProbes, specWorkload } from './spec.js';
+import { DEFAULT_SETTLE_MS, parseEnrollSpec, specDeclarations, specProbes, specWorkload, type EnrollSpec } from './spec.js';
 import { settingsText, statusRow, type CurrentTrial, type StatusRow } from './status.js';
 import { EnrollmentStore, newEnrollment, type Enrollment, type EnrollmentState } from './store.js';
 import type { EffectiveValue } from '../core/types.js';
@@ -99,6 +102,9 @@ interface Active {
   release?: () => void;
   lockRetryAt?: number;
   transientErrors: number;
+  /** systemd or the kernel changed since its accepted set was verified: one re-verification is
+   * owed (`deferred` while the unit does not run: the next start or re-exec looks again). */
+  reverify?: { from: Fingerprint; to: Fingerprint; changes: string[]; deferred?: boolean };
 }
 
 const MAX_TRANSIENT_ERRORS = 3;
@@ -110,6 +116,23 @@ const oneLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).spl
 function transient(e: unknown): boolean {
   const code = (e as { code?: unknown }).code;
   return (e as Error)?.name === 'SystemdError' && (code === 'Bus' || code === 'Timeout');
+}
+
+/** What status says is owed to a unit after an upgrade. */
+function pendingOf(a: Active | undefined): string[] | undefined {
+  if (!a?.reverify) return undefined;
+  return a.reverify.deferred ? [...a.reverify.changes, 'deferred while the unit does not run'] : a.reverify.changes;
+}
+
+/** --retune tunes with the options the unit was enrolled with: an option given with it that
+ * differs (and is not simply left at its default) is refused, not silently ignored. */
+function refuseOtherOptions(enrolled: EnrollSpec, asked: EnrollSpec): void {
+  const defaults = parseEnrollSpec({ unit: asked.unit }) as Record<string, unknown>;
+  const same = (x: unknown, y: unknown) => JSON.stringify(x) === JSON.stringify(y);
+  const given = Object.entries(asked).filter(([k, v]) => k !== 'unit' && !same(v, (enrolled as Record<string, unknown>)[k]) && !same(v, defaults[k]));
+  if (given.length) {
+    throw new AutohardenError('Usage', `${asked.unit} is enrolled with other options (${given.map(([k]) => k).join(', ')}); --retune tunes it with those: leave them out, or unenroll --keep and enroll again to change them`);
+  }
 }
 
 export class Daemon implements Served {
@@ -186,6 +209,7 @@ export class Daemon implements Served {
         this.fail(a, oneLine(err));
       }
     }
+    await this.serial.run(() => this.checkPlatforms('the daemon started'));
     this.loop = this.run();
   }
 
@@ -218,6 +242,9 @@ export class Daemon implements Served {
   /** systemd re-executed or the bus came back: re-read what signals may have said meanwhile. */
   resync(): void {
     void this.guard.resync();
+    // a re-exec is how a systemd upgrade takes effect: is any unit's accepted set owed a check?
+    void this.serial.run(() => this.checkPlatforms('systemd re-executed or the bus came back'))
+      .catch((e: unknown) => this.d.log.warn(`cannot compare platforms: ${oneLine(e)}`));
   }
 
   logLine(unit: string, time: number, message: string): void {
@@ -228,8 +255,10 @@ export class Daemon implements Served {
 
   /** The spec as JSON text (D-Bus) or an object. */
   async enroll(specJson: string | unknown): Promise<string> {
-    const spec = ENROLL.parse(specJson);
+    const { retune, ...spec } = ENROLL.parse(specJson);
     const { unit } = spec;
+    const enrolled = this.active.get(unit);
+    if (retune && enrolled) return this.retune(enrolled, spec);
     const busy = () => {
       const a = this.active.get(unit);
       if (a || this.enrolling.has(unit)) {
@@ -271,7 +300,7 @@ export class Daemon implements Served {
       if (broken) throw new AutohardenError('Config', broken);
       const j = this.d.journal(unit);
       if (!a && !j.exists()) throw new ERR.UnknownToDaemon(unit);
-      return [statusRow(unit, j.read(), a?.e, a?.current)];
+      return [statusRow(unit, j.read(), a?.e, a?.current, pendingOf(a))];
     }
     const units = [...new Set([...this.order, ...this.broken.keys(), ...this.d.journaledUnits()])];
     return units.map((unit) => this.row(unit));
@@ -283,7 +312,7 @@ export class Daemon implements Served {
     const a = this.active.get(unit);
     const broken = a ? undefined : this.broken.get(unit);
     try {
-      const row = statusRow(unit, this.d.journal(unit).read(), a?.e, a?.current);
+      const row = statusRow(unit, this.d.journal(unit).read(), a?.e, a?.current, pendingOf(a));
       return broken ? { ...row, state: 'failed', enrolled: true, error: broken } : row;
     } catch (e) {
       return { ...statusRow(unit, [], a?.e, a?.current), state: 'failed', enrolled: Boolean(a || broken), error: oneLine(e) };
@@ -391,6 +420,11 @@ export class Daemon implements Served {
       this.cursor = (idx + 1) % n;
       return a;
     }
+    // A quiet moment: no unit has tuning to do. Then one owed re-verification.
+    for (const unit of this.order) {
+      const a = this.active.get(unit);
+      if (a?.e.state === 'guarding' && a.release && a.reverify && !a.reverify.deferred) return a;
+    }
     return undefined;
   }
 
@@ -400,6 +434,7 @@ export class Daemon implements Served {
     if (this.stopping || this.active.get(unit) !== a) return;
     if (a.e.state === 'guarding') {
       if (!a.release && this.tryLock(a)) await this.startGuard(a);
+      else if (a.release && a.reverify && !a.reverify.deferred) await this.reverifyUnit(a);
       return;
     }
     if (a.e.state !== 'queued' && a.e.state !== 'tuning') return;
@@ -465,6 +500,105 @@ export class Daemon implements Served {
     } catch (e) {
       this.d.log.error(`${unit}: could not revert after an error (${why}): ${oneLine(e)}`);
     }
+  }
+
+  // ---- after an upgrade -----------------------------------------------------------------------------
+
+  /** Compares each guarded unit's verified platform with the running one; a unit whose systemd or
+   * kernel changed is owed one re-verification (run at a quiet moment by the queue). Runs in the
+   * serial queue, so that it never reads a journal in the middle of a re-verification. */
+  private async checkPlatforms(why: string): Promise<void> {
+    for (const a of this.active.values()) {
+      if (a.e.state !== 'guarding') continue;
+      const { unit } = a.e.spec;
+      try {
+        const now = platformFingerprint(await a.ports.platform(unit));
+        const d = upgradeDecision(a.ports.journal.read(), now);
+        if (d.kind === 'changed') {
+          a.reverify = { from: d.from, to: now, changes: d.changes };
+          this.d.log.info(`${unit}: ${d.changes.join(', ')} since its accepted set was verified (${why}): re-verify pending`);
+          this.signal(unit, `re-verify pending: ${d.changes.join(', ')}`);
+        } else {
+          a.reverify = undefined;
+          if (d.kind === 'unknown') this.d.log.debug(`${unit}: ${d.reason}`);
+        }
+      } catch (e) {
+        this.d.log.warn(`${unit}: cannot compare its platform with the running one: ${oneLine(e)}`);
+      }
+    }
+    this.wake.signal();
+  }
+
+  /** The owed re-verification: one restart of the accepted set as is, judged by its probes;
+   * journaled (engine/reverify.ts), never repeated for the same platform, never trying anything new. */
+  private async reverifyUnit(a: Active): Promise<void> {
+    const r = a.reverify!;
+    const { spec } = a.e;
+    const { unit } = spec;
+    const info = await this.d.systemd.unitInfo(unit).catch(() => undefined);
+    if (info?.activeState !== 'active') {
+      // a unit the admin stopped stays stopped; its next start runs the set under the guard
+      r.deferred = true;
+      this.d.log.info(`${unit}: not running (${info?.activeState ?? 'unknown'}): re-verify deferred to the next start of the daemon or re-exec of systemd`);
+      return;
+    }
+    const abort = (a.abort = new AbortController());
+    this.guard.suspend(unit);
+    this.signal(unit, `re-verifying after ${r.changes.join(', ')}`);
+    try {
+      const out = await reverify(a.ports, {
+        unit, probes: specProbes(spec), settleMs: spec.settleMs, catalog: this.d.catalog, signal: abort.signal,
+        watch: { logFiles: a.e.baseline?.logFiles ?? [], knownErrors: new Set(a.e.baseline?.knownErrors ?? []) },
+        platform: r.to, from: r.from, changes: r.changes,
+      });
+      a.reverify = undefined;
+      a.transientErrors = 0;
+      const line = `re-verified after ${r.changes.join(', ')}: ${out.outcome}: ${out.reason}`;
+      if (out.outcome === 'unhealthy') this.alert(unit, line, []);
+      else this.signal(unit, line);
+      this.d.log[out.outcome === 'ok' ? 'info' : 'warn'](`${unit}: ${line}`);
+    } catch (e) {
+      await this.revertAfterError(a, `re-verify: ${oneLine(e)}`);
+      if (this.stopping) return; // cut short: the next start verifies again
+      if (transient(e) && ++a.transientErrors <= MAX_TRANSIENT_ERRORS) {
+        this.d.log.warn(`${unit}: re-verify: ${oneLine(e)}; will try again`);
+        return;
+      }
+      a.reverify = undefined;
+      const line = `re-verify after ${r.changes.join(', ')} failed: ${oneLine(e)}`;
+      try {
+        a.ports.journal.append({ kind: 'reverify', outcome: 'unhealthy', options: [], reason: oneLine(e), platform: r.to, from: r.from, changes: r.changes });
+      } catch (je) {
+        this.d.log.error(`${unit}: cannot journal the re-verify: ${oneLine(je)}`);
+      }
+      this.alert(unit, line, []);
+    } finally {
+      a.abort = undefined;
+      await this.guard.resume(unit);
+    }
+  }
+
+  /** `enroll --retune` of an enrolled unit: a full tune again, with the options it was enrolled
+   * with (what the running systemd offers is tried then, as by `tune`). */
+  private async retune(a: Active, asked: EnrollSpec): Promise<string> {
+    const { unit } = asked;
+    refuseOtherOptions(a.e.spec, asked);
+    return this.serial.run(async () => {
+      if (this.active.get(unit) !== a) throw new ERR.NotEnrolled(unit);
+      if (a.e.state === 'queued' || a.e.state === 'tuning') {
+        throw new AutohardenError('Failed', `${unit} is being tuned already (${a.e.state}); --retune has nothing to add`);
+      }
+      await this.guard.remove(unit);
+      a.reverify = undefined; // the tune verifies everything on the running platform
+      a.session = undefined;
+      a.current = null;
+      a.transientErrors = 0;
+      this.setState(a, 'queued');
+      this.signal(unit, 're-tune requested: queued');
+      this.d.log.info(`${unit}: re-tune requested`);
+      this.wake.signal();
+      return unit;
+    });
   }
 
   // ---- helpers ------------------------------------------------------------------------------------

@@ -85,16 +85,19 @@ function firstIssue(err: z.ZodError): string {
   return path ? `${path}: ${i.message}` : i.message;
 }
 
+/** An enrollment as an object: JSON text parsed, anything else as given. */
+export function enrollValue(input: unknown): unknown {
+  if (typeof input !== 'string') return input;
+  try {
+    return JSON.parse(input);
+  } catch {
+    throw new AutohardenError('Usage', 'bad enrollment spec: not JSON');
+  }
+}
+
 /** Validates an enrollment (an object, or its JSON text); throws AutohardenError('Usage'). */
 export function parseEnrollSpec(input: unknown): EnrollSpec {
-  let value = input;
-  if (typeof input === 'string') {
-    try {
-      value = JSON.parse(input);
-    } catch {
-      throw new AutohardenError('Usage', 'bad enrollment spec: not JSON');
-    }
-  }
+  const value = enrollValue(input);
   const r = enrollSpecSchema.safeParse(value);
   if (!r.success) throw new AutohardenError('Usage', `bad enrollment spec: ${firstIssue(r.error)}`.split('\n')[0]!);
   const spec = { ...r.data, unit: parseUnitName(r.data.unit, { serviceOnly: true }) };

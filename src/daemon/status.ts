@@ -3,6 +3,7 @@
 // directory when the daemon does not run.
 import { acceptedSet, unfinishedTrial, type JournalRecord } from '../core/journal.js';
 import type { Setting } from '../core/types.js';
+import { verificationText } from '../core/upgrade.js';
 import type { Enrollment } from './store.js';
 import type { CurrentTrial, RowState, StatusRow } from './statusFormat.js';
 
@@ -15,6 +16,9 @@ export function statusRow(
   records: readonly JournalRecord[],
   enrollment?: Enrollment,
   current?: CurrentTrial | null,
+  /** What differs from the platform the unit was verified on, while its re-verification waits
+   * (the daemon knows it; the CLI alone does not). */
+  pending?: readonly string[],
 ): StatusRow {
   let begin = -1;
   records.forEach((r, i) => {
@@ -47,6 +51,9 @@ export function statusRow(
     row.alerts = alerts.length;
     row.lastAlert = lastAlert.reason;
   }
+  const v = verificationText(records, pending);
+  if (v.verifiedOn) row.verifiedOn = v.verifiedOn;
+  if (v.reverify) row.reverify = v.reverify;
   if (enrollment?.error) row.error = enrollment.error;
   if (enrollment?.report) row.report = enrollment.report;
   return row;

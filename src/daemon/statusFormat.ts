@@ -30,6 +30,10 @@ export interface StatusRow {
   lastAlert?: string;
   error?: string;
   report?: TuneReport;
+  /** The platform its accepted set was last verified on ("systemd 252, kernel 6.1 (tuned at …)"). */
+  verifiedOn?: string;
+  /** After an upgrade: "re-verify pending: systemd 252 → 257", "re-verified at …: ok". */
+  reverify?: string;
 }
 
 const num = (n: number | null) => (n === null ? '…' : n.toFixed(1));
@@ -41,8 +45,13 @@ export function formatStatus(rows: readonly StatusRow[]): string {
   const lines = rows.map((r) => {
     const exposure = r.exposureBefore === null && r.exposureAfter === null ? '-' : `${num(r.exposureBefore)} → ${num(r.exposureAfter)}`;
     const alerts = r.alerts ? `${r.alerts} alert(s), last: ${flattened(r.lastAlert ?? '').slice(0, 120)}` : '';
-    const current = r.currentTrial ? `#${r.currentTrial.trial} ${r.currentTrial.settings}` : r.error ? `error: ${r.error}` : alerts || (r.cost ? `cost ${r.cost}` : '');
+    const current = r.currentTrial ? `#${r.currentTrial.trial} ${r.currentTrial.settings}` : r.error ? `error: ${r.error}` : alerts || (r.cost ? `cost ${r.cost}` : '') || (r.reverify?.startsWith('re-verify pending') ? 're-verify pending' : '');
     return `${r.unit.padEnd(w)}  ${r.state.padEnd(11)}  ${exposure.padEnd(11)}  ${String(r.trials).padStart(6)}  ${current}`.trimEnd();
   });
-  return [head, ...lines].join('\n');
+  // one unit: what its accepted set was verified on, and any re-verification after an upgrade
+  const [one] = rows;
+  const detail = rows.length === 1 && one
+    ? [...(one.verifiedOn ? [`verified on: ${flattened(one.verifiedOn)}`] : []), ...(one.reverify ? [flattened(one.reverify)] : [])]
+    : [];
+  return [head, ...lines, ...detail].join('\n');
 }

@@ -26,6 +26,8 @@ const reportSchema = z.object({
   skipped: z.array(outcome),
   warnings: z.array(z.string()),
   persistedTo: z.string().optional(),
+  /** Accepted settings the score does not count (absent in reports stored before it). */
+  unscored: z.array(z.object({ option: z.string(), value: z.string(), scoredAs: z.string().optional() })).optional(),
 });
 
 export const enrollmentSchema = z.object({

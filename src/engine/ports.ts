@@ -1,5 +1,6 @@
 // What the engine needs from the outside world. Adapters satisfy these structurally; tests may
 // hand in their own. The engine is the only place that sequences side effects.
+import type { AnalyzeRows } from '../core/analyzeRows.js';
 import type { JournalRecord, NewRecord } from '../core/journal.js';
 import type { WorkloadSpec } from '../core/cost.js';
 import type { UnitObservation } from '../core/observe.js';
@@ -64,6 +65,9 @@ export interface Ports {
   /** The running systemd's system call groups (`systemd-analyze syscall-filter`), read once per
    * tune; undefined when unreadable. Without it, SystemCallFilter is judged by the static table. */
   syscallGroups?(): Promise<SyscallGroups | undefined>;
+  /** The running `systemd-analyze security` checks of the unit with their weights, read once per
+   * tune; undefined when unreadable. Without it, options weigh what the catalog says (252's). */
+  exposureRows?(unit: string): Promise<AnalyzeRows | undefined>;
   /** Read-only look at the running unit: sockets, sessions, files it writes. */
   observe(unit: string): Promise<{ facts: SafetyFacts; logFiles: string[]; observation: UnitObservation }>;
   logOffsets(files: readonly string[]): LogOffsets;

@@ -157,6 +157,18 @@ const APPLIED: Record<string, EffectiveSettings> = {
     IPAddressAllow: [{ family: 2, address: '127.0.0.0', prefix: 8 }, { family: 10, address: '::1', prefix: 128 }],
   },
   'PrivateNetwork=yes': on('PrivateNetwork'),
+  // values newer than 252, as 257 (262 for full and ProtectHostname=private) reports them: the
+  // boolean stays true, the Ex property says which value (I12 facts §1)
+  'PrivateTmp=disconnected': { PrivateTmp: true, PrivateTmpEx: 'disconnected' },
+  'ProtectControlGroups=strict': { ProtectControlGroups: true, ProtectControlGroupsEx: 'strict' },
+  'PrivateUsers=identity': { PrivateUsers: true, PrivateUsersEx: 'identity' },
+  'PrivateUsers=full': { PrivateUsers: true, PrivateUsersEx: 'full' },
+  'ProtectHostname=private': { ProtectHostname: true, ProtectHostnameEx: ['private', ''] },
+  'PrivatePIDs=yes': { PrivatePIDs: 'yes' },
+  // the BPF options' ladder rungs, as 257 reads them back (a(iiqq) as bind-rule text, adapters/systemd/values.ts)
+  'RestrictFileSystems=observed': { RestrictFileSystems: { allow: true, items: ['cgroup', 'cgroup2', 'devpts', 'devtmpfs', 'mqueue', 'proc', 'sysfs'] } },
+  'SocketBindDeny=any': { SocketBindDeny: ['any'], SocketBindAllow: [] },
+  'RestrictNetworkInterfaces=lo': { RestrictNetworkInterfaces: { allow: true, items: ['lo'] } },
 };
 
 const spec = (name: string): OptionSpec => {
@@ -273,7 +285,7 @@ describe('catalog table', () => {
       RootDirectory: 200, LockPersonality: 100, MemoryDenyWriteExecute: 100, UMask: 100, RemoveIPC: 100, Delegate: 100,
       ProtectHostname: 50, ProcSubset: 10,
       // not scored by systemd-analyze
-      PrivateIPC: 0, MountImages: 0, RestrictFileSystems: 0, SocketBindAllow: 0, SocketBindDeny: 0, RestrictNetworkInterfaces: 0,
+      PrivateIPC: 0, PrivatePIDs: 0, MountImages: 0, RestrictFileSystems: 0, SocketBindDeny: 0, RestrictNetworkInterfaces: 0,
     };
     expect(Object.fromEntries(CATALOG.map((o) => [o.name, o.weight]))).toEqual(weights);
   });
@@ -302,8 +314,8 @@ describe('catalog table', () => {
 
   it('classifies safety and session reach as briefed', () => {
     const safety = (cls: string) => CATALOG.filter((o) => !o.explainOnly && o.safety === cls).map((o) => o.name).sort();
-    expect(safety('restricts-reach')).toEqual(['IPAddressDeny', 'PrivateNetwork', 'RestrictAddressFamilies']);
-    expect(safety('latent-risk')).toEqual(['MemoryDenyWriteExecute', 'ProcSubset', 'ProtectProc', 'SystemCallFilter', 'UMask']);
+    expect(safety('restricts-reach')).toEqual(['IPAddressDeny', 'PrivateNetwork', 'RestrictAddressFamilies', 'RestrictNetworkInterfaces', 'SocketBindDeny']);
+    expect(safety('latent-risk')).toEqual(['MemoryDenyWriteExecute', 'PrivatePIDs', 'ProcSubset', 'ProtectProc', 'RestrictFileSystems', 'SystemCallFilter', 'UMask']);
     for (const n of ['ProtectSystem', 'ProtectHome', 'CapabilityBoundingSet', 'NoNewPrivileges', 'SystemCallFilter', 'PrivateTmp',
       'ProtectKernelTunables', 'ProtectKernelModules', 'ProtectKernelLogs', 'PrivateDevices', 'RestrictSUIDSGID']) {
       expect(spec(n).confinesSessions, n).toBe(true);
@@ -454,16 +466,19 @@ describe('strongerRungs', () => {
 describe('usableOptions', () => {
   it('leaves out explain-only options, with a reason, on every version', () => {
     const names = usableOptions(CATALOG, DEBIAN12_PLATFORM).map((o) => o.name);
-    for (const n of ['RestrictFileSystems', 'SocketBindAllow', 'SocketBindDeny', 'RestrictNetworkInterfaces']) {
+    for (const n of ['RestrictFileSystems', 'SocketBindDeny', 'RestrictNetworkInterfaces']) {
       expect(names).not.toContain(n);
       expect(spec(n).needs?.features).toEqual(['BPF_FRAMEWORK']);
-      expect(usableOptions(CATALOG, DEBIAN13_PLATFORM).map((o) => o.name)).not.toContain(n); // no ladder yet
+      // not without a check that systemd enforces them (test/unit/bpf-options.test.ts)
+      expect(usableOptions(CATALOG, DEBIAN13_PLATFORM).map((o) => o.name)).not.toContain(n);
     }
     for (const n of ['User', 'RootDirectory', 'MountImages', 'AmbientCapabilities', 'DevicePolicy', 'NotifyAccess']) {
       expect(names).not.toContain(n);
       expect(spec(n).explainOnly).toBeTruthy();
     }
-    expect(names).toHaveLength(tryable.length);
+    // PrivatePIDs is 257+ (and needs its property), the three BPF options need +BPF_FRAMEWORK: the rest can be tried on 252
+    expect(names).toHaveLength(tryable.length - 1 - 3);
+    expect(names).not.toContain('PrivatePIDs');
   });
 
   it('drops options and rungs newer than the running systemd', () => {

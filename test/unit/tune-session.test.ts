@@ -143,3 +143,41 @@ describe('a tune stopped during its confirmation, then resumed (journaled phases
     expect(recs.at(-1)?.kind).toBe('tune-end');
   });
 });
+
+describe('a setting systemd stops enforcing at a daemon-reload (lostOnReload)', () => {
+  /** The simulated service, with the order of reloads and restarts recorded. */
+  function traced(persist: boolean, strategy: 'one-at-a-time' | 'adaptive', fragile: boolean) {
+    const s = simulated([]);
+    const ops: string[] = [];
+    const { reload, restart } = s.ports.systemd;
+    s.ports.systemd.reload = async () => { ops.push('reload'); await reload.call(s.ports.systemd); };
+    s.ports.systemd.restart = async (...a: Parameters<typeof restart>) => { ops.push('restart'); return restart.apply(s.ports.systemd, a); };
+    const catalog = CATALOG.map((o) => (o.name === 'C' && fragile ? { ...o, lostOnReload: true } : o));
+    const done = tune(s.ports, { unit: 'sim.service', probes: [], settleMs: 100, strategy, persist, declarations: { allowNet: [], localOnly: false, confineSessions: false } }, catalog);
+    return { s, ops, done };
+  }
+
+  it('restarts once more after persisting, so the last thing systemd did to the unit is a restart', async () => {
+    const plain = traced(true, 'adaptive', false);
+    const withFragile = traced(true, 'adaptive', true);
+    const [a, b] = [await plain.done, await withFragile.done];
+    expect(plain.ops.at(-1)).toBe('reload'); // persisting reloads after the confirmation's restart
+    expect(withFragile.ops.at(-1)).toBe('restart');
+    expect(b.restarts).toBe(a.restarts + 1);
+    expect(b.restarts).toBe(withFragile.s.sim.restarts);
+    expect(b.accepted.map((x) => x.option)).toContain('C');
+  });
+
+  it('needs no extra restart when the confirmation restart came after the last reload', async () => {
+    const t = traced(false, 'adaptive', true);
+    const plain = traced(false, 'adaptive', false);
+    expect((await t.done).restarts).toBe((await plain.done).restarts);
+    expect(t.ops.at(-1)).toBe('restart');
+  });
+
+  it('one-at-a-time (no confirmation) ends with a restart too', async () => {
+    const t = traced(false, 'one-at-a-time', true);
+    await t.done;
+    expect(t.ops.at(-1)).toBe('restart');
+  });
+});

@@ -3,8 +3,10 @@
 //
 //   b → boolean; s/o/g → string; y/n/q/i/u/d → number; t/x → number (see maskUint64 below);
 //   as → string[]; (bas) → {allow, items}; a(iayu) → [{family, address, prefix}];
+//   a(iiqq) (SocketBindAllow/Deny) → bind-rule texts ["ipv4:tcp:80", "any"];
 //   ay → lower-case hex; anything else → best-effort text (string[] for arrays, fields joined by
 //   a space, e.g. DeviceAllow a(ss) → ["char-rtc r"]).
+import { bindRuleText } from '../../core/bpfOptions.js';
 import { v6Text } from '../../core/cidr.js';
 import type { EffectiveValue } from '../../core/types.js';
 
@@ -115,6 +117,13 @@ export function convertValue(name: string, signature: string, value: unknown, ho
         ? value.map((e: unknown) => {
             const [family, bytes, prefix] = Array.isArray(e) ? e : [];
             return { family: Number(family), address: formatAddress(Number(family), bytes), prefix: Number(prefix) };
+          })
+        : [];
+    case 'a(iiqq)':
+      return Array.isArray(value)
+        ? value.map((e: unknown) => {
+            const [family, proto, nr, min] = (Array.isArray(e) ? e : []).map(Number);
+            return bindRuleText(family ?? NaN, proto ?? NaN, nr ?? NaN, min ?? NaN);
           })
         : [];
     default:

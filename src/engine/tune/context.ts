@@ -5,6 +5,7 @@ import type { WorkloadSpec } from '../../core/cost.js';
 import { AutohardenError } from '../../core/errors.js';
 import type { NewRecord, Phase, PhaseFold } from '../../core/journal.js';
 import type { Declarations, SafetyFacts } from '../../core/policy.js';
+import { scoredBy, withWeights, type AnalyzeRows } from '../../core/analyzeRows.js';
 import { foldReport, type ReportEvent, type ReportNote, type TuneReport } from '../../core/report.js';
 import type { WritableScope } from '../../core/paths.js';
 import type { Platform } from '../../core/platform.js';
@@ -58,6 +59,8 @@ export class TuneContext {
   facts: SafetyFacts | undefined;
   /** What the running systemd and kernel offer; read when the search is planned. */
   platform: Platform | undefined;
+  /** The running analyze's checks (weights); undefined: the catalog's weights stand. */
+  rows: AnalyzeRows | undefined;
   /** Where learned ReadWritePaths may point (the unit's own state directories and names). */
   scope: WritableScope = { names: [], directories: [] };
   /** The phases of this tune as journaled (I2): a resumed session continues the one begun and
@@ -87,6 +90,14 @@ export class TuneContext {
     for (const spec of this.catalog) this.byName.set(spec.name, spec);
   }
 
+  /** Weighs options by the running analyze's checks from now on (before the search is planned);
+   * without them the catalog keeps its weights (systemd 252's table). */
+  useWeights(rows: AnalyzeRows | undefined): void {
+    this.rows = rows;
+    this.catalog = withWeights(this.catalog, rows);
+    for (const spec of this.catalog) this.byName.set(spec.name, spec);
+  }
+
   /** Journals a record; the report folds it. */
   record(rec: NewRecord): void {
     this.ports.journal.append(rec);
@@ -98,7 +109,8 @@ export class TuneContext {
   }
 
   report(): TuneReport {
-    return foldReport({ unit: this.o.unit, ...this.counts, warnings: this.warnings, safety: this.safety }, this.events);
+    const scored = scoredBy(this.rows, this.catalog);
+    return foldReport({ unit: this.o.unit, ...this.counts, warnings: this.warnings, safety: this.safety, scored }, this.events);
   }
 
   /** Accepts settings: a later rung of an option replaces the earlier one, at the end. */

@@ -28,7 +28,7 @@ export class Search {
     const { c } = this;
     const { ports, o } = c;
     c.scope = writableScope(o.unit, await ports.systemd.serviceProperties(o.unit, [...SCOPE_PROPERTIES]));
-    c.platform = await ports.platform(o.unit);
+    c.platform ??= await ports.platform(o.unit);
     const { candidates, skipped } = buildCandidates({
       catalog: c.catalog,
       platform: c.platform,

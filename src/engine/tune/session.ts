@@ -1,12 +1,16 @@
 // A tune session sequences the phases: recover → preflight → observe → search → minimise →
 // cost → confirm → persist. It runs one trial per step() so that the daemon can interleave units.
 // The phases perform; the planners in core decide; the report is folded from what was journaled.
+import type { AnalyzeRows } from '../../core/analyzeRows.js';
 import { acceptedSet, lastTrialNumber, phaseFold } from '../../core/journal.js';
+import { platformFingerprint } from '../../core/platform.js';
 import type { TuneReport } from '../../core/report.js';
 import type { SyscallGroups } from '../../core/syscallGroups.js';
 import type { OptionSpec } from '../../core/types.js';
 import type { Ports } from '../ports.js';
 import { recoverUnit } from '../recover.js';
+import { AutohardenError } from '../../core/errors.js';
+import { restartAndJudge } from '../settle.js';
 import { confirm } from './confirm.js';
 import { TuneContext, type TuneOptions } from './context.js';
 import { costPhase } from './cost.js';
@@ -33,6 +37,21 @@ export class TuneSession {
     return this.c.report();
   }
 
+  /** A setting systemd stops enforcing at a daemon-reload (SocketBindDeny, core/types.ts
+   * lostOnReload) is in force again only after a restart: one more, judged like a trial's, when
+   * the tune reloaded after its last restart. A failure here is the same set that passed its
+   * confirmation failing: it is reported, not bisected. */
+  private async restartIfLostOnReload(): Promise<void> {
+    const { c } = this;
+    const { ports, o } = c;
+    const fragile = c.accepted.filter((s) => c.byName.get(s.option)?.lostOnReload);
+    if (fragile.length === 0 || !reloadedSinceRestart(o, o.persist && c.accepted.length > 0)) return;
+    c.counts.restarts++;
+    ports.progress({ type: 'info', message: `restarting ${o.unit} once more: systemd stops enforcing ${fragile.map((s) => s.option).join(', ')} at a daemon-reload until the unit restarts` });
+    const v = await restartAndJudge(ports, o.unit, { settleMs: o.settleMs, probes: o.probes, signal: o.signal, ...c.watch });
+    if (!v.ok) throw new AutohardenError('Failed', `${o.unit} failed the restart that puts ${fragile.map((s) => s.option).join(', ')} in force again: ${v.reason}`);
+  }
+
   /** Recover, check, observe and plan. Changes nothing on the unit unless a trial was left unfinished. */
   async begin(): Promise<void> {
     const { c } = this;
@@ -43,10 +62,14 @@ export class TuneSession {
     await warmUp(c);
     const facts = await observe(c);
     c.useSyscallGroups(await syscallGroups(c));
+    c.useWeights(await exposureRows(c));
 
     const records = ports.journal.read();
     if (!o.resume) {
-      c.record({ kind: 'tune-begin', strategy: o.strategy, probes: o.probes.map((p) => p.raw), exposure: c.counts.exposureBefore });
+      // what it was tuned on, for a later reader to tell an upgrade (core/upgrade.ts)
+      c.platform = await ports.platform(o.unit);
+      const platform = platformFingerprint(c.platform);
+      c.record({ kind: 'tune-begin', strategy: o.strategy, probes: o.probes.map((p) => p.raw), exposure: c.counts.exposureBefore, platform });
     }
     c.where = ports.dropins.acceptedWhere(o.unit) ?? 'run';
     c.accepted = acceptedSet(records);
@@ -93,12 +116,19 @@ export class TuneSession {
       if (path) c.record({ kind: 'persisted', path });
       c.phase('persist', 'end');
     }
+    await this.restartIfLostOnReload();
     c.counts.exposureAfter = await ports.exposure(o.unit);
     c.counts.durationMs = ports.now().getTime() - c.t0;
     const { exposureBefore, exposureAfter, trials, restarts, durationMs } = c.counts;
     c.record({ kind: 'tune-end', exposureBefore, exposureAfter, trials, restarts, durationMs });
     return c.report();
   }
+}
+
+/** True when the last daemon-reload came after the last restart: persisting reloads, and without
+ * the adaptive confirmation an accepted trial's reload is the last thing that happened. */
+function reloadedSinceRestart(o: TuneOptions, persisted: boolean): boolean {
+  return persisted || o.strategy !== 'adaptive';
 }
 
 /** The running systemd's system call groups; a warning when they cannot be read (a filter is then
@@ -112,6 +142,15 @@ async function syscallGroups(c: TuneContext): Promise<SyscallGroups | undefined>
     c.ports.progress({ type: 'info', message: `warning: ${w}` });
   }
   return groups;
+}
+
+/** The running analyze's checks and weights; said once when unreadable (options are then
+ * ordered by systemd 252's weights, and the unscored list by the catalog's). */
+async function exposureRows(c: TuneContext): Promise<AnalyzeRows | undefined> {
+  if (!c.ports.exposureRows) return undefined;
+  const rows = await c.ports.exposureRows(c.o.unit).catch(() => undefined);
+  if (!rows) c.ports.progress({ type: 'info', message: "could not read systemd-analyze's check weights (SYSTEMD_ANALYZE_DEBUG=1 systemd-analyze security --json=short): options are weighed by systemd 252's table" });
+  return rows;
 }
 
 /** The whole loop in-process, as `autoharden tune` runs it. */
