@@ -4,7 +4,7 @@
 # DIR defaults to /var/cache/autoharden/roots/RELEASE. It is built beside DIR and renamed into place
 # only when complete, with a stamp (DIR/.autoharden-root) naming the release and package lists: a
 # call whose stamp matches returns at once; one whose stamp differs builds anew and replaces DIR
-# (stop the boxes booted from it first). Boot it with AUTOHARDEN_BOX_ROOT=DIR scripts/box.sh start.
+# (boxes booted from the old one keep it until they stop). Boot it with AUTOHARDEN_BOX_ROOT=DIR scripts/box.sh start.
 # Environment: AUTOHARDEN_ROOT_MIRROR (default: the host's Debian mirror from /etc/apt/sources.list*).
 set -euo pipefail
 release=${1:?usage: make-root.sh RELEASE [DIR]}
@@ -12,7 +12,9 @@ release=${1:?usage: make-root.sh RELEASE [DIR]}
 dir=${2:-/var/cache/autoharden/roots/$release}
 dir=${dir%/}
 BASE=(systemd systemd-sysv dbus iproute2 curl procps)
-EXTRA=(nodejs nginx-light redis-server memcached)
+# the servers the tests tune, and what the integration tests run inside a box: redis-cli
+# (safety-reach), sshd with pam_systemd (safety-sessions), python3 (the harness's read watcher)
+EXTRA=(nodejs nginx-light redis-server redis-tools memcached openssh-server openssh-client libpam-systemd python3)
 # Bump when the recipe changes in a way the package lists do not show, so cached roots are rebuilt.
 RECIPE=2
 
@@ -71,15 +73,29 @@ ln -sfn /dev/null "$tmp/etc/systemd/system/systemd-modules-load.service"
 # mark /etc and /var as up to date with /usr, or every box's first boot rebuilds the linker cache and
 # the journal catalog (ConditionNeedsUpdate): seconds of each boot
 chroot "$tmp" /usr/lib/systemd/systemd-update-done
-for b in /lib/systemd/systemd /usr/bin/node /usr/sbin/nginx /usr/bin/redis-server /usr/bin/memcached /usr/bin/busctl; do
+for b in /lib/systemd/systemd /usr/bin/node /usr/sbin/nginx /usr/bin/redis-server /usr/bin/redis-cli /usr/bin/memcached \
+  /usr/bin/busctl /usr/sbin/sshd /usr/bin/ssh /usr/bin/python3; do
   [ -x "$tmp$b" ] || die "missing $b in the $release root"
 done
 printf '%s\n' "$stamp" > "$tmp/.autoharden-root"
 
-# Swap into place: DIR is never half built; an older root is removed only after the swap.
-old=
+# Swap into place: DIR is never half built. A box booted from the older root keeps its overlay
+# (the rename does not disturb it), so that root is deleted only when no live box names DIR
+# (box.sh's file `root`); otherwise it stays as DIR.old.* and a later build removes it.
+in_use() {
+  local f p
+  for f in "${AUTOHARDEN_BOX_DIR:-/var/tmp/autoharden-boxes}"/*/root; do
+    [ -f "$f" ] && [ "$(cat "$f")" = "$dir" ] || continue
+    p=$(cat "$(dirname "$f")/pid1" 2>/dev/null) && kill -0 "$p" 2>/dev/null && return 0
+  done
+  return 1
+}
 if [ -e "$dir" ]; then old=$(mktemp -d "$dir.old.XXXXXX"); mv -T "$dir" "$old/root"; fi
 mv -T "$tmp" "$dir"
 trap - EXIT
-[ -z "$old" ] || rm -rf --one-file-system "$old"
+if in_use; then
+  echo "make-root.sh: boxes booted from the previous root still run; it stays in $dir.old.* until a later build" >&2
+else
+  for o in "$dir".old.*; do [ -d "$o" ] && rm -rf --one-file-system "$o"; done
+fi
 echo "$dir"

@@ -15,7 +15,7 @@ import { runProbes } from './adapters/probes.js';
 import { Systemd } from './adapters/systemd.js';
 import { linesSince, logOffsets, tails } from './adapters/logFiles.js';
 import { observeService } from './adapters/observeService.js';
-import { readSyscallGroups } from './adapters/syscallGroups.js';
+import { readResolvedSyscallGroups } from './adapters/syscallGroups.js';
 import { readPlatform } from './adapters/platform.js';
 import { withEnforcement } from './adapters/bpfCheck.js';
 import { RuntimeUnitFiles } from './adapters/unitFiles.js';
@@ -82,7 +82,7 @@ export function buildPorts(systemd: SystemdPort, unit: string, w: Wiring): Ports
     unitLogsSince,
     // with what a check unit showed of the settings systemd reports whether or not it enforces them
     platform: async (u) => withEnforcement(await readPlatform(systemd, u), systemd, new RuntimeUnitFiles()),
-    syscallGroups: w.syscallGroups ?? readSyscallGroups,
+    syscallGroups: w.syscallGroups ?? (() => readResolvedSyscallGroups(systemd, new RuntimeUnitFiles())),
     exposureRows,
     observe: (u) => observeService(systemd, u),
     logOffsets: (files) => logOffsets(files, warn),

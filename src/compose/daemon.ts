@@ -3,7 +3,7 @@
 // app/registry.ts. daemon/main.ts runs what this builds.
 import { FileFollower, JournalFollower, unitLogsUntil } from '../adapters/journalFollow.js';
 import { Systemd } from '../adapters/systemd.js';
-import { readSyscallGroups } from '../adapters/syscallGroups.js';
+import { readResolvedSyscallGroups } from '../adapters/syscallGroups.js';
 import { RuntimeUnitFiles } from '../adapters/unitFiles.js';
 import { unitLogsSince } from '../adapters/unitLogs.js';
 import { managerHandlers } from '../app/registry.js';
@@ -45,7 +45,7 @@ export async function composeDaemon(o: DaemonWiring): Promise<DaemonParts> {
   });
   await link.current();
   // once per start: the tunes it runs judge SystemCallFilter by these (none: the static table)
-  const syscallGroups = await readSyscallGroups();
+  const syscallGroups = await readResolvedSyscallGroups(link, new RuntimeUnitFiles());
   if (!syscallGroups) log.warn("could not read systemd's system call groups (systemd-analyze syscall-filter): SystemCallFilter is judged by systemd 252's");
 
   let daemon: Daemon | undefined;

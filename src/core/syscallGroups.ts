@@ -90,3 +90,48 @@ export function withSyscallGroups(catalog: readonly OptionSpec[], groups: Syscal
   if (!groups) return catalog;
   return catalog.map((spec) => (spec.withSyscallGroups ? { ...spec, ...spec.withSyscallGroups(groups) } : spec));
 }
+
+/** The groups autoharden judges SystemCallFilter by (the scored ones). */
+const SCORED = Object.keys(SYSCALL_GROUPS);
+
+/** A unit that only loads (never started): its deny list names every member of the scored groups,
+ * and systemd's read-back of it lists the ones its libseccomp resolves. systemd drops the others
+ * silently (257's libseccomp 2.6.0 does not know switch_endian, which @cpu-emulation lists), so
+ * a trial's read-back never has them; analyze-security skips them too. */
+export function renderResolvableCheck(groups: SyscallGroups, marker: string): string {
+  const names = [...new Set(SCORED.flatMap((g) => groups[g] ?? []))].sort();
+  return [
+    marker,
+    '# Which system calls this systemd can put in a filter: loaded and read back, never started. Removed after.',
+    '[Unit]',
+    'Description=autoharden check: system calls this systemd resolves',
+    'DefaultDependencies=no',
+    '',
+    '[Service]',
+    'Type=oneshot',
+    'ExecStart=/bin/true',
+    `SystemCallFilter=~${names.join(' ')}`,
+    '',
+  ].join('\n');
+}
+
+/** The names a SystemCallFilter read-back lists (`name` or `name:errno`); undefined unless it is
+ * the deny list of the check with at least one name. */
+export function resolvedNames(readBack: unknown): ReadonlySet<string> | undefined {
+  if (!readBack || typeof readBack !== 'object' || Array.isArray(readBack)) return undefined;
+  const r = readBack as { allow?: unknown; items?: unknown };
+  if (r.allow !== false || !Array.isArray(r.items) || r.items.length === 0 || r.items.length > 4096) return undefined;
+  return new Set(r.items.filter((i): i is string => typeof i === 'string').map((i) => i.split(':')[0]!));
+}
+
+/** The groups with only the calls `resolved` lists; a scored group left empty keeps its members
+ * (nothing to judge by is not a reason to call it allowed). */
+export function onlyResolved(groups: SyscallGroups, resolved: ReadonlySet<string> | undefined): SyscallGroups {
+  if (!resolved) return groups;
+  const out: Record<string, readonly string[]> = {};
+  for (const [g, members] of Object.entries(groups)) {
+    const kept = members.filter((m) => resolved.has(m));
+    out[g] = kept.length ? kept : members;
+  }
+  return out;
+}

@@ -266,8 +266,10 @@ export async function waitFor<T>(
   }
 }
 
-/** A box name derived from a test file (`import.meta.url`): test/integration/tune.test.ts → "it-tune". */
-export function boxName(fileUrl: string, prefix = 'it'): string {
+/** A box name derived from a test file (`import.meta.url`): test/integration/tune.test.ts → "it-tune".
+ * AUTOHARDEN_BOX_PREFIX replaces the default prefix, so a second run of the same files (another
+ * release's root, another person's run) does not meet the first one's boxes. */
+export function boxName(fileUrl: string, prefix = process.env.AUTOHARDEN_BOX_PREFIX || 'it'): string {
   const base = basename(fileURLToPath(fileUrl)).replace(/\.(test|spec)\.[cm]?[jt]s$/, '').replace(/\.[^.]*$/, '');
   const name = `${prefix}-${base}`.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/-+$/, '');
   return name.slice(0, 32);

@@ -10,9 +10,13 @@ import { type Box, SAMPLE_URL, boxName, startBox, waitFor } from '../harness/box
 
 const ROOT = process.env.AUTOHARDEN_TEST_ROOT ?? '';
 const STAMP = join(ROOT, '.autoharden-root');
-// systemd's major version per release, where we know it; other releases are checked against the
-// root's own package only.
+// systemd's and Node's major versions per stable release, checked in their roots; unstable (sid)
+// moves (262 and 24 in December 2026), so it is checked against the root's own packages only.
 const SYSTEMD_MAJOR: Record<string, number> = { bookworm: 252, trixie: 257 };
+const NODE_MAJOR: Record<string, number> = { trixie: 20 };
+// What the integration tests run inside a box (make-root.sh's package lists): redis-cli
+// (safety-reach), sshd, ssh and pam_systemd (safety-sessions), python3 (the harness's read watcher).
+const TOOLS = ['redis-cli', 'sshd', 'ssh', 'ssh-keygen', 'python3', 'dbus-send', 'setpriv', 'findmnt', 'loginctl'];
 
 /** Version of a package in the root's dpkg database, read from the machine (not through the box). */
 function rootPackageVersion(pkg: string): string {
@@ -71,7 +75,13 @@ describe.skipIf(!ROOT)(title, () => {
     const v = (await box.check(['/usr/bin/node', '-p', 'process.versions.node'])).trim();
     const [maj = 0, min = 0] = v.split('.').map(Number);
     expect(maj > 20 || (maj === 20 && min >= 19), `node ${v}`).toBe(true);
+    if (NODE_MAJOR[release]) expect(maj).toBe(NODE_MAJOR[release]);
     expect(rootPackageVersion('nodejs')).toContain(v);
+  });
+
+  it('has the tools the integration tests run inside a box', async () => {
+    const r = await box.sh(`for t in ${TOOLS.join(' ')}; do command -v $t >/dev/null || echo "missing $t"; done; ls /usr/lib/*/security/pam_systemd.so >/dev/null || echo 'missing pam_systemd.so'`);
+    expect(r.stdout.trim(), r.stderr).toBe('');
   });
 
   it('shows the kernel\'s LSM list on the securityfs it mounts', async () => {

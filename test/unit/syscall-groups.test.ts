@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CATALOG, SYSCALL_GROUPS } from '../../src/core/catalog.js';
 import { inForce } from '../../src/core/setting.js';
-import { parseSyscallFilterListing, withSyscallGroups, type SyscallGroups } from '../../src/core/syscallGroups.js';
+import { onlyResolved, parseSyscallFilterListing, renderResolvableCheck, resolvedNames, withSyscallGroups, type SyscallGroups } from '../../src/core/syscallGroups.js';
 import type { EffectiveSettings, OptionSpec, Setting } from '../../src/core/types.js';
 import { tune } from '../../src/engine/tune.js';
 import { fakePorts, memoryDropIns } from '../fakes/ports.js';
@@ -201,4 +201,54 @@ describe('a tune reads the groups once through its port and judges the trials by
     expect(report.warnings.join(' ')).toMatch(/could not read systemd's system call groups/);
   });
   const rungs262 = () => scf(CATALOG).ladder;
+});
+
+describe('calls the running libseccomp cannot resolve (257: switch_endian in @cpu-emulation)', () => {
+  const G257 = parsed(257);
+  const deny = '~@clock @debug @module @mount @raw-io @reboot @swap @cpu-emulation @obsolete';
+  const denyRung = () => scf(CATALOG).ladder.find((r) => r.value === deny);
+  /** systemd's read-back, less the calls its libseccomp dropped when it parsed the filter. */
+  const dropping = (s: Setting, groups: SyscallGroups, dropped: string[]): EffectiveSettings => {
+    const rb = readBack(s.lines, groups)!;
+    return { SystemCallFilter: { allow: rb.allow, items: rb.items.filter((n) => !dropped.includes(n)) } };
+  };
+
+  it('the check unit names every member of the scored groups in one deny line, and only loads', () => {
+    const text = renderResolvableCheck(G257, '# MARK');
+    expect(text.split('\n')[0]).toBe('# MARK');
+    const line = text.split('\n').find((l) => l.startsWith('SystemCallFilter=~'))!;
+    const names = line.slice('SystemCallFilter=~'.length).split(' ');
+    expect(names).toContain('switch_endian');
+    expect(names).toContain('open_tree');
+    expect(names.every((n) => /^[a-z_][a-z0-9_]*$/.test(n))).toBe(true);
+    expect(text).toContain('ExecStart=/bin/true');
+  });
+
+  it('reads the resolved names from the read-back, errno suffixes off; anything else is unknown', () => {
+    expect(resolvedNames({ allow: false, items: ['vm86', 'ptrace:EPERM'] })).toEqual(new Set(['vm86', 'ptrace']));
+    for (const bad of [undefined, null, 'x', [], { allow: true, items: ['a'] }, { allow: false, items: [] }, { allow: false, items: 'a' }]) {
+      expect(resolvedNames(bad)).toBeUndefined();
+    }
+  });
+
+  it('without it a deny rung whose group lists an unresolvable call is never "in force"; with it, it is', () => {
+    const rung = denyRung();
+    expect(rung, 'the deny rung exists').toBeDefined();
+    const setting = rungSetting(deny);
+    const eff = dropping(setting, G257, ['switch_endian']);
+    expect(inForce(setting, eff, withSyscallGroups(CATALOG, G257))).toBe(false); // the 257 failure
+    const everything = readBack(['SystemCallFilter=~' + renderResolvableCheck(G257, '#').split('SystemCallFilter=~')[1]!.split('\n')[0]], G257)!;
+    const resolved = resolvedNames({ allow: false, items: everything.items.filter((n) => n !== 'switch_endian') });
+    const judged = withSyscallGroups(CATALOG, onlyResolved(G257, resolved));
+    expect(inForce(setting, eff, judged)).toBe(true);
+    // a call the filter really lacks still counts: ptrace missing means @debug is not denied
+    const leaky = dropping(setting, G257, ['switch_endian', 'ptrace']);
+    expect(inForce(setting, leaky, judged)).toBe(false);
+  });
+
+  it('keeps a group whole when none of it resolves, and the groups as they are when unknown', () => {
+    expect(onlyResolved({ a: ['x', 'y'], b: ['z'] }, new Set(['x']))).toEqual({ a: ['x'], b: ['z'] });
+    const g = { a: ['x'] };
+    expect(onlyResolved(g, undefined)).toBe(g);
+  });
 });
