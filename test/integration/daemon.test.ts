@@ -412,7 +412,7 @@ describe('the system bus restarting', () => {
     // back on the bus itself, and the race is systemd's to win — restarted by Restart=always.
     const log = await box.check(`journalctl -u autoharden.service -o cat --no-pager --since=@${since}`);
     if ((await daemon()).MainPID === pid) expect(log).toMatch(/reconnected to the system bus/);
-    else expect(log).toMatch(/SIGTERM: finishing the step under way[\s\S]*stopped \(exit 0\)/);
+    else expect(log).toMatch(/SIGTERM: stopping at the next safe point[\s\S]*stopped \(exit 0\)/);
     expect((await status()).filter((r) => r.enrolled).map((r) => [r.unit, r.state])).toEqual(before);
     // still guarding: a new failure is still noticed
     const n = (await journal('nginx.service')).length;
