@@ -508,11 +508,14 @@ export class Daemon implements Served {
    * kernel changed is owed one re-verification (run at a quiet moment by the queue). Runs in the
    * serial queue, so that it never reads a journal in the middle of a re-verification. */
   private async checkPlatforms(why: string): Promise<void> {
+    // the fingerprint is the host's (systemd, kernel, features, LSMs): read once, not per unit
+    let running: Promise<Fingerprint> | undefined;
     for (const a of this.active.values()) {
       if (a.e.state !== 'guarding') continue;
       const { unit } = a.e.spec;
       try {
-        const now = platformFingerprint(await a.ports.platform(unit));
+        running ??= a.ports.platform(unit).then(platformFingerprint);
+        const now = await running;
         const d = upgradeDecision(a.ports.journal.read(), now);
         if (d.kind === 'changed') {
           a.reverify = { from: d.from, to: now, changes: d.changes };
