@@ -114,5 +114,16 @@ export type FaultStep = (typeof FAULT_STEPS)[number];
 
 export type ProgressEvent =
   | { type: 'info'; message: string }
-  | { type: 'trial'; trial: number; settings: Setting[] }
-  | { type: 'verdict'; trial: number; settings: Setting[]; outcome: string; reason: string };
+  | ({ type: 'trial'; trial: number; settings: Setting[] } & ProgressCounts)
+  | ({ type: 'verdict'; trial: number; settings: Setting[]; outcome: string; reason: string } & ProgressCounts);
+
+/** How far a tune is, for progress lines ("trial 5/≈16, 7 restarts, ≈1 min left"). Optional: a
+ * tune that cannot estimate leaves them out. */
+export interface ProgressCounts {
+  /** restarts so far, reverts included */
+  restarts?: number;
+  /** the trials the search expects in all, this one included (an estimate, revised as verdicts come) */
+  estimatedTrials?: number;
+  /** since the tune began */
+  elapsedMs?: number;
+}
