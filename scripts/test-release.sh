@@ -28,16 +28,34 @@ STEPS=(
   # the daemon: its D-Bus API, and the sample and nginx enrolled and tuned at once
   "test/integration/daemon.test.ts|the D-Bus API|two real services enrolled at once"
 )
+# Steps run two at a time (RELEASE_JOBS), each in its own box: a box mostly waits on settle
+# periods and restarts. Each step's output is printed whole when it ends.
+jobs_max=${RELEASE_JOBS:-2}
+logs=$(mktemp -d /tmp/autoharden-release.XXXXXX)
+declare -A step_of=() log_of=() t0_of=()
+trap 'kill "${!step_of[@]}" 2>/dev/null || true; rm -rf "$logs"' EXIT
 failed=()
+finish_one() {
+  local pid rc=0
+  wait -n -p pid "${!step_of[@]}" || rc=$?
+  cat "${log_of[$pid]}" >&2
+  echo "== $release: ${step_of[$pid]}: $((SECONDS - ${t0_of[$pid]})) s, exit $rc" >&2
+  [ "$rc" = 0 ] || failed+=("${step_of[$pid]}")
+  unset "step_of[$pid]" "log_of[$pid]" "t0_of[$pid]"
+}
+i=0
 for step in "${STEPS[@]}"; do
   IFS='|' read -r -a parts <<< "$step"
   files=(); for f in ${parts[0]}; do [ -f "$f" ] && files+=("$f"); done
   [ ${#files[@]} -gt 0 ] || continue
   filter=(); pattern=$(IFS='|'; echo "${parts[*]:1}")
   [ -z "$pattern" ] || filter=(-t "$pattern")
-  t0=$SECONDS
-  echo "== $release: ${files[*]} ${pattern:+(-t \"$pattern\")}" >&2
-  npx vitest run --project integration "${files[@]}" "${filter[@]}" || failed+=("${files[*]}")
-  echo "== $release: $((SECONDS - t0)) s" >&2
+  while [ ${#step_of[@]} -ge "$jobs_max" ]; do finish_one; done
+  i=$((i + 1))
+  echo "== $release: starting ${files[*]} ${pattern:+(-t \"$pattern\")}" >&2
+  npx vitest run --project integration "${files[@]}" "${filter[@]}" >"$logs/$i.log" 2>&1 &
+  step_of[$!]="${files[*]}" log_of[$!]="$logs/$i.log" t0_of[$!]=$SECONDS
 done
+while [ ${#step_of[@]} -gt 0 ]; do finish_one; done
+rm -rf "$logs"
 [ ${#failed[@]} -eq 0 ] || { echo "test-release.sh: failed on $release: ${failed[*]}" >&2; exit 1; }
