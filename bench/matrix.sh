@@ -65,7 +65,7 @@ for rel in $RELEASES; do
     in_box systemctl start "$unit"
     systemd=$(in_box systemctl --version | sed -n '1s/^systemd \([0-9]*\) (\(.*\))$/\2/p')
     rc=0
-    T=1800 in_box node /run/autoharden-src/dist/cli/main.js tune "$unit" --probe "$(probe_of "$svc")" --settle "$SETTLE" --json \
+    T=1800 in_box node /run/autoharden-src/dist/cli/main.js tune "$unit" --probe "$(probe_of "$svc")" --settle "${SETTLE}ms" --json \
       > "$RESULTS/$cell.json" 2> "$RESULTS/$cell.err" || rc=$?
     ok=no; serves "$svc" && ok=yes
     printf 'release=%s\nsystemd=%s\nservice=%s\nexit=%s\nserves=%s\nseconds=%s\n' "$rel" "$systemd" "$svc" "$rc" "$ok" "$((SECONDS - t0))" > "$RESULTS/$cell.cell"

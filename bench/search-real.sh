@@ -29,7 +29,7 @@ for svc in $SERVICES; do
   for strategy in $STRATEGIES; do
     ah rollback "$unit" --all >/dev/null 2>&1 || true   # the same untuned start for each strategy
     echo "== $svc ($strategy)" >&2
-    if ah tune "$unit" --probe "$probe" --strategy "$strategy" --settle "$SETTLE" --json > "$OUT/$svc-$strategy.json" 2> "$OUT/$svc-$strategy.err"; then
+    if ah tune "$unit" --probe "$probe" --strategy "$strategy" --settle "${SETTLE}ms" --json > "$OUT/$svc-$strategy.json" 2> "$OUT/$svc-$strategy.err"; then
       p=$(probe_of "$svc"); ok=no
       case $p in
         exec:*) in_box sh -c "${p#exec:}" && ok=yes ;;

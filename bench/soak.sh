@@ -75,7 +75,7 @@ sleep 3 # let it settle after start
 IDLE=$(measure)
 log "idle: $IDLE"
 NR0=$(sh_in 'systemctl show -P NRestarts autoharden.service')
-sh_in "$CLI enroll $UNIT --probe $URL --settle $SETTLE" >/dev/null
+sh_in "$CLI enroll $UNIT --probe $URL --settle ${SETTLE}ms" >/dev/null
 wait_for "grep -q '\"kind\":\"trial-begin\"' /var/lib/autoharden/journal/$UNIT.jsonl" 60
 sleep 2
 TUNING=$(measure)

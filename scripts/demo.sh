@@ -15,9 +15,9 @@ in_box sh -c 'sed "s#@SRC@#/run/autoharden-src#" /run/autoharden-src/sample/auto
 for _ in $(seq 50); do in_box node -e 'fetch("http://127.0.0.1:81/").then(r=>process.exit(r.ok?0:1),()=>process.exit(1))' && break; sleep 0.1; done
 STRATEGY=${STRATEGY:-adaptive}
 echo "== autoharden tune autoharden-sample.service (the bundled sample)"
-ah tune autoharden-sample.service --probe http://127.0.0.1:81/ --strategy "$STRATEGY" --settle "${SETTLE:-1500}"
+ah tune autoharden-sample.service --probe http://127.0.0.1:81/ --strategy "$STRATEGY" --settle "${SETTLE:-1500}ms"
 echo; echo "== autoharden tune nginx.service (Debian's nginx-light)"
-ah tune nginx.service --probe http://127.0.0.1/ --strategy "$STRATEGY" --settle "${SETTLE:-1500}"
+ah tune nginx.service --probe http://127.0.0.1/ --strategy "$STRATEGY" --settle "${SETTLE:-1500}ms"
 echo; echo "== autoharden journal nginx.service"
 ah journal nginx.service | grep -v '^.\{22\}trial ' | tail -25
 echo; echo "== the drop-in autoharden wrote for nginx"

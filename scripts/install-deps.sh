@@ -7,9 +7,13 @@ cd "$(dirname "$0")/.."
 # PID 1, a system bus, ip, nsenter/unshare, pgrep). The safety tests also run sshd (with login
 # sessions registered by pam_systemd) and redis-cli / ssh as probes. The cost benchmark
 # (bench/cost.sh) loads redis with redis-benchmark (redis-tools) and nginx with wrk, and compiles
-# the cost sample (sample/autoharden-burner.c) with cc.
+# the cost sample (sample/autoharden-burner.c) with cc. The export tests read the exports with
+# ansible-playbook, ansible-lint and nix-instantiate (test/integration/export-tools.test.ts).
+# The HTML report is screenshot in headless chromium (test/integration/report-chromium.test.ts).
+# The Debian package is checked with lintian (test/integration/deb.test.ts).
 PKGS=(systemd dbus iproute2 util-linux procps nginx-light memcached redis-server redis-tools
-  openssh-server openssh-client libpam-systemd wrk gcc libc6-dev)
+  openssh-server openssh-client libpam-systemd wrk gcc libc6-dev ansible-core ansible-lint nix-bin
+  chromium lintian)
 die() { echo "install-deps.sh: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "install-deps.sh: run as root" >&2; exit 4; }
 command -v node >/dev/null && command -v npm >/dev/null || die "node and npm are required"
@@ -45,7 +49,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends --no-remove "${missing[@]}"
   restore_policy
 fi
-for b in /lib/systemd/systemd nginx memcached redis-server redis-cli redis-benchmark wrk cc /usr/sbin/sshd ssh ssh-keygen dbus-daemon ip nsenter unshare pgrep; do
+for b in /lib/systemd/systemd nginx memcached redis-server redis-cli redis-benchmark wrk cc /usr/sbin/sshd ssh ssh-keygen dbus-daemon ip nsenter unshare pgrep lintian dpkg-deb; do
   command -v "$b" >/dev/null || [ -x "$b" ] || die "missing $b after install"
 done
 

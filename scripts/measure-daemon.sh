@@ -77,7 +77,7 @@ idle
 echo
 echo "== tuning the sample (adaptive, settle 800 ms)"
 t0=$(date +%s)
-$AH enroll autoharden-sample.service --probe http://127.0.0.1:81/ --settle 800 --strategy adaptive --wait 2>/dev/null | head -3
+$AH enroll autoharden-sample.service --probe http://127.0.0.1:81/ --settle 800ms --strategy adaptive --wait 2>/dev/null | head -3
 echo "  took $(( $(date +%s) - t0 )) s"
 echo
 echo "== idle, guarding the tuned sample"

@@ -27,6 +27,8 @@ STEPS=(
   "test/integration/safety-reach.test.ts|tuned without a declaration"
   # the daemon: its D-Bus API, and the sample and nginx enrolled and tuned at once
   "test/integration/daemon.test.ts|the D-Bus API|two real services enrolled at once"
+  # the Debian package: built, lintian, then dpkg -i / enroll nginx / dpkg -r / dpkg -P in a box
+  "test/integration/deb.test.ts"
 )
 # Steps run two at a time (RELEASE_JOBS), each in its own box: a box mostly waits on settle
 # periods and restarts. Each step's output is printed whole when it ends.

@@ -3,6 +3,7 @@
 // (appFor) and only parses flags into requests and formats what comes back.
 import type { EnrollSpec } from './enroll.js';
 import type { ExportRequest } from './export.js';
+import type { GuardPauseRequest, PauseResult } from './guardPause.js';
 import type { JournalRequest } from './journal.js';
 import type { RollbackRequest, RollbackResult } from './rollback.js';
 import type { ScoreRequest, ScoreResult } from './score.js';
@@ -29,5 +30,6 @@ export interface App {
   export(req: ExportRequest): Promise<string>;
   unenroll(req: UnenrollRequest): Promise<UnenrollResult>;
   score(req: ScoreRequest): Promise<ScoreResult>;
+  guardPause(req: GuardPauseRequest): Promise<PauseResult>;
   close(): void;
 }

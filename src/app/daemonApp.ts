@@ -7,6 +7,7 @@ import type { JournalRecord } from '../core/journal.js';
 import type { App, Stop } from './app.js';
 import type { EnrollSpec } from './enroll.js';
 import type { ExportRequest } from './export.js';
+import type { GuardPauseRequest, PauseResult } from './guardPause.js';
 import type { JournalRequest } from './journal.js';
 import { USE_CASES, type RemoteName } from './load.js';
 import type { LocalApp } from './local.js';
@@ -68,6 +69,9 @@ export class DaemonApp implements App {
   }
   unenroll(req: UnenrollRequest): Promise<UnenrollResult> {
     return this.call('unenroll', req);
+  }
+  guardPause(req: GuardPauseRequest): Promise<PauseResult> {
+    return this.call('guardPause', req);
   }
 
   /** Follows a unit until its tuning is over (guarding or failed), saying progress to `log`.

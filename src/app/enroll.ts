@@ -38,7 +38,7 @@ export const ENROLL: RemoteUseCase<'enroll', EnrollSpec, string, [spec: string]>
     doc: 'Queue a running service for tuning, then guarding. The spec is validated before anything is queued (Error.Usage). With "retune": true an enrolled unit is tuned again with the options it was enrolled with (a unit not enrolled is enrolled).',
     in: [{
       name: 'spec', type: 's',
-      doc: 'JSON {"unit":"nginx.service","probes":["http://127.0.0.1/"],"settleMs":2000,"strategy":"one-at-a-time|adaptive","persist":true,"allowNet":[],"localOnly":false,"confineSessions":false,"workload":"exec:COMMAND","budget":0.05,"retune":false}; only unit is required',
+      doc: 'JSON {"unit":"nginx.service","probes":["http://127.0.0.1/"],"settleMs":2000,"strategy":"one-at-a-time|adaptive","persist":true,"allowNet":[],"localOnly":false,"confineSessions":false,"workload":"exec:COMMAND","budget":0.05,"maxRestarts":20,"maxTimeMs":600000,"retune":false}; only unit is required',
     }],
     out: [{ name: 'unit', type: 's', doc: 'the unit name as enrolled (nginx → nginx.service)' }],
     toWire: (spec) => [wireSpec(spec)],

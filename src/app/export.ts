@@ -1,32 +1,38 @@
-// export: the accepted set as a drop-in, JSON or Ansible tasks.
+// export: the accepted set as a drop-in, JSON, an Ansible playbook or a NixOS module, each line
+// with why it is there and a header saying what produced it, on what, when and where.
+import { hostname, release } from 'node:os';
 import { z } from 'zod';
-import { renderExport } from '../core/exportFormats.js';
+import { autohardenVersion } from '../adapters/version.js';
+import { EXPORT_FORMATS, checkFormat, renderExport, type ExportFormat } from '../core/exportFormats.js';
+import type { JournalRecord } from '../core/journal.js';
 import { parseUnitName } from '../core/unitName.js';
 import { UNIT_ARG, schemaParser, type RemoteUseCase } from './useCase.js';
 
-export const EXPORT_FORMATS = ['dropin', 'json', 'ansible'] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+export { EXPORT_FORMATS, type ExportFormat };
 
-// The format first: an unknown one is refused (by renderExport's own message) before the unit.
+// The format first: an unknown one is refused (with the list) before the unit.
 const schema = z.object({
-  format: z.string().transform((f) => {
-    renderExport('x.service', [], f);
-    return f as ExportFormat;
-  }),
+  format: z.string().transform((f): ExportFormat => checkFormat(f)),
   unit: z.string().transform((u) => parseUnitName(u)),
 });
 export type ExportRequest = z.output<typeof schema>;
+
+/** The export of a unit whose journal holds `records`, as the daemon and this process both run it:
+ * stamped with this autoharden's version, this host's name and kernel, and now. */
+export function exportText(req: ExportRequest, records: readonly JournalRecord[], date = new Date()): string {
+  return renderExport(req.unit, records, req.format, { version: autohardenVersion(), host: hostname(), date, kernelRelease: release() });
+}
 
 export const EXPORT: RemoteUseCase<'export', ExportRequest, string, [unit: string, format: string]> = {
   name: 'export',
   parse: schemaParser(schema),
   dbus: {
     member: 'Export',
-    doc: 'The accepted set, to commit and ship.',
-    in: [UNIT_ARG, { name: 'format', type: 's', doc: '"dropin", "json" or "ansible"' }],
-    out: [{ name: 'text', type: 's', doc: 'a drop-in file, a JSON array of settings, or Ansible tasks' }],
+    doc: 'The accepted set, to commit and ship: each line with why it is there, a header with versions, date and host.',
+    in: [UNIT_ARG, { name: 'format', type: 's', doc: '"dropin", "json", "ansible" or "nixos"' }],
+    out: [{ name: 'text', type: 's', doc: 'a drop-in file, a JSON array of settings, an Ansible playbook, or a NixOS module' }],
     toWire: (r) => [r.unit, r.format],
-    fromWire: (unit, format) => ({ format, unit }),
+    fromWire: (unit, format) => ({ format: format as ExportFormat, unit }),
     encode: (s) => s,
     decode: (s) => s,
   },

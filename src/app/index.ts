@@ -36,7 +36,7 @@ export async function request<K extends UseCaseName>(name: K, input: unknown): P
 }
 
 /** Runs the daemon in this process until it stops; its exit status. */
-export async function runDaemon(o: { stateDir: string }): Promise<number> {
+export async function runDaemon(o: { stateDir: string; logFormat?: 'text' | 'json' }): Promise<number> {
   const { runDaemon } = await import('../daemon/main.js');
   return runDaemon(o);
 }

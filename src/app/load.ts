@@ -8,6 +8,7 @@ export const USE_CASES = {
   export: async () => (await import('./export.js')).EXPORT,
   unenroll: async () => (await import('./unenroll.js')).UNENROLL,
   score: async () => (await import('./score.js')).SCORE,
+  guardPause: async () => (await import('./guardPause.js')).GUARD_PAUSE,
 };
 
 export type UseCaseName = keyof typeof USE_CASES;

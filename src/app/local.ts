@@ -8,11 +8,13 @@ import type { ProgressEvent } from '../engine/ports.js';
 import type { App, Stop } from './app.js';
 import type { EnrollSpec } from './enroll.js';
 import type { ExportRequest } from './export.js';
+import type { GuardPauseRequest, PauseResult } from './guardPause.js';
 import type { JournalRequest } from './journal.js';
 import { rollbackWhat, type RollbackRequest, type RollbackResult } from './rollback.js';
 import type { ScoreRequest, ScoreResult } from './score.js';
 import type { StatusRequest, StatusRow } from './status.js';
 import type { TuneReport, TuneRequest } from './tune.js';
+import { limitsFrom } from '../core/tuneLimits.js';
 import type { UnenrollRequest, UnenrollResult } from './unenroll.js';
 
 export function requireRoot(): void {
@@ -54,6 +56,7 @@ export class LocalApp implements App {
           const o = { unit, probes, settleMs, strategy: req.strategy, persist: req.persist, declarations, signal: stop.signal };
           return await tune(ports, {
             ...o, measureRestarts: req.measureRestarts, ...(req.workload ? { workload: req.workload } : {}), ...(req.budget !== undefined ? { budget: req.budget } : {}),
+            ...limitsFrom(req),
           }, CATALOG);
         } catch (e) {
           const sig = stop.received();
@@ -102,8 +105,8 @@ export class LocalApp implements App {
   }
 
   async export(req: ExportRequest): Promise<string> {
-    const [{ acceptedSet }, { renderExport }] = await Promise.all([import('../core/journal.js'), import('../core/exportFormats.js')]);
-    return renderExport(req.unit, acceptedSet((await this.requireJournal(req.unit)).read()), req.format);
+    const { exportText } = await import('./export.js');
+    return exportText(req, (await this.requireJournal(req.unit)).read());
   }
 
   async rollback(req: RollbackRequest): Promise<RollbackResult> {
@@ -159,6 +162,20 @@ export class LocalApp implements App {
       systemd.close();
     }
     return { unit, exposure: await exposure(unit) };
+  }
+
+  /** On the state directory, under the unit's lock: the daemon reads the pause when it starts. */
+  async guardPause(req: GuardPauseRequest): Promise<PauseResult> {
+    requireRoot();
+    const [{ enrollmentStore, journalFor }, { decidePause }] = await Promise.all([import('../compose/state.js'), import('./guardPause.js')]);
+    return this.withUnit(req.unit, async () => {
+      const j = journalFor(this.stateDir, req.unit);
+      const journaled = j.exists();
+      const state = enrollmentStore(this.stateDir).read(req.unit)?.state;
+      const { record, result } = decidePause(req, { records: journaled ? j.read() : [], journaled, ...(state ? { state } : {}) }, Date.now());
+      if (record) j.append(record);
+      return result;
+    });
   }
 
   private async requireJournal(unit: string) {

@@ -4,6 +4,7 @@
 // implements it (the compiler asks for it through `Served`).
 import { ENROLL } from './enroll.js';
 import { EXPORT } from './export.js';
+import { GUARD_PAUSE } from './guardPause.js';
 import { JOURNAL } from './journal.js';
 import { ROLLBACK } from './rollback.js';
 import { SCORE } from './score.js';
@@ -12,7 +13,7 @@ import { TUNE } from './tune.js';
 import { UNENROLL } from './unenroll.js';
 import type { ResponseOf, WireOf } from './useCase.js';
 
-export const REMOTE = [ENROLL, STATUS, JOURNAL, ROLLBACK, UNENROLL, EXPORT] as const;
+export const REMOTE = [ENROLL, STATUS, JOURNAL, ROLLBACK, UNENROLL, EXPORT, GUARD_PAUSE] as const;
 export const LOCAL_ONLY = [TUNE, SCORE] as const;
 
 type Remote = (typeof REMOTE)[number];

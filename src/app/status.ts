@@ -17,7 +17,7 @@ export const STATUS: RemoteUseCase<'status', StatusRequest, StatusRow[], [unit: 
     member: 'Status',
     doc: 'State of one unit, or of every unit the daemon knows: queued, tuning, guarding or failed (tuned/interrupted for units only `tune` touched).',
     in: [{ ...UNIT_ARG, doc: 'a unit, or "" for all' }],
-    out: [{ name: 'status', type: 's', doc: 'JSON array of {unit, state, enrolled, exposureBefore, exposureAfter, trials, currentTrial, accepted, error?, report?, verifiedOn?, reverify?}; verifiedOn: the platform its accepted set was last verified on; reverify: after a systemd or kernel upgrade, pending or done' }],
+    out: [{ name: 'status', type: 's', doc: 'JSON array of {unit, state, enrolled, exposureBefore, exposureAfter, trials, currentTrial, accepted, error?, report?, verifiedOn?, reverify?}; verifiedOn: the platform its accepted set was last verified on; reverify: after a systemd or kernel upgrade, pending or done; pausedUntil: while the admin paused its guard (guard pause), when the pause ends' }],
     toWire: (r) => [r.unit ?? ''],
     fromWire: (unit) => ({ unit }),
     encode: json.encode,

@@ -7,6 +7,7 @@ import { parseBudget, parseWorkloadSpec } from '../core/cost.js';
 import { ERR } from '../core/errors.js';
 import { DEFAULT_SETTLE_MS, SETTLE_MAX_MS, SETTLE_MIN_MS } from '../core/limits.js';
 import { parseProbeSpec } from '../core/probeSpec.js';
+import { LIMIT_BOUNDS } from '../core/tuneLimits.js';
 import { parseUnitName } from '../core/unitName.js';
 import type { TuneReport } from '../engine/tune.js';
 import { schemaParser, type UseCase } from './useCase.js';
@@ -28,6 +29,9 @@ const schema = z
     strategy: z.enum(['one-at-a-time', 'adaptive']).default('adaptive'),
     persist: z.boolean().default(true),
     measureRestarts: z.number().int().min(2).max(1000).default(40),
+    /** --max-restarts, --max-time (ms): stop early at a safe point with what is verified. */
+    maxRestarts: z.number().int().min(LIMIT_BOUNDS.restarts.min).max(LIMIT_BOUNDS.restarts.max).optional(),
+    maxTimeMs: z.number().int().min(LIMIT_BOUNDS.timeMs.min).max(LIMIT_BOUNDS.timeMs.max).optional(),
   })
   .transform((r) => {
     if (r.budget !== undefined && !r.workload) throw new ERR.BudgetNeedsWorkload();

@@ -1,6 +1,6 @@
-// What every command shares: the progress log on stderr, option parsers, printing, and the App
-// a command runs on. Kept light: `autoharden status` loads little more than this, so the
-// engine, the adapters and the logger are loaded only by the commands that use them.
+// What every command shares: the progress log on stderr (text, or JSON with --log-format json),
+// option parsers, printing, and the App a command runs on. Kept light: `autoharden status` loads
+// little more than this, so the engine, the adapters and pino are loaded only by those that use them.
 import { DEFAULT_SETTLE_MS, SETTLE_MAX_MS, SETTLE_MIN_MS } from '../core/limits.js';
 import { type Command, Option } from 'commander';
 import { closeSync, writeSync } from 'node:fs';
@@ -9,7 +9,11 @@ import type { Logger } from 'pino';
 import { appFor, type App } from '../app/index.js';
 import { AutohardenError } from '../core/errors.js';
 import { refuseControl } from '../core/text.js';
+import { formatTimespan, timespanOption } from '../core/timespan.js';
+import { LIMIT_BOUNDS } from '../core/tuneLimits.js';
 import type { ProgressEvent } from '../engine/ports.js';
+import { printable } from './format.js';
+import { LOG_FORMATS, progressFields, progressText, type LogFormat } from './progress.js';
 
 /** As compose/state.ts has it (not imported from there: that would load the state adapters). */
 export const DEFAULT_STATE_DIR = '/var/lib/autoharden';
@@ -26,34 +30,45 @@ export function writeStderr(s: string): void {
   }
 }
 
-let logger: Logger | undefined;
-/** The progress log on stderr: pino JSON, pretty at a terminal. Created on first use. */
-function getLog(): Logger {
-  if (!logger) {
+let logFormat: LogFormat = 'text';
+let jsonLog: Logger | undefined;
+
+/** --log-format: text (the default, for people, terminal or not) or json (one pino object a line,
+ * for machines). Set before the command runs (program.ts's preAction hook). */
+export function setLogFormat(f: LogFormat): void {
+  logFormat = f;
+}
+
+/** The JSON log, created on first use: pino is loaded only by commands that log as JSON. */
+function getJsonLog(): Logger {
+  if (!jsonLog) {
     const require = createRequire(import.meta.url);
     const { pino } = require('pino') as typeof import('pino');
-    if (process.stderr.isTTY) {
-      const { prettyFactory } = require('pino-pretty') as typeof import('pino-pretty');
-      const pretty = prettyFactory({ ignore: 'pid,hostname' });
-      logger = pino({ base: undefined }, { write: (line: string) => writeStderr(pretty(line)) });
-    } else {
-      logger = pino({ base: undefined }, { write: writeStderr });
-    }
+    jsonLog = pino({ base: undefined }, { write: writeStderr });
   }
-  return logger;
+  return jsonLog;
+}
+
+type Level = 'info' | 'warn' | 'error';
+function say(level: Level, msg: string, fields: Record<string, unknown> = {}): void {
+  if (logFormat === 'json') getJsonLog()[level](fields, msg);
+  else writeStderr(`${level === 'info' ? '' : `${level === 'warn' ? 'warning' : 'error'}: `}${printable(msg)}\n`);
 }
 
 export const log = {
-  info: (msg: string) => getLog().info(msg),
-  warn: (msg: string) => getLog().warn(msg),
-  error: (msg: string) => getLog().error(msg),
+  info: (msg: string) => say('info', msg),
+  warn: (msg: string) => say('warn', msg),
+  error: (msg: string) => say('error', msg),
 };
 
+/** Progress of a tune, rollback or re-verify on stderr (cli/progress.ts writes the lines). */
 export function progress(e: ProgressEvent): void {
-  if (e.type === 'info') log.info(e.message);
-  else if (e.type === 'trial') log.info(`trial #${e.trial}: ${e.settings.map((s) => `${s.option}=${s.value}`).join(' ')}`);
-  else log.info(`trial #${e.trial}: ${e.outcome}: ${e.reason}`);
+  say('info', progressText(e), progressFields(e));
 }
+
+/** --log-format, for every command that logs progress. */
+export const logFormatOpt = (what = 'progress on stderr: text for people, json (one object a line) for machines') =>
+  new Option('--log-format <format>', what).choices(LOG_FORMATS).default('text');
 
 let hungUp = false;
 
@@ -111,7 +126,7 @@ export function int(name: string, min: number, max: number) {
 export function addTuneOptions(cmd: Command): Command {
   return cmd
     .option('--probe <spec>', 'health probe: http(s)://HOST:PORT/PATH, tcp://HOST:PORT or exec:COMMAND (repeatable)', collect, [])
-    .option('--settle <ms>', 'how long the unit must stay up after each restart', int('--settle', SETTLE_MIN_MS, SETTLE_MAX_MS), DEFAULT_SETTLE_MS)
+    .addOption(settleOpt('how long the unit must stay up after each restart'))
     .addOption(new Option('--strategy <name>', 'search strategy').choices(['one-at-a-time', 'adaptive']).default('adaptive'))
     .option('--no-persist', 'keep the accepted set under /run (gone after reboot) instead of /etc')
     .option('--allow-net <cidr...>', 'peers that may reach the service or that it reaches, besides loopback: allows IPAddressDeny with these allowed')
@@ -119,8 +134,17 @@ export function addTuneOptions(cmd: Command): Command {
     .option('--confine-sessions', 'also apply settings that confine the login sessions the service spawns (sshd, cron)')
     .option('--workload <spec>', 'measure what seccomp filters cost: exec:COMMAND (its wall time), higher:/REGEX/:COMMAND or lower:/REGEX/:COMMAND', workloadText)
     .option('--budget <pct>', 'the slowdown the workload may show, e.g. 5% (default 5%)')
-    .option('--json', 'print one JSON document');
+    .option('--max-restarts <n>', 'stop early, with what was verified, rather than restart the unit more often than this in all', int('--max-restarts', LIMIT_BOUNDS.restarts.min, LIMIT_BOUNDS.restarts.max))
+    .option('--max-time <time>', 'stop early, with what was verified, rather than tune longer than this, e.g. 10min', timespanOption('--max-time', LIMIT_BOUNDS.timeMs.min, LIMIT_BOUNDS.timeMs.max))
+    .option('--json', 'print one JSON document')
+    .addOption(logFormatOpt());
 }
+
+/** --settle: a systemd time span ("2s", "500ms"); a bare number is refused (core/timespan.ts). */
+export const settleOpt = (what: string) =>
+  new Option('--settle <time>', `${what}, e.g. 500ms, 2s`)
+    .argParser(timespanOption('--settle', SETTLE_MIN_MS, SETTLE_MAX_MS))
+    .default(DEFAULT_SETTLE_MS, formatTimespan(DEFAULT_SETTLE_MS));
 
 /** --workload: its text is journaled and run by a shell; control characters and line breaks are
  * refused before it is parsed. */

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { AutohardenError, ERR } from '../core/errors.js';
 import { request, requireDaemonApp, runDaemon } from '../app/index.js';
-import { DEFAULT_STATE_DIR, addTuneOptions, log, print, progress, stateDirOpt, withApp } from './common.js';
+import { DEFAULT_STATE_DIR, addTuneOptions, log, logFormatOpt, print, progress, stateDirOpt, withApp } from './common.js';
 import { formatStatus, formatTuneReport } from './format.js';
 
 export function registerDaemonCommands(program: Command): void {
@@ -24,6 +24,8 @@ export function registerDaemonCommands(program: Command): void {
         allowNet: opts.allowNet ?? [], localOnly: Boolean(opts.localOnly), confineSessions: Boolean(opts.confineSessions),
         ...(opts.workload !== undefined ? { workload: opts.workload } : {}),
         ...(opts.budget !== undefined ? { budget: parseBudget(opts.budget) } : {}),
+        ...(opts.maxRestarts !== undefined ? { maxRestarts: opts.maxRestarts } : {}),
+        ...(opts.maxTime !== undefined ? { maxTimeMs: opts.maxTime } : {}),
         ...(opts.guard !== undefined ? { guard: opts.guard } : {}),
         ...(opts.guardFloor !== undefined ? { guardFloor: opts.guardFloor } : {}),
         ...(opts.retune ? { retune: true } : {}),
@@ -52,6 +54,7 @@ export function registerDaemonCommands(program: Command): void {
     .option('--keep', 'keep the accepted drop-in (persisted under /etc unless enrolled with --no-persist)')
     .option('--remove', 'roll back every accepted option and restart the unit')
     .option('--json', 'print one JSON document')
+    .addOption(logFormatOpt())
     .addOption(stateDirOpt())
     .action(async (unitArg: string, opts) => {
       const req = await request('unenroll', { unit: unitArg, mode: opts.remove ? 'remove' : 'keep' });
@@ -67,8 +70,9 @@ export function registerDaemonCommands(program: Command): void {
     .command('daemon')
     .description('run the daemon: own org.autoharden1 on the system bus, tune enrolled units, guard them (run by autoharden.service)')
     .addOption(stateDirOpt())
+    .addOption(logFormatOpt('its log on stdout: text for people, json (one object a line) for machines; journald priorities either way'))
     .action(async (opts) => {
-      const code = await runDaemon({ stateDir: opts.stateDir });
+      const code = await runDaemon({ stateDir: opts.stateDir, logFormat: opts.logFormat });
       process.exit(code);
     });
 }

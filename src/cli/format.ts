@@ -1,16 +1,18 @@
 // Human-readable renderings for the CLI. Machines get --json.
+import { constants as osConstants } from 'node:os';
+import { ERROR_CODES, ERROR_TABLE } from '../core/errors.js';
 import type { JournalRecord } from '../core/journal.js';
 import { exposureLabel } from '../core/score.js';
 import type { Setting } from '../core/types.js';
 import type { TuneReport } from '../app/views.js';
+import { printable } from '../core/text.js';
 
 export { formatStatus } from '../app/views.js';
 
 const sv = (s: readonly Setting[]) => s.map((x) => `${x.option}=${x.value}`).join(' ');
 const time = (t: string) => t.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 /** Text a service wrote, made safe for a terminal: no escape sequences, no line breaks. */
-// eslint-disable-next-line no-control-regex
-export const printable = (s: string) => s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+export { printable } from '../core/text.js';
 
 /** "systemd 257, kernel 6.12, +BPF_FRAMEWORK +SECCOMP, LSM landlock,bpf" (journal fields are
  * validated names: nothing to escape). */
@@ -48,28 +50,57 @@ export function formatRecord(r: JournalRecord): string {
       return `${head}${r.phase.padEnd(9)} ${r.state === 'begin' ? 'begins' : 'ends'}${r.detail ? ` — ${printable(r.detail)}` : ''}`;
     case 'reverify':
       return `${head}reverify  ${r.outcome}${r.changes.length ? ` after ${printable(r.changes.join(', '))}` : ''}${r.options.length ? `; rolled back ${r.options.join(' ')}` : ''} — ${printable(r.reason)}`;
+    case 'guard':
+      return `${head}guard     ${r.action === 'pause' ? `paused until ${r.until ? printable(time(r.until)) : '?'} by user` : r.by === 'expiry' ? `resumed: the pause${r.until ? ` until ${printable(time(r.until))}` : ''} ended` : 'resumed by user'}`;
     case 'tune-end':
-      return `${head}tune      done: exposure ${r.exposureBefore ?? '?'} → ${r.exposureAfter ?? '?'}, ${r.trials} trials, ${r.restarts} restarts, ${(r.durationMs / 1000).toFixed(1)} s`;
+      return `${head}tune      done: exposure ${r.exposureBefore ?? '?'} → ${r.exposureAfter ?? '?'}, ${r.trials} trials, ${r.restarts} restarts, ${(r.durationMs / 1000).toFixed(1)} s${r.complete === false ? `; stopped early: ${r.stoppedBy ?? 'a limit reached'}; what was kept is verified` : ''}`;
   }
+}
+
+/** The accepted settings that reach the unit's login sessions, said once. */
+function sessionsLine(r: TuneReport): string[] {
+  const confining = r.accepted.filter((a) => a.confinesSessions).map((a) => a.option);
+  if (!confining.length) return [];
+  return [`  These also confine the login sessions ${r.unit} spawns (users who log in through it get the same sandbox): ${confining.join(' ')}`];
 }
 
 export function formatTuneReport(r: TuneReport): string {
   const lines = [
     `${r.unit}: exposure ${r.exposureBefore.toFixed(1)} ${exposureLabel(r.exposureBefore)} → ${r.exposureAfter.toFixed(1)} ${exposureLabel(r.exposureAfter)}`,
     `${r.trials} trials, ${r.restarts} restarts, ${(r.durationMs / 1000).toFixed(1)} s`,
+    ...(r.complete === false ? [`stopped early: ${r.stoppedBy ?? 'a limit reached'}; what was kept is verified`] : []),
     '',
     `accepted (${r.accepted.length}):`,
-    ...r.accepted.map((a) => `  + ${a.option}=${a.value}${a.safety && a.safety !== 'verifiable' ? `  [${a.safety}]` : ''}`),
+    // the safety class is the catalog's word on the option (kept in --json); the notes say what it
+    // means for this unit, and only where it applies
+    ...r.accepted.flatMap((a) => [`  + ${printable(`${a.option}=${a.value}`)}`, ...(a.note ? [`      ${printable(a.note)}`] : [])]),
+    ...sessionsLine(r),
     `rejected (${r.rejected.length}):`,
-    ...r.rejected.map((a) => `  - ${a.option}=${a.value}: ${a.reason}`),
+    ...r.rejected.map((a) => `  - ${printable(`${a.option}=${a.value}: ${a.reason}`)}`),
     `skipped (${r.skipped.length}):`,
-    ...r.skipped.map((a) => `  · ${a.option}${a.value ? `=${a.value}` : ''}: ${a.reason}`),
+    ...r.skipped.map((a) => `  · ${printable(`${a.option}${a.value ? `=${a.value}` : ''}: ${a.reason}`)}`),
   ];
   if (r.unscored?.length) {
     const items = r.unscored.map((u) => `${u.option}=${u.value}${u.scoredAs ? ` (scored as ${u.scoredAs})` : ''}`);
     lines.push('', `In force, not counted by systemd-analyze: ${items.join(' ')}`);
   }
-  if (r.warnings.length) lines.unshift(...r.warnings.map((w) => `WARNING: ${w}`), '');
+  if (r.warnings.length) lines.unshift(...r.warnings.map((w) => `WARNING: ${printable(w)}`), '');
   if (r.persistedTo) lines.push('', `written to ${r.persistedTo}`);
   return lines.join('\n');
+}
+
+/** The exit codes as [status, meaning] rows, from core/errors.ts's table: a code added there is
+ * listed in --help (and the man page) without anyone remembering to. */
+export function exitCodeRows(): Array<readonly [string, string]> {
+  const byExit = new Map<number, string[]>([[0, ['ok']]]);
+  for (const c of ERROR_CODES) byExit.set(ERROR_TABLE[c].exit, [...(byExit.get(ERROR_TABLE[c].exit) ?? []), ERROR_TABLE[c].doc]);
+  const rows = [...byExit].sort(([a], [b]) => a - b).map(([n, docs]) => [String(n), docs.join('; ')] as const);
+  const signals = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => 128 + osConstants.signals[s]);
+  return [...rows, [signals.join(', '), 'stopped by SIGINT, SIGTERM or SIGHUP (a tune reverts its unfinished trial first)']];
+}
+
+export function exitCodesText(): string {
+  const rows = exitCodeRows();
+  const width = Math.max(...rows.map(([n]) => n.length));
+  return ['Exit codes:', ...rows.map(([n, doc]) => `  ${n.padEnd(width)}  ${doc}`)].join('\n');
 }

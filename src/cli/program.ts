@@ -7,10 +7,14 @@
 import { Command, Option } from 'commander';
 import { ERR } from '../core/errors.js';
 import { localApp, request } from '../app/index.js';
-import { DEFAULT_SETTLE_MS, SETTLE_MAX_MS, SETTLE_MIN_MS } from '../core/limits.js';
-import { DEFAULT_STATE_DIR, abortOnSignals, addTuneOptions, int, print, progress, stateDirOpt, withApp } from './common.js';
+import { autohardenVersion } from '../adapters/version.js';
+import { DEFAULT_STATE_DIR, abortOnSignals, addTuneOptions, int, logFormatOpt, print, progress, setLogFormat, settleOpt, stateDirOpt, withApp } from './common.js';
 import { registerDaemonCommands } from './daemonCommands.js';
-import { formatRecord, formatStatus, formatTuneReport } from './format.js';
+import { registerPlanCommands } from './planCommands.js';
+import { registerReportCommands } from './reportCommands.js';
+import { registerGuardCommands } from './guardCommands.js';
+import { exitCodesText, formatRecord, formatStatus, formatTuneReport } from './format.js';
+import type { LogFormat } from './progress.js';
 
 /** The whole command line. Built by a function so that the man page and the shell completion are
  * generated from the same definitions (scripts/), without running a command. */
@@ -19,10 +23,13 @@ export function buildProgram(): Command {
     .description('Hardens systemd services by experiment: tries sandbox options, keeps what does not break the service.')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
-    .addHelpText('after', `
-  Exit codes: 0 ok; 1 the operation failed; 2 usage error; 4 not root; 6 unit unknown, not running or
-  never tuned; 75 the unit is locked by another autoharden; 78 bad configuration; 130, 143, 129: tune
-  stopped by SIGINT, SIGTERM or SIGHUP (its unfinished trial reverted first).`);
+    .version(autohardenVersion(), '-V, --version')
+    .addHelpText('after', `\n${exitCodesText()}`)
+    // --log-format of the command about to run, before it can log anything
+    .hook('preAction', (_program, cmd) => {
+      const f = cmd.opts().logFormat as LogFormat | undefined;
+      if (f) setLogFormat(f);
+    });
 
   addTuneOptions(
     program
@@ -37,6 +44,7 @@ export function buildProgram(): Command {
         unit: unitArg, workload: opts.workload, budget: opts.budget, probes: opts.probe, allowNet: opts.allowNet,
         localOnly: Boolean(opts.localOnly), confineSessions: Boolean(opts.confineSessions),
         settleMs: opts.settle, strategy: opts.strategy, persist: opts.persist, measureRestarts: opts.measureRestarts,
+        maxRestarts: opts.maxRestarts, maxTimeMs: opts.maxTime,
       });
       const report = await localApp(opts.stateDir, progress).tune(req, abortOnSignals);
       print(opts.json, report, formatTuneReport(report));
@@ -60,8 +68,9 @@ export function buildProgram(): Command {
     .argument('<unit>')
     .option('--all', 'remove every option autoharden added')
     .option('--option <name>', 'remove one option, e.g. ProtectSystem')
-    .option('--settle <ms>', 'how long the unit must stay up after the restart', int('--settle', SETTLE_MIN_MS, SETTLE_MAX_MS), DEFAULT_SETTLE_MS)
+    .addOption(settleOpt('how long the unit must stay up after the restart'))
     .option('--json', 'print one JSON document')
+    .addOption(logFormatOpt())
     .addOption(stateDirOpt())
     .action(async (unitArg: string, opts) => {
       const req = await request('rollback', { unit: unitArg, option: opts.option, all: Boolean(opts.all), settleMs: opts.settle });
@@ -96,9 +105,9 @@ export function buildProgram(): Command {
 
   program
     .command('export')
-    .description('print the accepted set as a drop-in or JSON, to commit and ship')
+    .description('print the accepted set as a drop-in, JSON, an Ansible playbook or a NixOS module, each line with why it is there')
     .argument('<unit>')
-    .addOption(new Option('--format <fmt>', 'output format').choices(['dropin', 'json', 'ansible']).default('dropin'))
+    .addOption(new Option('--format <fmt>', 'output format').choices(['dropin', 'json', 'ansible', 'nixos']).default('dropin'))
     .addOption(stateDirOpt())
     .action(async (unitArg: string, opts) => {
       const req = await request('export', { unit: unitArg, format: opts.format });
@@ -106,6 +115,9 @@ export function buildProgram(): Command {
     });
 
   registerDaemonCommands(program);
+  registerReportCommands(program);
+  registerGuardCommands(program);
+  registerPlanCommands(program);
   return program;
 }
 

@@ -5,6 +5,7 @@
 // Pure; the parser never throws: anything unreadable gives undefined and the caller keeps the
 // catalog's v252 weights (the tested fallback).
 import type { OptionSpec, Setting } from './types.js';
+import { parseJsonText } from './text.js';
 
 export interface AnalyzeRow {
   /** json_field, e.g. "SystemCallFilter_mount" (252 prints one with a stray ")"). */
@@ -43,13 +44,7 @@ function row(r: unknown): AnalyzeRow | undefined {
  * garbled, or a check appears twice. Rows of checks autoharden does not know are kept: the
  * catalog mapping ignores them. */
 export function parseAnalyzeRows(text: unknown): AnalyzeRows | undefined {
-  if (typeof text !== 'string' || text.length > MAX_TEXT) return undefined;
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
+  const json = parseJsonText(text, MAX_TEXT);
   if (!Array.isArray(json) || json.length === 0 || json.length > MAX_ROWS) return undefined;
   const rows: AnalyzeRow[] = [];
   const seen = new Set<string>();

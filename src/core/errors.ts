@@ -10,7 +10,8 @@ export type ErrorCode =
   | 'UnitUnknown' // unknown, not running, or not enrolled
   | 'Failed' // the operation failed
   | 'Config' // bad configuration file
-  | 'Locked'; // another writer holds the unit
+  | 'Locked' // another writer holds the unit
+  | 'ThresholdExceeded'; // scan --threshold: a unit's exposure is above it
 
 /** Per code: the CLI's exit status. The D-Bus error name is DBUS_ERROR_PREFIX + the code. */
 export const ERROR_TABLE: Readonly<Record<ErrorCode, { exit: number; doc: string }>> = {
@@ -20,6 +21,7 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, { exit: number; doc: string
   Failed: { exit: 1, doc: 'the operation failed' },
   Config: { exit: 78, doc: 'bad configuration' },
   Locked: { exit: 75, doc: 'the unit is locked by another autoharden' }, // EX_TEMPFAIL (sysexits.h): try again once the holder is done
+  ThresholdExceeded: { exit: 3, doc: 'scan --threshold: a unit not ignored is above the threshold' },
 };
 
 export const ERROR_CODES = Object.keys(ERROR_TABLE) as readonly ErrorCode[];

@@ -1,48 +1,42 @@
-// The accepted set in the forms people ship with the tools they already use.
+// The accepted set in the forms people commit and ship with the tools they already use: a drop-in,
+// JSON, an Ansible playbook, a NixOS module. The journal is read for the set and for why each
+// setting is in it (exportWhy.ts).
 import { AutohardenError } from './errors.js';
-import { ACCEPTED_FILE, renderDropIn } from './dropin.js';
-import type { Setting } from './types.js';
+import { renderAnsible } from './exportAnsible.js';
+import { renderAnnotatedDropIn, type ExportEnv } from './exportDropIn.js';
+import { renderNixos } from './exportNix.js';
+import { explainAccepted } from './exportWhy.js';
+import { acceptedSet, type JournalRecord } from './journal.js';
 
-export const EXPORT_FORMATS = ['dropin', 'json', 'ansible'] as const;
+export type { ExportEnv } from './exportDropIn.js';
+
+export const EXPORT_FORMATS = ['dropin', 'json', 'ansible', 'nixos'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
-/** An Ansible task list: the drop-in as a file, then a daemon reload and a restart when it changed. */
-function ansible(unit: string, accepted: readonly Setting[]): string {
-  const dir = `/etc/systemd/system/${unit}.d`;
-  const body = renderDropIn(unit, accepted, 'accepted').trimEnd().split('\n').map((l) => `      ${l}`).join('\n');
-  return [
-    `# Hardening of ${unit} found by autoharden; include it in a play's tasks.`,
-    `- name: autoharden drop-in directory for ${unit}`,
-    '  ansible.builtin.file:',
-    `    path: ${dir}`,
-    '    state: directory',
-    "    mode: '0755'",
-    `- name: autoharden hardening of ${unit}`,
-    '  ansible.builtin.copy:',
-    `    dest: ${dir}/${ACCEPTED_FILE}`,
-    "    mode: '0644'",
-    '    content: |',
-    body,
-    `  register: autoharden_${unit.replace(/[^A-Za-z0-9]/g, '_')}`,
-    `- name: restart ${unit} with its hardening`,
-    '  ansible.builtin.systemd_service:',
-    `    name: ${unit}`,
-    '    state: restarted',
-    '    daemon_reload: true',
-    `  when: autoharden_${unit.replace(/[^A-Za-z0-9]/g, '_')}.changed`,
-    '',
-  ].join('\n');
+export function isExportFormat(f: string): f is ExportFormat {
+  return (EXPORT_FORMATS as readonly string[]).includes(f);
 }
 
-export function renderExport(unit: string, accepted: readonly Setting[], format: string): string {
-  switch (format) {
+export function checkFormat(format: string): ExportFormat {
+  if (!isExportFormat(format)) {
+    throw new AutohardenError('Usage', `unknown format ${JSON.stringify(format)}; expected ${EXPORT_FORMATS.join(', ')}`);
+  }
+  return format;
+}
+
+/** The unit's accepted set (folded from its journal) in `format`. AutohardenError Usage for an
+ * unknown format, Config for a setting a tampered journal holds (no line is written). */
+export function renderExport(unit: string, records: readonly JournalRecord[], format: string, env: ExportEnv): string {
+  const f = checkFormat(format);
+  const accepted = acceptedSet(records);
+  if (f === 'json') return `${JSON.stringify(accepted, null, 2)}\n`;
+  const whys = explainAccepted(records, accepted);
+  switch (f) {
     case 'dropin':
-      return renderDropIn(unit, accepted, 'accepted');
-    case 'json':
-      return `${JSON.stringify(accepted, null, 2)}\n`;
+      return renderAnnotatedDropIn(unit, records, whys, env);
     case 'ansible':
-      return ansible(unit, accepted);
-    default:
-      throw new AutohardenError('Usage', `unknown format ${JSON.stringify(format)}; expected ${EXPORT_FORMATS.join(', ')}`);
+      return renderAnsible(unit, renderAnnotatedDropIn(unit, records, whys, env), env.host);
+    case 'nixos':
+      return renderNixos(unit, records, whys, env);
   }
 }

@@ -30,6 +30,14 @@ const fingerprint = z.object({
   lsm: z.array(z.string().regex(/^[a-z0-9_]{1,32}$/)).max(256).optional().catch(undefined),
 });
 
+/** systemd-analyze security's checks (analyzeRows.ts AnalyzeRow) at a tune's begin and end, for
+ * `report` only: garbled rows read as absent; journals written before them have none. */
+const checks = z
+  .array(z.object({ field: z.string().max(128), weight: z.number(), range: z.number(), badness: z.number().optional() }))
+  .max(1024)
+  .optional()
+  .catch(undefined);
+
 export const recordSchema = z.discriminatedUnion('kind', [
   z.object({
     ...base,
@@ -38,6 +46,7 @@ export const recordSchema = z.discriminatedUnion('kind', [
     probes: z.array(z.string()),
     exposure: z.number().nullable(),
     platform: fingerprint.optional().catch(undefined),
+    checks,
   }),
   z.object({ ...base, kind: z.literal('trial-begin'), trial: z.number(), settings: z.array(setting) }),
   z.object({
@@ -116,6 +125,16 @@ export const recordSchema = z.discriminatedUnion('kind', [
     options: z.array(z.string()),
     reason: z.string(),
   }),
+  /** `guard pause|resume`: an admin's maintenance window, during which the guard takes up no
+   * failure of the unit; `until` ends a pause by itself (a resume `by: 'expiry'` says when the
+   * daemon noticed). Journals written before it have none (core/pause.ts folds them). */
+  z.object({
+    ...base,
+    kind: z.literal('guard'),
+    action: z.enum(['pause', 'resume']),
+    by: z.enum(['user', 'expiry']),
+    until: z.string().optional(),
+  }),
   z.object({
     ...base,
     kind: z.literal('tune-end'),
@@ -124,6 +143,11 @@ export const recordSchema = z.discriminatedUnion('kind', [
     trials: z.number(),
     restarts: z.number(),
     durationMs: z.number(),
+    checks,
+    /** false: stopped by --max-restarts/--max-time before the search ended (what it kept is
+     * verified); absent in journals written before the limits existed (they ran to the end). */
+    complete: z.boolean().optional(),
+    stoppedBy: z.string().optional(),
   }),
 ]);
 

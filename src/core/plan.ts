@@ -17,6 +17,33 @@ export interface Planner {
   report(ok: boolean, ineffective?: readonly string[]): void;
   /** Settings accepted so far, in acceptance order. */
   accepted(): Setting[];
+  /** Trials the search still expects after those reported (the pending one excluded), from the
+   * priors: for progress lines, never for decisions. Cheap and pure; 0 once next() would end. */
+  estimateRemaining(): number;
+}
+
+/** Default ladder rule. A rejected rung shows the service uses some of what that rung forbids; the
+ * next, weaker rung forbids less. Its chance is pulled halfway towards 0.6: below a confident prior
+ * (0.9 → 0.75: the sibling's failure is evidence that the service touches this area) and above a
+ * pessimistic one (0.3 → 0.45: once the strictest capability set or address-family list failed,
+ * the broader next rung usually fits). */
+export function nextRungPrior(failedPrior: number): number {
+  return (failedPrior + 0.6) / 2;
+}
+
+/** Trials a ladder is expected to take from rung `from` on, when each rung is tried alone until
+ * one passes: rung j is reached when all before it failed. */
+export function expectedLadderTrials(c: Candidate, from = 0): number {
+  let p = c.spec.prior;
+  for (let j = 0; j < from; j++) p = nextRungPrior(p);
+  let reach = 1;
+  let sum = 0;
+  for (let j = from; j < c.rungs.length; j++) {
+    sum += reach;
+    reach *= 1 - Math.min(1, Math.max(0, p));
+    p = nextRungPrior(p);
+  }
+  return sum;
 }
 
 /** The setting a rung applies, with the structure a built rung carries. */
@@ -71,5 +98,14 @@ export class OneAtATime implements Planner {
 
   accepted(): Setting[] {
     return [...this.kept];
+  }
+
+  estimateRemaining(): number {
+    let n = 0;
+    this.queue.forEach((c, i) => {
+      // the current option's ladder from its current rung; a pending trial is that rung's own
+      n += i === 0 ? expectedLadderTrials(c, this.rung) - (this.pending ? 1 : 0) : expectedLadderTrials(c);
+    });
+    return Math.max(0, n);
   }
 }

@@ -3,7 +3,8 @@
 // The engine owns no report lists: it journals, notes, and folds.
 import { unscoredSettings, type Unscored } from './analyzeRows.js';
 import type { NewRecord } from './journal.js';
-import type { Setting } from './types.js';
+import { outcomeNotes } from './outcomeNotes.js';
+import type { SafetyFacts, Setting } from './types.js';
 
 export interface CostSummary {
   options: string[];
@@ -17,7 +18,12 @@ export interface Outcome {
   option: string;
   value: string;
   reason: string;
+  /** The catalog's safety class of the option (types.ts SafetyClass): a fact about the option. */
   safety?: string;
+  /** Accepted settings only (outcomeNotes.ts), when it applies to this unit: it also confines the
+   * login sessions the unit spawns, and a failure its trial could not provoke, in words. */
+  confinesSessions?: true;
+  note?: string;
 }
 
 export interface TuneReport {
@@ -27,6 +33,11 @@ export interface TuneReport {
   trials: number;
   restarts: number;
   durationMs: number;
+  /** false when --max-restarts or --max-time stopped the tune before its search ended: what it
+   * kept is verified, but more might have been kept. */
+  complete: boolean;
+  /** What stopped it ("--max-restarts 10 reached"), when complete is false. */
+  stoppedBy?: string;
   accepted: Outcome[];
   rejected: Outcome[];
   skipped: Outcome[];
@@ -61,6 +72,10 @@ export type ReportBase = Pick<TuneReport, 'unit' | 'exposureBefore' | 'exposureA
   /** Whether the running analyze scores an option (analyzeRows.ts scoredBy); without it the
    * report lists no unscored settings. */
   scored?: (option: string) => boolean;
+  /** What observation showed about login sessions; without it the notes say nothing of them. */
+  facts?: Pick<SafetyFacts, 'sessionEvidence' | 'sessionsStayInUnit'>;
+  /** Set when the tune's limits stopped it (the report is then not complete). */
+  stoppedBy?: string;
 };
 
 export const NOT_APPLIED = 'systemd did not apply it (read back over D-Bus)';
@@ -69,12 +84,14 @@ export const NOT_APPLIED = 'systemd did not apply it (read back over D-Bus)';
 export function foldReport(base: ReportBase, events: readonly ReportEvent[]): TuneReport {
   const report: TuneReport = {
     unit: base.unit, exposureBefore: base.exposureBefore, exposureAfter: base.exposureAfter, trials: base.trials,
-    restarts: base.restarts, durationMs: base.durationMs, accepted: [], rejected: [], skipped: [], warnings: [...base.warnings],
+    restarts: base.restarts, durationMs: base.durationMs, complete: base.stoppedBy === undefined,
+    ...(base.stoppedBy !== undefined ? { stoppedBy: base.stoppedBy } : {}),
+    accepted: [], rejected: [], skipped: [], warnings: [...base.warnings],
   };
   const out = (s: { option: string; value: string }, reason: string): Outcome => ({ option: s.option, value: s.value, reason, safety: base.safety.get(s.option) });
   const accept = (settings: readonly Setting[], reason: string) => {
     report.accepted = report.accepted.filter((a) => !settings.some((s) => s.option === a.option));
-    report.accepted.push(...settings.map((s) => out(s, reason)));
+    report.accepted.push(...settings.map((s) => ({ ...out(s, reason), ...outcomeNotes(s.option, base.facts) })));
   };
   const begun = new Map<number, Setting[]>();
   const ended = new Map<number, Extract<NewRecord, { kind: 'trial-end' }>>();

@@ -29,7 +29,7 @@
 // exact likelihood for independent items — and every chance above is averaged over it. A service
 // that took the predicted batch gets big batches for its risky options; one that broke often gets
 // small ones, down to one option per trial (which is then one-at-a-time again).
-import { orderByGain, toSetting, type Candidate, type Planner } from './plan.js';
+import { nextRungPrior, orderByGain, toSetting, type Candidate, type Planner } from './plan.js';
 import type { Setting } from './types.js';
 
 export interface AdaptiveOptions {
@@ -59,14 +59,7 @@ export interface Rejection {
   reason: RejectReason;
 }
 
-/** Default ladder rule. A rejected rung shows the service uses some of what that rung forbids; the
- * next, weaker rung forbids less. Its chance is pulled halfway towards 0.6: below a confident prior
- * (0.9 → 0.75: the sibling's failure is evidence that the service touches this area) and above a
- * pessimistic one (0.3 → 0.45: once the strictest capability set or address-family list failed,
- * the broader next rung usually fits). */
-export function nextRungPrior(failedPrior: number): number {
-  return (failedPrior + 0.6) / 2;
-}
+export { nextRungPrior };
 
 interface Item {
   cand: number;
@@ -213,6 +206,37 @@ export class Adaptive implements Planner {
   fragility(): number {
     const w = this.posterior();
     return THETAS.reduce((s, t, j) => s + w[j]! * t, 0);
+  }
+
+  /** Trials still expected (the pending one excluded), from the calibrated chances: a batch of the
+   * pool, about log2 of a failed group's size to find each culprit (Hwang: k·log2(n/k) + k), and
+   * one trial for each weaker rung a failure brings. A rough figure for progress lines. */
+  estimateRemaining(): number {
+    const w = this.posterior();
+    const fail = (it: Item) => THETAS.reduce((s, t, j) => s + w[j]! * failChance(t, it), 0);
+    const pass = (items: readonly Item[]) => THETAS.reduce((s, t, j) => s + w[j]! * passAll(t, items), 0);
+    const hasNext = (it: Item) => (it.rung + 1 < this.cands[it.cand]!.rungs.length ? 1 : 0);
+    const find = (m: number) => (m > 1 ? Math.ceil(Math.log2(m)) : 0);
+    let n = 0;
+    const culpritNext = (items: readonly Item[]) => items.reduce((s, it) => s + hasNext(it), 0) / Math.max(1, items.length);
+    if (this.pending) {
+      const { items, rest = [] } = this.pending;
+      const pFail = 1 - pass(items);
+      // a split suspect holds a culprit either way: a pass leaves the rest as the suspect
+      if (rest.length) n += (1 - pFail) * find(rest.length) + pFail * find(items.length) + culpritNext([...items, ...rest]);
+      else n += pFail * (find(items.length) + culpritNext(items));
+    }
+    for (const s of this.suspects) {
+      // a suspect of one is settled without a trial; its weaker rung is tried later
+      n += find(s.items.length) + culpritNext(s.items);
+    }
+    const { pool } = this;
+    if (pool.length) {
+      const k = pool.reduce((s, it) => s + fail(it), 0);
+      n += 1 + k * (1 + Math.log2(Math.max(1, pool.length / Math.max(1, k))));
+      n += pool.reduce((s, it) => s + fail(it) * hasNext(it), 0);
+    }
+    return n;
   }
 
   // -------------------------------------------------------------------------------------------

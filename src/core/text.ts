@@ -11,6 +11,16 @@ export function flattened(text: string): string {
   return text.replace(new RegExp(CONTROL.source, 'g'), ' ');
 }
 
+/** Text a service wrote, made safe for one line of a terminal or the journal: each control
+ * character or line separator shown as an escape (`\x1b`, `\u2028`), so no escape sequence
+ * reaches a terminal and no line break starts a line the text chose (a forged `<0>` priority). */
+export function printable(text: string): string {
+  return text.replace(new RegExp(CONTROL.source, 'g'), (c) => {
+    const n = c.charCodeAt(0);
+    return n > 0xff ? `\\u${n.toString(16).padStart(4, '0')}` : `\\x${n.toString(16).padStart(2, '0')}`;
+  });
+}
+
 /** The text quoted for a one-line message: JSON-escaped, line separators too, shortened. */
 export function shown(text: string): string {
   const s = JSON.stringify(text.length > 60 ? `${text.slice(0, 57)}...` : text);
@@ -25,4 +35,15 @@ export function refuseControl(text: string, what: string, o: { code?: ErrorCode;
     throw new AutohardenError(o.code ?? 'Usage', `${what} ${shown(text)} has ${which}; refused`);
   }
   return text;
+}
+
+/** JSON another program printed, parsed only when it is a string of at most maxChars; undefined
+ * when it is not, or is no JSON. */
+export function parseJsonText(text: unknown, maxChars: number): unknown {
+  if (typeof text !== 'string' || text.length > maxChars) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }

@@ -8,7 +8,8 @@
 // wires the real ones). Its API methods take their D-Bus arguments and validate them through the
 // use cases' request schemas (app/), the same the CLI validates with.
 import { ENROLL } from '../app/enroll.js';
-import { EXPORT } from '../app/export.js';
+import { EXPORT, exportText } from '../app/export.js';
+import { GUARD_PAUSE, decidePause, type PauseResult } from '../app/guardPause.js';
 import { JOURNAL } from '../app/journal.js';
 import type { Served } from '../app/registry.js';
 import { ROLLBACK, rollbackWhat } from '../app/rollback.js';
@@ -17,8 +18,8 @@ import { UNENROLL, type UnenrollResult } from '../app/unenroll.js';
 import { parseWire } from '../app/useCase.js';
 import { AutohardenError, ERR } from '../core/errors.js';
 import { flattened } from '../core/text.js';
-import { renderExport } from '../core/exportFormats.js';
 import { acceptedSet, type JournalRecord } from '../core/journal.js';
+import { expiredPause, openPause, pausedUntil } from '../core/pause.js';
 import { platformFingerprint } from '../core/platform.js';
 import { upgradeDecision, type Fingerprint } from '../core/upgrade.js';
 import { errorSignatures } from '../core/logcheck.js';
@@ -33,7 +34,7 @@ import { rollback, type RollbackResult } from '../engine/rollback.js';
 import { TuneSession, type TuneOptions, type TuneReport } from '../engine/tune.js';
 import { Guard } from './guard.js';
 import { Serial, Wake } from './serial.js';
-import { DEFAULT_SETTLE_MS, parseEnrollSpec, specDeclarations, specProbes, specWorkload, type EnrollSpec } from './spec.js';
+import { DEFAULT_SETTLE_MS, parseEnrollSpec, specDeclarations, specLimits, specProbes, specWorkload, type EnrollSpec } from './spec.js';
 import { settingsText, statusRow, type CurrentTrial, type StatusRow } from './status.js';
 import { EnrollmentStore, newEnrollment, type Enrollment, type EnrollmentState } from './store.js';
 import type { EffectiveValue } from '../core/types.js';
@@ -105,6 +106,9 @@ interface Active {
   /** systemd or the kernel changed since its accepted set was verified: one re-verification is
    * owed (`deferred` while the unit does not run: the next start or re-exec looks again). */
   reverify?: { from: Fingerprint; to: Fingerprint; changes: string[]; deferred?: boolean };
+  /** The admin's pause (`guard pause`, journaled): no guard action, no tune begun, no
+   * re-verification until `until`, when the timer journals its end. */
+  pause?: { until: number; since: number; timer: NodeJS.Timeout };
 }
 
 const MAX_TRANSIENT_ERRORS = 3;
@@ -172,6 +176,7 @@ export class Daemon implements Served {
       logsSince: (unit, since) => d.logsSince(unit, since),
       checkSandbox: (unit, settings) => d.checkSandbox(unit, settings),
       alert: (unit, reason, evidence) => this.alert(unit, reason, evidence),
+      paused: (unit) => this.active.get(unit)?.pause !== undefined,
       log: d.log,
     }, d.catalog);
   }
@@ -187,6 +192,7 @@ export class Daemon implements Served {
       const a = this.track(e);
       try {
         this.tryLock(a);
+        this.loadPause(a);
         if (e.state === 'tuning' && this.tuneEnded(e.spec.unit)) {
           // Killed between the end of the tune and saving that it ended.
           e.state = 'guarding';
@@ -230,6 +236,7 @@ export class Daemon implements Served {
       if (a.e.state === 'tuning' && a.release) await this.revertAfterError(a, 'the daemon is stopping');
     }
     this.guard.stop();
+    for (const a of this.active.values()) clearTimeout(a.pause?.timer);
     for (const a of this.active.values()) a.release?.();
   }
 
@@ -283,6 +290,11 @@ export class Daemon implements Served {
       }
       const a = this.track(e);
       a.release = release;
+      try {
+        this.loadPause(a); // a unit `tune` touched and the admin paused: its tune waits
+      } catch (err) {
+        this.d.log.warn(`${unit}: cannot read its pause: ${oneLine(err)}`);
+      }
       this.signal(unit, `enrolled; queued behind ${this.order.length - 1} other unit(s)`);
       this.d.log.info(`${unit}: enrolled (probes: ${spec.probes.join(' ') || 'none'})`);
       this.wake.signal();
@@ -331,7 +343,7 @@ export class Daemon implements Served {
 
   export(unitArg: string, format: string): string {
     const req = parseWire(EXPORT, [unitArg, format]);
-    return renderExport(req.unit, acceptedSet(this.records(req.unit)), req.format);
+    return exportText(req, this.records(req.unit));
   }
 
   async rollback(unitArg: string, option: string, all: boolean, settleMs: number): Promise<RollbackResult> {
@@ -387,6 +399,77 @@ export class Daemon implements Served {
     });
   }
 
+  /** `guard pause|resume`: journaled first (the source of truth, also for a daemon that restarts),
+   * then acted on: a pause stops the guard's actions on the unit, a resume makes it look afresh. */
+  async guardPause(unitArg: string, action: string, forMs: number): Promise<PauseResult> {
+    const req = parseWire(GUARD_PAUSE, [unitArg, action, forMs]);
+    const { unit } = req;
+    const a = this.active.get(unit);
+    // a unit the daemon does not hold (only tuned, or failed and let go): its journal's lock
+    const release = a?.release ? undefined : this.d.lock(unit, a?.e.id);
+    try {
+      const j = this.d.journal(unit);
+      const journaled = j.exists();
+      const { record, result } = decidePause(req, { records: journaled ? j.read() : [], journaled, ...(a ? { state: a.e.state } : {}) }, Date.now());
+      if (record) (a?.ports ?? this.d.portsFor(unit, () => {})).journal.append(record);
+      if (a && result.action === 'pause') {
+        this.setPause(a, Date.parse(result.until!), a.pause?.since ?? Date.now());
+        this.signal(unit, `guard paused until ${result.until} by the admin: no guard action, tune or re-verification until then`);
+        this.d.log.info(`${unit}: guard paused until ${result.until}`);
+      } else if (a && result.changed) {
+        await this.endPause(a, 'resumed by the admin');
+      }
+      return result;
+    } finally {
+      release?.();
+    }
+  }
+
+  /** The pause journaled for the unit: kept (with its timer), or journaled as ended if its time
+   * came while the daemon was away. */
+  private loadPause(a: Active): void {
+    const records = a.ports.journal.read();
+    const now = Date.now();
+    const expired = expiredPause(records, now);
+    if (expired) {
+      if (!a.release) return; // another autoharden holds the journal: journaled when we take it
+      a.ports.journal.append(expired);
+      this.d.log.info(`${a.e.spec.unit}: its guard pause ended while the daemon was not running`);
+      return;
+    }
+    const until = pausedUntil(records, now);
+    if (until !== undefined) this.setPause(a, until, Date.parse(openPause(records)!.at));
+  }
+
+  private setPause(a: Active, until: number, since: number): void {
+    clearTimeout(a.pause?.timer);
+    const timer = setTimeout(() => {
+      void this.serial.run(() => this.expirePause(a)).catch((e: unknown) => this.d.log.warn(`${a.e.spec.unit}: ending its pause: ${oneLine(e)}`));
+    }, Math.max(0, until - Date.now()));
+    timer.unref();
+    a.pause = { until, since, timer };
+  }
+
+  /** The pause's time is up: journaled as a resume by expiry, then the guard looks afresh. */
+  private async expirePause(a: Active): Promise<void> {
+    if (this.active.get(a.e.spec.unit) !== a || !a.pause) return;
+    const rec = expiredPause(a.ports.journal.read(), Date.now());
+    if (!rec) return; // resumed or paused again meanwhile
+    a.ports.journal.append(rec);
+    await this.endPause(a, 'its pause ended');
+  }
+
+  private async endPause(a: Active, why: string): Promise<void> {
+    const { unit } = a.e.spec;
+    const since = a.pause?.since ?? Date.now();
+    clearTimeout(a.pause?.timer);
+    a.pause = undefined;
+    this.signal(unit, `guard ${why}: looking at the unit afresh`);
+    this.d.log.info(`${unit}: guard ${why}; looking at it afresh`);
+    await this.guard.lookAfresh(unit, since);
+    this.wake.signal(); // a queued tune or an owed re-verification may go ahead now
+  }
+
   // ---- the queue ----------------------------------------------------------------------------------
 
   private async run(): Promise<void> {
@@ -413,7 +496,8 @@ export class Daemon implements Served {
       const idx = (this.cursor + i) % n;
       const a = this.active.get(this.order[idx]!);
       if (!a) continue;
-      const tuning = a.e.state === 'queued' || a.e.state === 'tuning';
+      // a paused unit's tune waits for the pause to end (one under way goes on: pause refuses it)
+      const tuning = (a.e.state === 'queued' && !a.pause) || a.e.state === 'tuning';
       const unguarded = a.e.state === 'guarding' && !a.release;
       if (!tuning && !unguarded) continue;
       if (!a.release && (a.lockRetryAt ?? 0) > now) continue;
@@ -423,7 +507,7 @@ export class Daemon implements Served {
     // A quiet moment: no unit has tuning to do. Then one owed re-verification.
     for (const unit of this.order) {
       const a = this.active.get(unit);
-      if (a?.e.state === 'guarding' && a.release && a.reverify && !a.reverify.deferred) return a;
+      if (a?.e.state === 'guarding' && a.release && a.reverify && !a.reverify.deferred && !a.pause) return a;
     }
     return undefined;
   }
@@ -450,6 +534,8 @@ export class Daemon implements Served {
         const workload = specWorkload(a.e.spec);
         if (workload) o.workload = workload;
         if (a.e.spec.budget !== undefined) o.budget = a.e.spec.budget;
+        const limits = specLimits(a.e.spec);
+        if (limits) o.limits = limits;
         const s = this.d.newSession ? this.d.newSession(a.ports, o, this.d.catalog) : new TuneSession(a.ports, o, this.d.catalog);
         this.signal(unit, resume ? 'resuming tuning' : 'tuning begins', 'tuning');
         await s.begin();
@@ -468,7 +554,9 @@ export class Daemon implements Served {
       a.current = null;
       a.e.report = report;
       this.setState(a, 'guarding');
-      this.signal(unit, `tuning done: exposure ${report.exposureBefore.toFixed(1)} → ${report.exposureAfter.toFixed(1)}, ${report.trials} trials; guarding`);
+      // stopped early by its limits: what it kept was verified, and is guarded like a full tune's
+      const early = report.complete !== false ? '' : ` (stopped early: ${report.stoppedBy ?? 'a limit reached'}; what was kept is verified)`;
+      this.signal(unit, `tuning done: exposure ${report.exposureBefore.toFixed(1)} → ${report.exposureAfter.toFixed(1)}, ${report.trials} trials${early}; guarding`);
       this.d.log.info(`${unit}: tuned ${report.exposureBefore.toFixed(1)} → ${report.exposureAfter.toFixed(1)} in ${report.trials} trials`);
       await this.startGuard(a);
     } catch (e) {
@@ -597,7 +685,7 @@ export class Daemon implements Served {
       a.current = null;
       a.transientErrors = 0;
       this.setState(a, 'queued');
-      this.signal(unit, 're-tune requested: queued');
+      this.signal(unit, `re-tune requested: queued${a.pause ? ' (its guard is paused: the tune begins when the pause ends)' : ''}`);
       this.d.log.info(`${unit}: re-tune requested`);
       this.wake.signal();
       return unit;
@@ -617,6 +705,7 @@ export class Daemon implements Served {
 
   private forget(unit: string): void {
     const a = this.active.get(unit);
+    clearTimeout(a?.pause?.timer);
     this.active.delete(unit);
     this.order = this.order.filter((u) => u !== unit);
     this.cursor = this.order.length ? this.cursor % this.order.length : 0;

@@ -47,6 +47,8 @@ export interface GuardHost {
   checkSandbox(unit: string, settings: readonly Setting[]): Promise<CheckOutcome>;
   /** Journals an alert record, signals it and logs it loudly. */
   alert(unit: string, reason: string, evidence: string[]): void;
+  /** The admin paused the guard of the unit (`guard pause`): it takes up nothing until lookAfresh. */
+  paused?(unit: string): boolean;
   log: { info(m: string): void; warn(m: string): void; debug(m: string): void };
 }
 
@@ -74,6 +76,10 @@ interface Tracked {
   alerted: Map<string, number>;
   /** The last sandbox check, reused while the accepted set and the failure are the same. */
   lastCheck?: { key: string; at: number; outcome: CheckOutcome };
+  /** The failed invocation last logged as left to the admin during a pause (said once). */
+  pausedNoted?: string;
+  /** While lookAfresh runs: a failure's logs start no later than the pause did. */
+  logsFrom?: number;
 }
 
 /** How long a new error line waits for a failure of the unit that explains it better. */
@@ -169,6 +175,29 @@ export class Guard {
     }
   }
 
+  /** The admin's pause ended (`guard resume`, or its time was up): whatever the unit's state is
+   * now is taken up as if first seen — a unit the admin's work left failed is judged then, by the
+   * same trusted check as any failure (its logs since `since`, the pause's start, describe it).
+   * Alerts seen before the pause do not mute this one. */
+  async lookAfresh(unit: string, since: number): Promise<void> {
+    const t = this.units.get(unit);
+    if (!t) return;
+    clearTimeout(t.timer);
+    t.pending = undefined;
+    t.failedInvocation = '';
+    t.pausedNoted = undefined;
+    t.alerted.clear();
+    t.lastCheck = undefined;
+    // errno lines logged during the maintenance were the admin's to read: not new evidence now
+    t.quietUntil = Date.now();
+    t.logsFrom = since;
+    try {
+      await this.resyncUnit(unit);
+    } finally {
+      t.logsFrom = undefined;
+    }
+  }
+
   /** PropertiesChanged (or UnitNew, iface '') of a guarded unit. */
   unitChanged(unit: string, iface: string, changed: Record<string, EffectiveValue>): void {
     const t = this.units.get(unit);
@@ -194,7 +223,7 @@ export class Guard {
   /** A line the unit logged (from the journal follower). */
   logLine(unit: string, time: number, message: string): void {
     const t = this.units.get(unit);
-    if (!t || t.busy > 0 || time < t.quietUntil || !isErrnoLike(message)) return;
+    if (!t || t.busy > 0 || time < t.quietUntil || !isErrnoLike(message) || this.host.paused?.(unit) === true) return;
     if (isKnown(t.known, message)) return;
     if (t.pending) return; // a failure (or an earlier line) is already being taken up
     t.pending = { kind: 'log', line: message };
@@ -225,8 +254,14 @@ export class Guard {
 
   private checkState(unit: string, t: Tracked): void {
     if (t.busy > 0 || !failing(t.live) || t.live.invocationId === t.failedInvocation) return;
+    if (this.host.paused?.(unit) === true) {
+      // not marked as taken up: lookAfresh judges it when the pause ends
+      if (t.pausedNoted !== t.live.invocationId) this.host.log.info(`guard: ${unit} failed during the admin's pause: left to the admin until the pause ends`);
+      t.pausedNoted = t.live.invocationId;
+      return;
+    }
     t.failedInvocation = t.live.invocationId;
-    t.pending = { kind: 'state', snap: { ...t.live }, since: t.startedAt };
+    t.pending = { kind: 'state', snap: { ...t.live }, since: Math.min(t.startedAt, t.logsFrom ?? Infinity) };
     clearTimeout(t.timer);
     this.enqueue(unit, t);
   }
@@ -238,7 +273,7 @@ export class Guard {
       t.queued = false;
       const ev = t.pending;
       t.pending = undefined;
-      if (!ev || this.units.get(unit) !== t) return;
+      if (!ev || this.units.get(unit) !== t || this.host.paused?.(unit) === true) return;
       t.busy++;
       try {
         await this.handle(unit, t, ev);

@@ -5,11 +5,13 @@ import { mkdirSync } from 'node:fs';
 import { packageVersion } from '../adapters/dbusApiServer.js';
 import { composeDaemon } from '../compose/daemon.js';
 import { AutohardenError } from '../core/errors.js';
-import { daemonLogger } from './log.js';
+import { daemonLogger, type DaemonLogFormat } from './log.js';
 import { startWatchdog, watchdogLimit, type Watchdog } from './watchdog.js';
 
 export interface DaemonOptions {
   stateDir: string;
+  /** Its log on stdout: text (default) or pino JSON; journald priorities either way (log.ts). */
+  logFormat?: DaemonLogFormat;
   /** Bus address instead of the system bus (tests). */
   address?: string;
 }
@@ -17,7 +19,7 @@ export interface DaemonOptions {
 /** Runs until SIGTERM/SIGINT; resolves with the exit status. */
 export async function runDaemon(o: DaemonOptions): Promise<number> {
   if (process.getuid?.() !== 0) throw new AutohardenError('AccessDenied', 'the autoharden daemon must run as root');
-  const log = daemonLogger();
+  const log = daemonLogger(o.logFormat);
   const { stateDir } = o;
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const version = packageVersion();

@@ -9,6 +9,7 @@ import type { ProbeSpec } from '../core/types.js';
 import { refuseControl } from '../core/text.js';
 import { refuseProtectedUnit } from '../core/protectedUnits.js';
 import { parseUnitName } from '../core/unitName.js';
+import { LIMIT_BOUNDS, limitsFrom, type TuneLimits } from '../core/tuneLimits.js';
 
 import { DEFAULT_SETTLE_MS, SETTLE_MAX_MS, SETTLE_MIN_MS } from '../core/limits.js';
 
@@ -62,6 +63,10 @@ export const enrollSpecSchema = z
     guard: z.enum(['alert', 'relax-on-reproduction']).default('alert'),
     /** Options relax-on-reproduction never takes away (`--guard-floor`). */
     guardFloor: z.array(z.string().regex(/^[A-Za-z]{1,64}$/, 'an option name')).max(64).default([]),
+    /** --max-restarts, --max-time (ms): the tuning stops early at a safe point, then guards what it
+     * kept. Sent only when given: an older daemon refuses keys it does not know. */
+    maxRestarts: z.number().int().min(LIMIT_BOUNDS.restarts.min).max(LIMIT_BOUNDS.restarts.max).optional(),
+    maxTimeMs: z.number().int().min(LIMIT_BOUNDS.timeMs.min).max(LIMIT_BOUNDS.timeMs.max).optional(),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -116,4 +121,9 @@ export function specWorkload(spec: EnrollSpec): WorkloadSpec | undefined {
 
 export function specDeclarations(spec: EnrollSpec): Declarations {
   return { allowNet: spec.allowNet, localOnly: spec.localOnly, confineSessions: spec.confineSessions };
+}
+
+/** The tuning's limits, when the enrollment has any. */
+export function specLimits(spec: EnrollSpec): TuneLimits | undefined {
+  return limitsFrom(spec).limits;
 }

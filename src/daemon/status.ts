@@ -2,6 +2,7 @@
 // what only it knows (the trial running now); the CLI computes the same rows from the state
 // directory when the daemon does not run.
 import { acceptedSet, unfinishedTrial, type JournalRecord } from '../core/journal.js';
+import { pausedUntil } from '../core/pause.js';
 import type { Setting } from '../core/types.js';
 import { verificationText } from '../core/upgrade.js';
 import type { Enrollment } from './store.js';
@@ -19,6 +20,7 @@ export function statusRow(
   /** What differs from the platform the unit was verified on, while its re-verification waits
    * (the daemon knows it; the CLI alone does not). */
   pending?: readonly string[],
+  now = Date.now(),
 ): StatusRow {
   let begin = -1;
   records.forEach((r, i) => {
@@ -54,6 +56,8 @@ export function statusRow(
   const v = verificationText(records, pending);
   if (v.verifiedOn) row.verifiedOn = v.verifiedOn;
   if (v.reverify) row.reverify = v.reverify;
+  const paused = pausedUntil(records, now);
+  if (paused !== undefined) row.pausedUntil = new Date(paused).toISOString();
   if (enrollment?.error) row.error = enrollment.error;
   if (enrollment?.report) row.report = enrollment.report;
   return row;

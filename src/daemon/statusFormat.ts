@@ -1,6 +1,7 @@
 // Status rows as data and as text. Types and formatting only: the CLI loads this (and not the
 // journal schema) when the daemon answers `status`.
 // Alert texts quote what a service logged: no terminal escapes reach the admin's screen.
+import { clockText } from '../core/pause.js';
 import { flattened } from '../core/text.js';
 import type { TuneReport } from '../engine/tune.js';
 
@@ -34,19 +35,29 @@ export interface StatusRow {
   verifiedOn?: string;
   /** After an upgrade: "re-verify pending: systemd 252 → 257", "re-verified at …: ok". */
   reverify?: string;
+  /** `guard pause`: when the admin's pause ends (ISO); absent when not paused. */
+  pausedUntil?: string;
 }
 
 const num = (n: number | null) => (n === null ? '…' : n.toFixed(1));
 
+/** "guarding (paused until 14:05)" while the admin's pause lasts. */
+export function stateText(r: Pick<StatusRow, 'state' | 'pausedUntil'>, now = Date.now()): string {
+  const until = r.pausedUntil ? Date.parse(r.pausedUntil) : NaN;
+  return Number.isFinite(until) && until > now ? `${r.state} (paused until ${clockText(until, now)})` : r.state;
+}
+
 export function formatStatus(rows: readonly StatusRow[]): string {
   if (rows.length === 0) return 'no units';
   const w = Math.max(4, ...rows.map((r) => r.unit.length));
-  const head = `${'UNIT'.padEnd(w)}  ${'STATE'.padEnd(11)}  ${'EXPOSURE'.padEnd(11)}  TRIALS  CURRENT`;
-  const lines = rows.map((r) => {
+  const states = rows.map((r) => stateText(r));
+  const sw = Math.max(11, ...states.map((s) => s.length));
+  const head = `${'UNIT'.padEnd(w)}  ${'STATE'.padEnd(sw)}  ${'EXPOSURE'.padEnd(11)}  TRIALS  CURRENT`;
+  const lines = rows.map((r, i) => {
     const exposure = r.exposureBefore === null && r.exposureAfter === null ? '-' : `${num(r.exposureBefore)} → ${num(r.exposureAfter)}`;
     const alerts = r.alerts ? `${r.alerts} alert(s), last: ${flattened(r.lastAlert ?? '').slice(0, 120)}` : '';
     const current = r.currentTrial ? `#${r.currentTrial.trial} ${r.currentTrial.settings}` : r.error ? `error: ${r.error}` : alerts || (r.cost ? `cost ${r.cost}` : '') || (r.reverify?.startsWith('re-verify pending') ? 're-verify pending' : '');
-    return `${r.unit.padEnd(w)}  ${r.state.padEnd(11)}  ${exposure.padEnd(11)}  ${String(r.trials).padStart(6)}  ${current}`.trimEnd();
+    return `${r.unit.padEnd(w)}  ${states[i]!.padEnd(sw)}  ${exposure.padEnd(11)}  ${String(r.trials).padStart(6)}  ${current}`.trimEnd();
   });
   // one unit: what its accepted set was verified on, and any re-verification after an upgrade
   const [one] = rows;

@@ -12,7 +12,7 @@ import { enrollSpecSchema, type EnrollSpec } from './spec.js';
 export const ENROLLMENT_STATES = ['queued', 'tuning', 'guarding', 'failed'] as const;
 export type EnrollmentState = (typeof ENROLLMENT_STATES)[number];
 
-const outcome = z.object({ option: z.string(), value: z.string(), reason: z.string(), safety: z.string().optional() });
+const outcome = z.object({ option: z.string(), value: z.string(), reason: z.string(), safety: z.string().optional(), confinesSessions: z.literal(true).optional(), note: z.string().optional() });
 
 const reportSchema = z.object({
   unit: z.string(),
@@ -21,6 +21,9 @@ const reportSchema = z.object({
   trials: z.number(),
   restarts: z.number(),
   durationMs: z.number(),
+  /** false: --max-restarts/--max-time stopped the tune early; reports stored before ran to the end. */
+  complete: z.boolean().default(true),
+  stoppedBy: z.string().optional(),
   accepted: z.array(outcome),
   rejected: z.array(outcome),
   skipped: z.array(outcome),

@@ -3,6 +3,7 @@ import { acceptedSet, lastTuneBegin } from '../core/journal.js';
 import type { ProbeSpec } from '../core/types.js';
 import type { Ports } from './ports.js';
 import { recoverUnit } from './recover.js';
+import { checksOf } from './tune/session.js';
 
 /** Reverts the trial under way, persists the accepted set (under /etc when `persist`) and closes
  * the tune in the journal with the trials it ran. Returns the drop-in written, if any. */
@@ -23,6 +24,7 @@ export async function keepAccepted(ports: Ports, unit: string, o: { settleMs: nu
     exposureBefore: begin ? begin.exposure : null,
     exposureAfter: await ports.exposure(unit).catch(() => null),
     trials, restarts: trials, durationMs: begin ? ports.now().getTime() - Date.parse(begin.t) : 0,
+    ...checksOf(await ports.exposureRows?.(unit).catch(() => undefined)),
   });
   return path;
 }

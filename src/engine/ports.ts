@@ -122,7 +122,9 @@ export type ProgressEvent =
 export interface ProgressCounts {
   /** restarts so far, reverts included */
   restarts?: number;
-  /** the trials the search expects in all, this one included (an estimate, revised as verdicts come) */
+  /** the trials the search expects in all, this one included, plus the confirmation (adaptive): an
+   * estimate from the planner's priors, revised as verdicts come. In the numbering of `trial`, which
+   * continues the unit's journal: a second tune's first trial may be #12 of ≈20. */
   estimatedTrials?: number;
   /** since the tune began */
   elapsedMs?: number;

@@ -36,7 +36,7 @@ describe('tune on the real systemd', () => {
   let stderr: string;
 
   beforeAll(async () => {
-    const r = await box.cli(['tune', SAMPLE_UNIT, '--probe', SAMPLE_URL, '--settle', '1000', '--json'], { timeoutMs: 400_000 });
+    const r = await box.cli(['tune', SAMPLE_UNIT, '--probe', SAMPLE_URL, '--settle', '1000ms', '--json'], { timeoutMs: 400_000 });
     expect(r.code, r.stderr.slice(-2000)).toBe(0);
     report = JSON.parse(r.stdout) as Report;
     stderr = r.stderr;

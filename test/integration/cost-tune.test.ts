@@ -23,7 +23,7 @@ afterAll(async () => {
 
 async function tune(budget: string): Promise<{ report: Report; journal: Rec[] }> {
   await box.cli(['rollback', BURNER_UNIT, '--all']); // the same untuned start for each budget
-  const r = await box.cli(['tune', BURNER_UNIT, '--probe', 'tcp://127.0.0.1:82', '--settle', '800', '--json',
+  const r = await box.cli(['tune', BURNER_UNIT, '--probe', 'tcp://127.0.0.1:82', '--settle', '800ms', '--json',
     '--workload', WORKLOAD, '--budget', budget, '--measure-restarts', '60'], { timeoutMs: 400_000 });
   expect(r.code, r.stderr.slice(-1500)).toBe(0);
   const journal = JSON.parse((await box.cli(['journal', BURNER_UNIT, '--json'])).stdout) as Rec[];

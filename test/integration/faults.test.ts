@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Box, type ExecOptions, SAMPLE_UNIT, SAMPLE_URL, SRC_IN_BOX, boxName, startBox, waitFor } from '../harness/box.js';
 
 const ALL = process.env.AUTOHARDEN_FAULTS === 'all';
-const SETTLE = '500';
+const SETTLE = '500ms';
 const RUN_DIR = `/run/systemd/system/${SAMPLE_UNIT}.d`;
 const ETC_DIR = `/etc/systemd/system/${SAMPLE_UNIT}.d`;
 const TRIAL = `${RUN_DIR}/zz-autoharden-90-trial.conf`;
@@ -88,7 +88,7 @@ async function setUpCase(c: Case): Promise<{ args: string[] }> {
   await box.writeFile(ENV_DROPIN, '[Service]\nEnvironment=SAMPLE_SOMETIMES_WRITE=/etc/autoharden-sample.state SAMPLE_SOMETIMES_INTERVAL_MS=2000\n');
   await box.check(`systemctl daemon-reload && systemctl restart ${SAMPLE_UNIT}`);
   await waitFor(async () => (await box.http(SAMPLE_URL)).status === 200, 15_000, { what: 'the sample up' });
-  return { args: ['--settle', '1000'] };
+  return { args: ['--settle', '1000ms'] };
 }
 
 async function tearDownCase(): Promise<void> {

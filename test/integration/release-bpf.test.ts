@@ -62,7 +62,7 @@ describe.skipIf(!ROOT)(title, () => {
 
   describe('tune the sample', () => {
     beforeAll(async () => {
-      const r = await box.cli(['tune', SAMPLE_UNIT, '--probe', SAMPLE_URL, '--settle', '1000', '--json'], { timeoutMs: 900_000 });
+      const r = await box.cli(['tune', SAMPLE_UNIT, '--probe', SAMPLE_URL, '--settle', '1000ms', '--json'], { timeoutMs: 900_000 });
       expect(r.code, r.stderr.slice(-2000)).toBe(0);
       report = JSON.parse(r.stdout) as Report;
     }, 920_000);

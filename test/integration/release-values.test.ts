@@ -86,7 +86,7 @@ describe.skipIf(!ROOT)(title, () => {
     const tried = () => [...report.accepted, ...report.rejected].map((o) => `${o.option}=${o.value}`);
 
     beforeAll(async () => {
-      const r = await box.cli(['tune', SAMPLE_UNIT, '--probe', SAMPLE_URL, '--settle', '1200', '--strategy', 'one-at-a-time', '--json'],
+      const r = await box.cli(['tune', SAMPLE_UNIT, '--probe', SAMPLE_URL, '--settle', '1200ms', '--strategy', 'one-at-a-time', '--json'],
         { timeoutMs: 900_000 });
       expect(r.code, r.stderr.slice(-2000)).toBe(0);
       report = JSON.parse(r.stdout) as Report;

@@ -21,7 +21,7 @@ beforeAll(async () => {
   box = await startBox(boxName(import.meta.url));
   await box.installSample({ env: { SAMPLE_SOMETIMES_WRITE: STATE_FILE, SAMPLE_SOMETIMES_INTERVAL_MS: String(INTERVAL_MS) } });
   await waitFor(async () => (await box.readFile(STATE_FILE)) !== null, 5000, { what: `the sample writes ${STATE_FILE}` });
-  const r = await box.cli(['tune', SAMPLE_UNIT, '--probe', SAMPLE_URL, '--settle', '1200', '--strategy', 'adaptive', '--json'], { timeoutMs: 240_000 });
+  const r = await box.cli(['tune', SAMPLE_UNIT, '--probe', SAMPLE_URL, '--settle', '1200ms', '--strategy', 'adaptive', '--json'], { timeoutMs: 240_000 });
   expect(r.code, r.stderr.slice(-3000)).toBe(0);
   report = JSON.parse(r.stdout) as Report;
 }, 300_000);

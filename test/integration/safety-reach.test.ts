@@ -43,7 +43,7 @@ let remote: Remote;
 let backend: Background | undefined;
 
 async function tune(unit: string, probes: string[], extra: string[] = []): Promise<Report> {
-  const args = ['tune', unit, ...probes.flatMap((p) => ['--probe', p]), '--settle', '1000', '--strategy', 'adaptive', '--json', ...extra];
+  const args = ['tune', unit, ...probes.flatMap((p) => ['--probe', p]), '--settle', '1000ms', '--strategy', 'adaptive', '--json', ...extra];
   const r = await box.cli(args, { timeoutMs: 240_000 });
   expect(r.code, r.stderr.slice(-3000)).toBe(0);
   return JSON.parse(r.stdout) as Report;
@@ -135,7 +135,7 @@ describe('--local-only', () => {
 describe('--allow-net 10.251.0.2/32', () => {
   let report: Report;
   beforeAll(async () => {
-    const rb = await box.cli(['rollback', NGINX, '--all', '--settle', '800']);
+    const rb = await box.cli(['rollback', NGINX, '--all', '--settle', '800ms']);
     expect(rb.code, rb.stderr).toBe(0);
     expect((await remote.http(`http://${BOX}/`)).status).toBe(200);
     report = await tune(NGINX, ['http://127.0.0.1/', 'http://127.0.0.1/proxy'], ['--allow-net', `${REMOTE}/32`]);

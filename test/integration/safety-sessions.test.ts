@@ -21,7 +21,7 @@ let box: Box;
 let remote: Remote;
 
 async function tune(extra: string[] = []): Promise<Report> {
-  const r = await box.cli(['tune', UNIT, '--probe', LOGIN_PROBE, '--settle', '1000', '--strategy', 'adaptive', '--json', ...extra], { timeoutMs: 240_000 });
+  const r = await box.cli(['tune', UNIT, '--probe', LOGIN_PROBE, '--settle', '1000ms', '--strategy', 'adaptive', '--json', ...extra], { timeoutMs: 240_000 });
   expect(r.code, r.stderr.slice(-3000)).toBe(0);
   return JSON.parse(r.stdout) as Report;
 }

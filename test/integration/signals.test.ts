@@ -13,7 +13,7 @@ import { type Box, SAMPLE_UNIT, SAMPLE_URL, SRC_IN_BOX, boxName, startBox } from
 
 const TRIAL = `/run/systemd/system/${SAMPLE_UNIT}.d/zz-autoharden-90-trial.conf`;
 const ACCEPTED = ['/run', '/etc'].map((d) => `${d}/systemd/system/${SAMPLE_UNIT}.d/zz-autoharden-50-accepted.conf`);
-const TUNE = `node ${SRC_IN_BOX}/dist/cli/main.js tune ${SAMPLE_UNIT} --probe ${SAMPLE_URL} --settle 500`;
+const TUNE = `node ${SRC_IN_BOX}/dist/cli/main.js tune ${SAMPLE_UNIT} --probe ${SAMPLE_URL} --settle 500ms`;
 /** Properties the first trial's options set, and the untuned unit's values of them. */
 const PROPS = ['NoNewPrivileges', 'ProtectSystem', 'ProtectHome', 'PrivateTmp', 'PrivateDevices', 'SystemCallFilter', 'CapabilityBoundingSet', 'RestrictAddressFamilies'];
 

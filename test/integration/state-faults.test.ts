@@ -18,7 +18,7 @@ const TRIAL = `/run/systemd/system/${SAMPLE_UNIT}.d/zz-autoharden-90-trial.conf`
 const ACCEPTED = ['/run', '/etc'].map((d) => `${d}/systemd/system/${SAMPLE_UNIT}.d/zz-autoharden-50-accepted.conf`);
 const CLI = `node ${SRC_IN_BOX}/dist/cli/main.js`;
 /** Longer than the default of the tests that race nothing: a slow box must not fail a probe. */
-const SETTLE = '1000';
+const SETTLE = '1000ms';
 const TUNE = `${CLI} tune ${SAMPLE_UNIT} --probe ${SAMPLE_URL} --settle ${SETTLE}`;
 /** Shell: wait (at most 60 s) until the journal holds a trial accepted since the last tune-begin
  * and ends in a trial-begin. */
@@ -211,7 +211,7 @@ describe('the daemon on a full state directory', () => {
 
     // The first trial of the enrollment is open: fill the disk under it.
     const { vars, stderr } = await script(`
-      ${CLI} enroll ${SAMPLE_UNIT} --probe ${SAMPLE_URL} --settle 1500 >/dev/null || echo enroll=failed
+      ${CLI} enroll ${SAMPLE_UNIT} --probe ${SAMPLE_URL} --settle 1500ms >/dev/null || echo enroll=failed
       n=0
       until [ "$(grep -c '"kind":"trial-begin"' ${JOURNAL} 2>/dev/null)" -gt ${begun} ] 2>/dev/null || [ $n -ge 1200 ]; do n=$((n+1)); sleep 0.05; done
       echo waited=$n

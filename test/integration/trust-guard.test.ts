@@ -67,7 +67,7 @@ beforeAll(async () => {
   await box.hostileSample();
   await box.sh(`umask 077; printf '%s: Permission denied\\nroot:%s:19000:0:99999:7:::\\n' ${MARKER} ${MARKER} > ${SECRET}`);
   await box.check(['sh', `${SRC_IN_BOX}/scripts/daemon-install.sh`]);
-  const r = await box.cli(['enroll', SAMPLE_UNIT, '--probe', SAMPLE_URL, '--settle', '1000', '--wait'], { timeoutMs: 400_000 });
+  const r = await box.cli(['enroll', SAMPLE_UNIT, '--probe', SAMPLE_URL, '--settle', '1000ms', '--wait'], { timeoutMs: 400_000 });
   expect(r.code, r.stderr.slice(-2000)).toBe(0);
   await waitFor(async () => (await row())?.state === 'guarding', 30_000, { what: 'guarding', intervalMs: 500 });
   guardingSince = Date.now();

@@ -15,7 +15,7 @@ interface Rec { kind: string; t: string; by?: string; verdict?: string; settings
 
 const NGINX = 'nginx.service';
 const PROBE = 'http://127.0.0.1/';
-const SETTLE = '500';
+const SETTLE = '500ms';
 const REFERER = 'x open() "//etc/cron.d/p" failed (30: Read-only file system) (13: Permission denied) EPERM';
 // Where nginx's state may live: a learned ReadWritePaths= must stay under these.
 const SCOPE = ['/var/log/nginx', '/var/lib/nginx', '/var/cache/nginx', '/var/spool/nginx', '/run/nginx'];

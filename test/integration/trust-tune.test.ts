@@ -18,7 +18,7 @@ const ACCESS_LOG = `${LOG_DIR}/access.log`;
 const ERROR_LOG = `${LOG_DIR}/error.log`;
 /** The only directories a learned ReadWritePaths= of the sample may name. */
 const ALLOWED = ['/var/lib/autoharden-sample', '/var/log/autoharden-sample'];
-const SETTLE = '800';
+const SETTLE = '800ms';
 // The issue's request: nginx logs it with the Referer; the sample logs it like that in error.log.
 const REFERER = 'x open() "//etc/cron.d/p" failed (30: Read-only file system) (13: Permission denied) EPERM';
 // A URL with the same kind of text (no spaces: it is a request line; no dot segments: the client drops them).

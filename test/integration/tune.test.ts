@@ -19,7 +19,7 @@ let box: Box;
 const names = (xs: Outcome[]) => xs.map((x) => `${x.option}=${x.value}`).sort();
 
 async function tune(unit: string, probe: string, extra: string[] = []): Promise<Report> {
-  const r = await box.cli(['tune', unit, '--probe', probe, '--settle', '1200', '--json', ...extra], { timeoutMs: 400_000 });
+  const r = await box.cli(['tune', unit, '--probe', probe, '--settle', '1200ms', '--json', ...extra], { timeoutMs: 400_000 });
   expect(r.code, r.stderr.slice(-2000)).toBe(0);
   return JSON.parse(r.stdout) as Report;
 }
@@ -121,7 +121,7 @@ describe('tune the bundled sample', () => {
   });
 
   it('rolls back one option, then all, restoring the previous effective settings', async () => {
-    const one = await box.cli(['rollback', SAMPLE_UNIT, '--option', 'ProtectSystem', '--settle', '1000']);
+    const one = await box.cli(['rollback', SAMPLE_UNIT, '--option', 'ProtectSystem', '--settle', '1000ms']);
     expect(one.code, one.stderr).toBe(0);
     expect((await box.show(SAMPLE_UNIT, ['ProtectSystem'])).ProtectSystem).toBe('no');
     expect((await box.show(SAMPLE_UNIT, ['ProtectHome'])).ProtectHome).toBe('yes');
@@ -132,7 +132,7 @@ describe('tune the bundled sample', () => {
     expect(again.code).toBe(1);
     expect(again.stderr.trim().split('\n')).toHaveLength(1);
 
-    const all = await box.cli(['rollback', SAMPLE_UNIT, '--all', '--settle', '1000']);
+    const all = await box.cli(['rollback', SAMPLE_UNIT, '--all', '--settle', '1000ms']);
     expect(all.code, all.stderr).toBe(0);
     expect(await box.readFile(ACCEPTED_ETC)).toBeNull();
     expect(await box.show(SAMPLE_UNIT, PROPS)).toEqual(untuned);
@@ -183,7 +183,7 @@ describe('bad input changes nothing', () => {
 
 describe('a tuner killed mid-trial', () => {
   it.each(['after-dropin', 'after-reload', 'during-settle', 'during-probe'])('is recovered at %s by the next command on the unit', async (step) => {
-    const r = await box.exec(['node', '/run/autoharden-src/dist/cli/main.js', 'tune', SAMPLE_UNIT, '--probe', SAMPLE_URL, '--settle', '600'],
+    const r = await box.exec(['node', '/run/autoharden-src/dist/cli/main.js', 'tune', SAMPLE_UNIT, '--probe', SAMPLE_URL, '--settle', '600ms'],
       { env: { AUTOHARDEN_FAULT: `${step}:2` }, timeoutMs: 120_000 });
     expect(r.code).toBe(137); // SIGKILL, at the named step of the second trial
     const recs = () => box.cli(['journal', SAMPLE_UNIT, '--json']).then((x) => JSON.parse(x.stdout) as Array<{ kind: string; trial?: number }>);
@@ -193,7 +193,7 @@ describe('a tuner killed mid-trial', () => {
     expect(await box.readFile(TRIAL)).toContain('# Managed by autoharden');
 
     // `journal` only reads; the next command that acts on the unit reverts the trial first.
-    const rb = await box.cli(['rollback', SAMPLE_UNIT, '--all', '--settle', '800']);
+    const rb = await box.cli(['rollback', SAMPLE_UNIT, '--all', '--settle', '800ms']);
     expect(rb.code, rb.stderr).toBe(0);
     const after = await recs();
     expect(after.some((x) => x.kind === 'recovered' && x.trial === open.trial)).toBe(true);

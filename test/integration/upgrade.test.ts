@@ -47,7 +47,7 @@ beforeAll(async () => {
   box = await startBox(boxName(import.meta.url, 'up'));
   await box.installSample();
   await box.check(['sh', `${SRC_IN_BOX}/scripts/daemon-install.sh`]);
-  const r = await box.cli(['enroll', SAMPLE_UNIT, '--probe', SAMPLE_URL, '--settle', '500', '--wait'], { timeoutMs: 400_000 });
+  const r = await box.cli(['enroll', SAMPLE_UNIT, '--probe', SAMPLE_URL, '--settle', '500ms', '--wait'], { timeoutMs: 400_000 });
   expect(r.code, r.stderr.slice(-2000)).toBe(0);
   expect((await row()).state).toBe('guarding');
 }, 480_000);
@@ -103,7 +103,7 @@ describe('after an upgrade of systemd', () => {
     expect(other.stderr).toMatch(/enrolled with other options \(probes\)/);
     const begins = (await journal()).filter((x) => x.kind === 'tune-begin').length;
     const before = await row();
-    const r = await box.cli(['enroll', SAMPLE_UNIT, '--retune', '--probe', SAMPLE_URL, '--settle', '500', '--wait'], { timeoutMs: 400_000 });
+    const r = await box.cli(['enroll', SAMPLE_UNIT, '--retune', '--probe', SAMPLE_URL, '--settle', '500ms', '--wait'], { timeoutMs: 400_000 });
     expect(r.code, r.stderr.slice(-2000)).toBe(0);
     // the tune starts from the set in force and tries what is not in force yet
     expect(r.stdout).toMatch(/autoharden-sample\.service: exposure \d\.\d \w+ → \d\.\d/);

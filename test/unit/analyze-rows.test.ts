@@ -256,7 +256,7 @@ describe('a tune reads the checks once through its port, orders by them, and rep
 
   it('252 weights: PrivateTmp (1000 × 0.9) before ProtectHome (1000 × 0.85); the weight-0 PrivateIPC last and reported unscored', async () => {
     const r = await run(rowsOf('252.json'));
-    expect(r.reads).toBe(1);
+    expect(r.reads).toBe(2); // at the start (the weights), and at the end for `report` (the checks after)
     expect(r.order).toEqual(['PrivateTmp', 'ProtectHome', 'PrivateIPC']);
     expect(r.report.unscored).toEqual([{ option: 'PrivateIPC', value: 'yes' }]);
   });

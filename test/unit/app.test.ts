@@ -25,7 +25,7 @@ describe('the D-Bus method table comes from the use cases', () => {
   it('keeps every member, signature and argument name of the wire API', () => {
     const sig = (a: readonly { type: string }[]) => a.map((x) => x.type).join('');
     expect(METHODS.map((m) => `${m.name}(${sig(m.in)})${sig(m.out)} ${m.in.map((a) => a.name).join(',')}`)).toEqual([
-      'Enroll(s)s spec', 'Status(s)s unit', 'Journal(s)s unit', 'Rollback(ssbu)s unit,option,all,settle_ms', 'Unenroll(ss)s unit,mode', 'Export(ss)s unit,format',
+      'Enroll(s)s spec', 'Status(s)s unit', 'Journal(s)s unit', 'Rollback(ssbu)s unit,option,all,settle_ms', 'Unenroll(ss)s unit,mode', 'Export(ss)s unit,format', 'GuardPause(ssu)s unit,action,for_ms',
     ]);
     expect(METHODS.filter((m) => m.slow).map((m) => m.name)).toEqual(['Rollback', 'Unenroll']);
     const xml = introspectionXml({ Version: '1', StateDirectory: '/x' });
@@ -69,7 +69,7 @@ describe('requests are validated once, by their use case', () => {
 
 describe('one error table', () => {
   it('gives each code its exit status and D-Bus name, both ways', () => {
-    expect(EXIT_CODES).toEqual({ Usage: 2, AccessDenied: 4, UnitUnknown: 6, Failed: 1, Config: 78, Locked: 75 });
+    expect(EXIT_CODES).toEqual({ Usage: 2, AccessDenied: 4, UnitUnknown: 6, Failed: 1, Config: 78, Locked: 75, ThresholdExceeded: 3 });
     expect(codeOfDBusErrorName(dbusErrorName('Locked'))).toBe('Locked');
     expect(codeOfDBusErrorName('org.autoharden1.Error.Nope')).toBeUndefined();
     expect(codeOfDBusErrorName('org.freedesktop.DBus.Error.Failed')).toBeUndefined();
@@ -109,6 +109,7 @@ describe('DaemonApp and the server, built from the same descriptors', () => {
     },
     unenroll: async (unit, mode) => ({ unit, mode }),
     export: (unit, format) => `${unit} ${format}\n`,
+    guardPause: (unit, action) => ({ unit, action: action as 'pause' | 'resume', changed: true, enrolled: true }),
   };
 
   beforeAll(async () => {

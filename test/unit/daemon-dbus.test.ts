@@ -33,6 +33,7 @@ describe('org.autoharden1 server and client', () => {
     rollback: async (unit, option, all, settleMs) => JSON.stringify({ unit, option, all, settleMs }),
     unenroll: async (unit, mode) => JSON.stringify({ unit, mode }),
     export: async (unit, format) => `${unit} as ${format}\n`,
+    guardPause: async (unit, action) => JSON.stringify({ unit, action }),
   };
 
   beforeAll(async () => {

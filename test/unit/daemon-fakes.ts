@@ -167,7 +167,7 @@ export interface StubHooks {
 
 /** A stand-in tune session: journals tune-begin (unless resuming) and tune-end, steps as told. */
 export function stubSession(ports: Ports, o: TuneOptions, hooks: StubHooks = {}): Session {
-  const report: TuneReport = { unit: o.unit, exposureBefore: 9.6, exposureAfter: 3, trials: 0, restarts: 0, durationMs: 1, accepted: [], rejected: [], skipped: [], warnings: [] };
+  const report: TuneReport = { unit: o.unit, exposureBefore: 9.6, exposureAfter: 3, trials: 0, restarts: 0, durationMs: 1, accepted: [], rejected: [], skipped: [], warnings: [], complete: true };
   return {
     report,
     begin: async () => {

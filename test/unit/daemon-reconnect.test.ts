@@ -75,7 +75,7 @@ describe('the daemon when dbus-daemon restarts', () => {
         version: '1', stateDirectory: '/var/lib/autoharden', address: bus.address, allowedUids: [process.getuid!()],
         handlers: {
           enroll: async () => 'x', status: async () => '[]', journal: async () => '[]', rollback: async () => '{}',
-          unenroll: async () => '{}', export: async () => '',
+          unenroll: async () => '{}', export: async () => '', guardPause: async () => '{}',
         },
       },
       minTimeoutMs: 20,

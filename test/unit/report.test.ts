@@ -18,9 +18,14 @@ const trial = (n: number, settings: Setting[], outcome: 'accepted' | 'rejected',
 describe('foldReport', () => {
   it('takes counters from the base and reports nothing for an empty session', () => {
     expect(foldReport(base, [])).toEqual({
-      unit: 'web.service', exposureBefore: 9.6, exposureAfter: 4.2, trials: 7, restarts: 9, durationMs: 1234,
+      unit: 'web.service', exposureBefore: 9.6, exposureAfter: 4.2, trials: 7, restarts: 9, durationMs: 1234, complete: true,
       warnings: ['w'], accepted: [], rejected: [], skipped: [],
     });
+  });
+
+  it('is complete unless the tune was stopped by its limits, and then says why', () => {
+    expect(foldReport({ ...base, stoppedBy: '--max-restarts 4 reached' }, [])).toMatchObject({ complete: false, stoppedBy: '--max-restarts 4 reached' });
+    expect(foldReport(base, [])).not.toHaveProperty('stoppedBy');
   });
 
   it('counts a search trial only through the note that the step rests on it', () => {

@@ -11,7 +11,8 @@ import type { WritableScope } from '../../core/paths.js';
 import type { Platform } from '../../core/platform.js';
 import { withSyscallGroups, type SyscallGroups } from '../../core/syscallGroups.js';
 import type { OptionSpec, ProbeSpec, Setting } from '../../core/types.js';
-import type { Ports, Where } from '../ports.js';
+import { hasLimits, msPerRestart, stopReason, type TuneLimits } from '../../core/tuneLimits.js';
+import type { Ports, ProgressCounts, Where } from '../ports.js';
 
 export interface TuneOptions {
   unit: string;
@@ -28,6 +29,8 @@ export interface TuneOptions {
   workload?: WorkloadSpec;
   budget?: number;
   measureRestarts?: number;
+  /** --max-restarts, --max-time: stop before a step that would not fit, with what is verified. */
+  limits?: TuneLimits;
 }
 
 /** What one tune run knows about the unit's logs: files to read and errors seen before. */
@@ -71,6 +74,14 @@ export class TuneContext {
   readonly events: ReportEvent[] = [];
   readonly counts = { exposureBefore: 0, exposureAfter: 0, trials: 0, restarts: 0, durationMs: 0 };
   readonly warnings: string[] = [];
+  /** Why the tune stopped before its search ended (--max-restarts, --max-time); undefined: it did not. */
+  stopped: string | undefined;
+  /** What the restarts of this session's trials took, for the time a next one will take. */
+  readonly timing = { ms: 0, restarts: 0 };
+  /** What a resumed tune spent before this session (the daemon restarted): for its limits only. */
+  before = { restarts: 0, ms: 0 };
+  /** Trials the search still expects after the current one (its planner's estimate). */
+  remainingTrials: () => number = () => 0;
 
   constructor(
     readonly ports: Ports,
@@ -110,7 +121,8 @@ export class TuneContext {
 
   report(): TuneReport {
     const scored = scoredBy(this.rows, this.catalog);
-    return foldReport({ unit: this.o.unit, ...this.counts, warnings: this.warnings, safety: this.safety, scored }, this.events);
+    const stop = this.stopped ? { stoppedBy: this.stopped } : {};
+    return foldReport({ unit: this.o.unit, ...this.counts, warnings: this.warnings, safety: this.safety, ...(this.facts ? { facts: this.facts } : {}), scored, ...stop }, this.events);
   }
 
   /** Accepts settings: a later rung of an option replaces the earlier one, at the end. */
@@ -133,6 +145,51 @@ export class TuneContext {
       this.phases.ended.add(phase);
       if (this.phases.open === phase) this.phases.open = undefined;
     }
+  }
+
+  /** Whether a step of `restarts` restarts on `settings` fits the limits with what the finish
+   * owes after it reserved (tuneLimits.ts); once it does not, the tune is stopped: said once. */
+  mayRun(settings: readonly Setting[], restarts = 2): boolean {
+    const limits = this.o.limits;
+    if (this.stopped) return false;
+    if (!limits || !hasLimits(limits)) return true;
+    const { o } = this;
+    const { confirm, lost } = this.owed(settings);
+    const state = { restarts: this.before.restarts + this.counts.restarts, elapsedMs: this.before.ms + this.elapsedMs(), msPerRestart: msPerRestart(o.settleMs, this.timing) };
+    const why = stopReason(limits, state, { restarts, reserve: confirm + lost, reserveMs: confirm * 2 * o.settleMs });
+    if (!why) return true;
+    this.stopped = why;
+    this.ports.progress({ type: 'info', message: `${o.unit}: stopping early: ${why} (${state.restarts} restarts so far; the next trial and the finish need ${restarts + confirm + lost} more); what is kept is verified` });
+    return false;
+  }
+
+  /** Restarts the finish owes after a step on `settings`: the confirmation (adaptive), and the
+   * restart that puts lostOnReload settings in force again after the last reload. */
+  private owed(settings: readonly Setting[]): { confirm: number; lost: number } {
+    const { o } = this;
+    const confirm = o.strategy === 'adaptive' && !this.phases.ended.has('confirm') ? 1 : 0;
+    const fragile = [...this.accepted, ...settings].some((s) => this.byName.get(s.option)?.lostOnReload);
+    return { confirm, lost: fragile && (o.persist || o.strategy !== 'adaptive') ? 1 : 0 };
+  }
+
+  /** Restarts --max-restarts leaves for measuring the cost, what the finish owes kept back;
+   * undefined without the limit. */
+  restartsLeft(): number | undefined {
+    const max = this.o.limits?.maxRestarts;
+    if (max === undefined) return undefined;
+    const { confirm, lost } = this.owed([]);
+    return Math.max(0, max - this.before.restarts - this.counts.restarts - confirm - lost);
+  }
+
+  elapsedMs(): number {
+    return this.ports.now().getTime() - this.t0;
+  }
+
+  /** Progress counts for a trial's events (ports.ts): `estimatedTrials` in the numbering of
+   * `trial`, which continues the journal's, plus the confirmation (adaptive). */
+  progressCounts(trial: number): ProgressCounts {
+    const confirm = this.o.strategy === 'adaptive' && !this.phases.ended.has('confirm') ? 1 : 0;
+    return { restarts: this.counts.restarts, estimatedTrials: Math.round(trial + this.remainingTrials() + confirm), elapsedMs: this.elapsedMs() };
   }
 
   options(): string {

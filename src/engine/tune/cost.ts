@@ -17,6 +17,9 @@ export async function costPhase(c: TuneContext, spec: WorkloadSpec): Promise<voi
   const { ports, o } = c;
   const budget = o.budget ?? DEFAULT_BUDGET;
   let restartsLeft = o.measureRestarts ?? DEFAULT_MEASURE_RESTARTS;
+  // --max-restarts: one kept back to end on the accepted set
+  const allowed = c.restartsLeft();
+  if (allowed !== undefined) restartsLeft = Math.min(restartsLeft, Math.max(0, allowed - 1));
   const weight = (s: Setting) => c.byName.get(s.option)?.weight ?? 0;
   // the class on this platform: MemoryDenyWriteExecute by prctl costs no filter
   const costOf = (s: Setting) => {

@@ -18,8 +18,9 @@ export class Minimise {
   async step(): Promise<boolean> {
     const { c } = this;
     if (!this.tasks) {
-      // begun and not ended: planned again from the accepted set, which holds every step it accepted
-      this.tasks = c.phases.ended.has('minimise') ? [] : await this.plan();
+      // begun and not ended: planned again from the accepted set, which holds every step it accepted;
+      // a tune stopped by its limits minimises nothing
+      this.tasks = c.phases.ended.has('minimise') || c.stopped ? [] : await this.plan();
       if (this.tasks.length) c.phase('minimise', 'begin', c.phases.open === 'minimise' ? 'again' : undefined);
     }
     for (let task = this.tasks[0]; task; task = this.tasks[0]) {
@@ -29,6 +30,10 @@ export class Minimise {
         continue;
       }
       const step = task.make([...task.m.removed(), ...group]);
+      if (!c.mayRun([step])) {
+        this.tasks = [];
+        break;
+      }
       c.checkAbort();
       c.ports.fault('minimise');
       const { verdict } = await this.trials.next([step]);
@@ -36,7 +41,7 @@ export class Minimise {
       if (verdict.ok) c.accept([step]);
       return true;
     }
-    if (c.phases.open === 'minimise') c.phase('minimise', 'end');
+    if (c.phases.open === 'minimise') c.phase('minimise', 'end', c.stopped ? `stopped: ${c.stopped}` : undefined);
     return false;
   }
 

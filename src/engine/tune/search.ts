@@ -4,10 +4,10 @@ import { buildCandidates } from '../../core/candidates.js';
 import { rejectedSinceBegin, rolledBackByUser, type JournalRecord } from '../../core/journal.js';
 import { addedPaths, learnFromFailure, learnsPaths, withoutPaths, type LearnContext } from '../../core/learn.js';
 import { SCOPE_PROPERTIES, isUnder, writableScope } from '../../core/paths.js';
-import { OneAtATime, type Planner } from '../../core/plan.js';
+import type { Planner } from '../../core/plan.js';
 import type { SafetyFacts } from '../../core/policy.js';
-import { observedPrior } from '../../core/priors.js';
 import { Adaptive } from '../../core/search.js';
+import { plannerFor } from '../../core/tunePlan.js';
 import type { Setting } from '../../core/types.js';
 import type { TuneContext } from './context.js';
 import type { TrialResult, Trials } from './trial.js';
@@ -46,9 +46,9 @@ export class Search {
       else c.note({ kind: 'skipped', ...s });
     }
     if (!o.resume) c.phase('search', 'begin');
-    this.planner = o.strategy === 'adaptive'
-      ? new Adaptive(candidates, { priorOf: (cand) => observedPrior(cand.spec, facts) })
-      : new OneAtATime(candidates);
+    const planner = plannerFor(o.strategy, candidates, facts); // the one `autoharden plan` previews
+    this.planner = planner;
+    c.remainingTrials = () => (c.phases.ended.has('search') ? 0 : planner.estimateRemaining());
   }
 
   /** Runs the next planned step; false when the search is over. */
@@ -56,9 +56,9 @@ export class Search {
     const { c } = this;
     // a resumed tune whose search ended does not search again (inferred rejections are not journaled)
     let settings = c.phases.ended.has('search') ? undefined : this.planner.next();
-    if (!settings) {
+    if (!settings || !c.mayRun(settings)) {
       this.noteInferred();
-      if (!c.phases.ended.has('search')) c.phase('search', 'end');
+      if (!c.phases.ended.has('search')) c.phase('search', 'end', c.stopped ? `stopped: ${c.stopped}` : undefined);
       return false;
     }
     let { verdict, ineffective } = await this.trials.next(settings);
@@ -70,7 +70,7 @@ export class Search {
       // Every line may teach, noise included: what it can teach is confined to the unit's own
       // directories (the allow-list) and kept only where the service then writes.
       const learned = learnFromFailure(settings, verdict.evidence, ctx);
-      if (!learned) break;
+      if (!learned || !c.mayRun(learned)) break;
       const tried = settings.map((s) => `${s.option}=${s.value}`).join(' ');
       c.note({ kind: 'retried', trial: c.trialNo });
       c.ports.progress({ type: 'info', message: `learned writable paths from: ${tried}` });
@@ -102,7 +102,8 @@ export class Search {
       /* no processes to look at: only the file system counts */
     }
     const unwritten = learned.filter((d) => !open.some((f) => isUnder(f, d)) && !(ports.changedSince?.(d, since) ?? false));
-    if (unwritten.length === 0) return { settings, ...passed };
+    // past the limits the set that passed stands, learned paths and all: it is verified
+    if (unwritten.length === 0 || !this.c.mayRun(settings, 3)) return { settings, ...passed };
     ports.progress({ type: 'info', message: `dropped learned writable paths the service did not write during trial #${this.c.trialNo}: ${unwritten.join(' ')}` });
     const reduced = withoutPaths(settings, unwritten);
     // The set that passed is in the accepted drop-in now, and systemd adds up ReadWritePaths= across

@@ -1,8 +1,8 @@
 // A tune session sequences the phases: recover → preflight → observe → search → minimise →
 // cost → confirm → persist. It runs one trial per step() so that the daemon can interleave units.
 // The phases perform; the planners in core decide; the report is folded from what was journaled.
-import type { AnalyzeRows } from '../../core/analyzeRows.js';
-import { acceptedSet, lastTrialNumber, phaseFold } from '../../core/journal.js';
+import type { AnalyzeRow, AnalyzeRows } from '../../core/analyzeRows.js';
+import { acceptedSet, lastTrialNumber, lastTuneBegin, phaseFold, type JournalRecord } from '../../core/journal.js';
 import { platformFingerprint } from '../../core/platform.js';
 import type { TuneReport } from '../../core/report.js';
 import type { SyscallGroups } from '../../core/syscallGroups.js';
@@ -69,12 +69,17 @@ export class TuneSession {
       // what it was tuned on, for a later reader to tell an upgrade (core/upgrade.ts)
       c.platform = await ports.platform(o.unit);
       const platform = platformFingerprint(c.platform);
-      c.record({ kind: 'tune-begin', strategy: o.strategy, probes: o.probes.map((p) => p.raw), exposure: c.counts.exposureBefore, platform });
+      c.record({ kind: 'tune-begin', strategy: o.strategy, probes: o.probes.map((p) => p.raw), exposure: c.counts.exposureBefore, platform, ...checksOf(c.rows) });
     }
     c.where = ports.dropins.acceptedWhere(o.unit) ?? 'run';
     c.accepted = acceptedSet(records);
     if (o.resume) {
       c.phases = phaseFold(records);
+      // the limits hold for the whole tune, not per daemon run: its journaled trials (a restart
+      // each, at least) and its begin count
+      const begun = Date.parse(lastTuneBegin(records)?.t ?? '');
+      c.before = { restarts: c.phases.trials, ms: Number.isFinite(begun) ? Math.max(0, c.t0 - begun) : 0 };
+      c.stopped = stoppedBefore(records);
       if (c.phases.open) ports.progress({ type: 'info', message: `${o.unit}: the ${c.phases.open} phase was under way when tuning stopped; it runs again` });
     }
     c.trialNo = lastTrialNumber(records);
@@ -105,6 +110,9 @@ export class TuneSession {
       c.phase('confirm', 'begin', c.options());
       await confirm(c, this.trials);
       c.phase('confirm', 'end', c.options());
+      const max = o.limits?.maxRestarts;
+      // a failed confirmation bisects whatever the limit: a set that failed is never left in force
+      if (max !== undefined && c.counts.restarts > max) c.warnings.push(`the confirmation of the accepted set failed; finding the setting to blame took ${c.counts.restarts - max} restarts past --max-restarts ${max}`);
     }
     c.checkAbort();
     if (o.persist && c.accepted.length && !ended.has('persist')) {
@@ -120,7 +128,10 @@ export class TuneSession {
     c.counts.exposureAfter = await ports.exposure(o.unit);
     c.counts.durationMs = ports.now().getTime() - c.t0;
     const { exposureBefore, exposureAfter, trials, restarts, durationMs } = c.counts;
-    c.record({ kind: 'tune-end', exposureBefore, exposureAfter, trials, restarts, durationMs });
+    // the checks as they end, for `report` (before and after, check by check)
+    const after = await c.ports.exposureRows?.(o.unit).catch(() => undefined);
+    const stop = c.stopped ? { stoppedBy: c.stopped } : {};
+    c.record({ kind: 'tune-end', exposureBefore, exposureAfter, trials, restarts, durationMs, complete: !c.stopped, ...stop, ...checksOf(after) });
     return c.report();
   }
 }
@@ -129,6 +140,17 @@ export class TuneSession {
  * the adaptive confirmation an accepted trial's reload is the last thing that happened. */
 function reloadedSinceRestart(o: TuneOptions, persisted: boolean): boolean {
   return persisted || o.strategy !== 'adaptive';
+}
+
+/** Why the last tune's search or minimisation was stopped by its limits, as journaled in the
+ * phase's end ("stopped: --max-restarts 4 reached"): a resumed tune ends as stopped too. */
+function stoppedBefore(records: readonly JournalRecord[]): string | undefined {
+  let why: string | undefined;
+  for (const r of records) {
+    if (r.kind === 'tune-begin') why = undefined;
+    else if (r.kind === 'phase' && r.state === 'end' && r.detail?.startsWith('stopped: ')) why = r.detail.slice('stopped: '.length);
+  }
+  return why;
 }
 
 /** The running systemd's system call groups; a warning when they cannot be read (a filter is then
@@ -151,6 +173,11 @@ async function exposureRows(c: TuneContext): Promise<AnalyzeRows | undefined> {
   const rows = await c.ports.exposureRows(c.o.unit).catch(() => undefined);
   if (!rows) c.ports.progress({ type: 'info', message: "could not read systemd-analyze's check weights (SYSTEMD_ANALYZE_DEBUG=1 systemd-analyze security --json=short): options are weighed by systemd 252's table" });
   return rows;
+}
+
+/** The checks as journaled (core/journal.ts): absent when analyze's rows could not be read. */
+export function checksOf(rows: AnalyzeRows | undefined): { checks?: AnalyzeRow[] } {
+  return rows ? { checks: rows.map((r) => ({ ...r })) } : {};
 }
 
 /** The whole loop in-process, as `autoharden tune` runs it. */

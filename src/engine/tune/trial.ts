@@ -33,7 +33,8 @@ export class Trials {
     const { c } = this;
     const { ports, o } = c;
     const { unit } = o;
-    ports.progress({ type: 'trial', trial, settings: proposed });
+    const started = { ms: ports.now().getTime(), restarts: c.counts.restarts };
+    ports.progress({ type: 'trial', trial, settings: proposed, ...c.progressCounts(trial) });
     c.record({ kind: 'trial-begin', trial, settings: proposed });
     ports.dropins.writeTrial(unit, proposed);
     ports.fault('after-dropin');
@@ -62,7 +63,8 @@ export class Trials {
       c.counts.restarts++;
       const judge = () => restartAndJudge(ports, unit, { settleMs: o.settleMs, probes: o.probes, signal: o.signal, faults: true, ...c.watch });
       verdict = await judge();
-      for (let round = 0; verdict.kind === 'log-error' && round < MAX_NOISE_ROUNDS; round++) {
+      // a noise round costs two restarts (control, judge again); past the limits the verdict stands
+      for (let round = 0; verdict.kind === 'log-error' && round < MAX_NOISE_ROUNDS && c.mayRun(settings, 3); round++) {
         // control: the unit without the candidate, as long as the trial ran
         ports.dropins.removeTrial(unit);
         await ports.systemd.reload();
@@ -79,7 +81,9 @@ export class Trials {
 
     const outcome = verdict.ok ? 'accepted' : 'rejected';
     c.record({ kind: 'trial-end', trial, settings, outcome, verdict: verdict.kind, reason: verdict.reason, evidence: verdict.evidence, ...(verdict.cause ? { cause: verdict.cause } : {}) });
-    ports.progress({ type: 'verdict', trial, settings, outcome, reason: verdict.reason });
+    c.timing.ms += ports.now().getTime() - started.ms;
+    c.timing.restarts += c.counts.restarts - started.restarts;
+    ports.progress({ type: 'verdict', trial, settings, outcome, reason: verdict.reason, ...c.progressCounts(trial) });
     if (verdict.ok) {
       this.failedInARow = 0;
       this.revertPending = undefined;
