@@ -128,12 +128,26 @@ function pendingOf(a: Active | undefined): string[] | undefined {
   return a.reverify.deferred ? [...a.reverify.changes, 'deferred while the unit does not run'] : a.reverify.changes;
 }
 
+/** The limits of one run (--max-restarts, --max-time): a retune brings its own, not the first run's. */
+const PER_RUN = new Set(['maxRestarts', 'maxTimeMs']);
+
+/** The enrolled spec with the limits this run asked for (none asked: none). */
+function withRunLimits(spec: EnrollSpec, asked: EnrollSpec): EnrollSpec {
+  const out: Record<string, unknown> = { ...spec };
+  for (const k of PER_RUN) {
+    const v = (asked as Record<string, unknown>)[k];
+    if (v === undefined) delete out[k];
+    else out[k] = v;
+  }
+  return out as EnrollSpec;
+}
+
 /** --retune tunes with the options the unit was enrolled with: an option given with it that
  * differs (and is not simply left at its default) is refused, not silently ignored. */
 function refuseOtherOptions(enrolled: EnrollSpec, asked: EnrollSpec): void {
   const defaults = parseEnrollSpec({ unit: asked.unit }) as Record<string, unknown>;
   const same = (x: unknown, y: unknown) => JSON.stringify(x) === JSON.stringify(y);
-  const given = Object.entries(asked).filter(([k, v]) => k !== 'unit' && !same(v, (enrolled as Record<string, unknown>)[k]) && !same(v, defaults[k]));
+  const given = Object.entries(asked).filter(([k, v]) => k !== 'unit' && !PER_RUN.has(k) && !same(v, (enrolled as Record<string, unknown>)[k]) && !same(v, defaults[k]));
   if (given.length) {
     throw new AutohardenError('Usage', `${asked.unit} is enrolled with other options (${given.map(([k]) => k).join(', ')}); --retune tunes it with those: leave them out, or unenroll --keep and enroll again to change them`);
   }
@@ -684,7 +698,8 @@ export class Daemon implements Served {
       a.session = undefined;
       a.current = null;
       a.transientErrors = 0;
-      this.setState(a, 'queued');
+      a.e.spec = withRunLimits(a.e.spec, asked);
+      this.setState(a, 'queued'); // persists the spec with this run's limits
       this.signal(unit, `re-tune requested: queued${a.pause ? ' (its guard is paused: the tune begins when the pause ends)' : ''}`);
       this.d.log.info(`${unit}: re-tune requested`);
       this.wake.signal();

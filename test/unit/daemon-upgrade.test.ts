@@ -224,6 +224,18 @@ describe('enroll --retune', () => {
     await expect(w.daemon.enroll(JSON.stringify({ unit: UNIT }))).rejects.toThrow(/already enrolled/);
   });
 
+  it('takes the limits of this run (--max-restarts, --max-time), stored for it, not the first run\'s', async () => {
+    const w = world(DEBIAN12_PLATFORM);
+    await start(w);
+    expect(await w.daemon.enroll(retune({ maxRestarts: 9 }))).toBe(UNIT);
+    expect(new EnrollmentStore(w.stateDir).read(UNIT)?.spec.maxRestarts).toBe(9);
+    await until(() => w.daemon.status(UNIT)[0]!.state === 'guarding' && w.sessions.length === 1);
+    expect(await w.daemon.enroll(retune({ maxTimeMs: 60_000 }))).toBe(UNIT);
+    const spec = new EnrollmentStore(w.stateDir).read(UNIT)?.spec;
+    expect(spec?.maxTimeMs).toBe(60_000);
+    expect(spec).not.toHaveProperty('maxRestarts'); // not asked this time: no limit
+  });
+
   it('a unit not enrolled is simply enrolled', async () => {
     const w = world(DEBIAN12_PLATFORM);
     await start(w);
