@@ -38,7 +38,10 @@ export const hasLimits = (l: TuneLimits): boolean => l.maxRestarts !== undefined
 export function stopReason(limits: TuneLimits, s: LimitState, next: StepCost): string | undefined {
   const restarts = next.restarts + next.reserve;
   if (limits.maxRestarts !== undefined && s.restarts + restarts > limits.maxRestarts) {
-    return `--max-restarts ${limits.maxRestarts} reached`;
+    // Said in full: with a small N the first trial may not fit at all, and "reached" alone after
+    // 0 restarts would puzzle.
+    const left = Math.max(0, limits.maxRestarts - s.restarts);
+    return `--max-restarts ${limits.maxRestarts} reached (${left} left; the next step needs ${next.restarts} and the finish ${next.reserve} more)`;
   }
   if (limits.maxTimeMs !== undefined) {
     const need = restarts * Math.max(0, s.msPerRestart) + (next.reserveMs ?? 0);

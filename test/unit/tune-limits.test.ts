@@ -21,8 +21,8 @@ describe('stopReason (pure)', () => {
 
   it('stops when the trial, its revert and what the finish owes would pass --max-restarts', () => {
     expect(stopReason({ maxRestarts: 10 }, at(7), trial)).toBeUndefined(); // 7 + 2 + 1 = 10
-    expect(stopReason({ maxRestarts: 10 }, at(8), trial)).toBe('--max-restarts 10 reached');
-    expect(stopReason({ maxRestarts: 3 }, at(0), { restarts: 2, reserve: 2 })).toBe('--max-restarts 3 reached');
+    expect(stopReason({ maxRestarts: 10 }, at(8), trial)).toMatch(/^--max-restarts 10 reached \(2 left; the next step needs 2 and the finish \d+ more\)$/);
+    expect(stopReason({ maxRestarts: 3 }, at(0), { restarts: 2, reserve: 2 })).toBe('--max-restarts 3 reached (3 left; the next step needs 2 and the finish 2 more)');
     expect(stopReason({ maxRestarts: 1 }, at(0), { restarts: 0, reserve: 1 })).toBeUndefined();
   });
 
@@ -111,7 +111,7 @@ describe('a tune with limits, against a simulated service', () => {
     expect(s.sim.restarts).toBeLessThanOrEqual(4);
     expect(report.restarts).toBe(s.sim.restarts);
     expect(report.complete).toBe(false);
-    expect(report.stoppedBy).toBe('--max-restarts 4 reached');
+    expect(report.stoppedBy).toMatch(/^--max-restarts 4 reached \(/);
     expect(s.healthy()).toBe(true);
     // what is in force is what the journal and the report say was accepted
     const recs = s.ports.journal.read();
@@ -120,8 +120,8 @@ describe('a tune with limits, against a simulated service', () => {
     expect(report.accepted.map((a) => a.option).sort()).toEqual(s.accepted());
     expect(s.accepted()).not.toContain('B');
     const end = recs.at(-1);
-    expect(end).toMatchObject({ kind: 'tune-end', complete: false, stoppedBy: '--max-restarts 4 reached' });
-    expect(recs.some((r) => r.kind === 'phase' && r.phase === 'search' && r.state === 'end' && r.detail === 'stopped: --max-restarts 4 reached')).toBe(true);
+    expect(end).toMatchObject({ kind: 'tune-end', complete: false, stoppedBy: expect.stringMatching(/^--max-restarts 4 reached \(/) });
+    expect(recs.some((r) => r.kind === 'phase' && r.phase === 'search' && r.state === 'end' && r.detail?.startsWith('stopped: --max-restarts 4 reached ('))).toBe(true);
     const said = s.sim.events.filter((e) => e.type === 'info' && /stopping early: --max-restarts 4 reached/.test(e.message));
     expect(said).toHaveLength(1);
   });
@@ -189,7 +189,7 @@ describe('a tune with limits, against a simulated service', () => {
       const killed = { ...s.ports, fault: (step: string) => { if (step === 'minimise' || step === 'persist') throw new Error('killed'); } };
       await expect(tune(killed, { ...o({ maxRestarts: 3 }), persist: true }, REAL)).rejects.toThrow(/killed/);
       const report = await resumed(s, { maxRestarts: 3 });
-      expect(report).toMatchObject({ complete: false, stoppedBy: '--max-restarts 3 reached' });
+      expect(report).toMatchObject({ complete: false, stoppedBy: expect.stringMatching(/^--max-restarts 3 reached \(/) });
       expect(s.ports.journal.read().at(-1)).toMatchObject({ kind: 'tune-end', complete: false });
     });
   });
