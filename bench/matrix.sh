@@ -5,7 +5,8 @@
 # 257) and unstable (make-root.sh sid), and prints one table. Run as root: bash bench/matrix.sh
 # Environment: RELEASES="252 257 unstable" (also: host, trixie, sid), SERVICES="sample nginx redis
 # memcached", SETTLE=1000 (ms), ROOTS=/var/cache/autoharden/roots, RESULTS=DIR (default /var/tmp/autoharden-matrix.TIME; kept: per
-# cell NAME.json as tune wrote it, NAME.err, NAME.cell with systemd version, seconds and probe).
+# cell NAME.json as tune wrote it, NAME.plan.json as plan predicted it beforehand, NAME.err, NAME.cell
+# with systemd version, seconds and probe).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "matrix.sh: needs root (boots systemd in namespaces)" >&2; exit 4; }
@@ -64,6 +65,9 @@ for rel in $RELEASES; do
       systemctl daemon-reload'
     in_box systemctl start "$unit"
     systemd=$(in_box systemctl --version | sed -n '1s/^systemd \([0-9]*\) (\(.*\))$/\2/p')
+    # what plan predicts (no restart), to set beside what tune then measures
+    T=300 in_box node /run/autoharden-src/dist/cli/main.js plan "$unit" --probe "$(probe_of "$svc")" --settle "${SETTLE}ms" --json \
+      > "$RESULTS/$cell.plan.json" 2>/dev/null || echo "matrix.sh: plan $unit on $rel failed" >&2
     rc=0
     T=1800 in_box node /run/autoharden-src/dist/cli/main.js tune "$unit" --probe "$(probe_of "$svc")" --settle "${SETTLE}ms" --json \
       > "$RESULTS/$cell.json" 2> "$RESULTS/$cell.err" || rc=$?
@@ -83,7 +87,8 @@ const dir = process.argv[2];
 const PLATFORM = /needs systemd|needs kernel|built without|kernel version is unknown|LSM|securityfs|has no Service property|cannot be tried on systemd|did not report its build features|cannot tell whether systemd|ignored on/i;
 const names = (xs) => [...new Set(xs.map((x) => (typeof x === 'string' ? x : x.option ?? x.name ?? JSON.stringify(x))))].join(' ');
 const reasons = {};
-const rows = [['release', 'systemd', 'service', 'exposure', 'trials', 'restarts', 'serves', 's', 'unscored in force', 'platform skips']];
+const rows = [['release', 'systemd', 'service', 'exposure', 'plan: exposure', 'trials', 'restarts', 'plan: restarts (p10-p90)', 'serves', 's', 'unscored in force', 'platform skips']];
+const planOf = (f) => { try { return JSON.parse(fs.readFileSync(path.join(dir, f.replace(/\.cell$/, '.plan.json')), 'utf8')); } catch { return null; } };
 // rows in the order of the issue: releases old to new, then the services
 const rank = (f) => { const [rel, svc] = f.replace(/\.cell$/, '').split(/-(.*)/s);
   return [['252', 'host', 'bookworm', '257', 'trixie', 'unstable', 'sid'].indexOf(rel), ['sample', 'nginx', 'redis', 'memcached'].indexOf(svc)]; };
@@ -93,13 +98,16 @@ for (const f of cells) {
   const c = Object.fromEntries(fs.readFileSync(path.join(dir, f), 'utf8').trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
   let r = null;
   try { r = JSON.parse(fs.readFileSync(path.join(dir, f.replace(/\.cell$/, '.json')), 'utf8')); } catch { /* tune failed */ }
-  if (!r) { rows.push([c.release, c.systemd, c.service, `tune exit ${c.exit}`, '-', '-', c.serves, c.seconds, '-', '-']); continue; }
+  const p = planOf(f);
+  const planExposure = p?.exposureAfter ? `${p.exposureAfter.expected.toFixed(1)} (best ${p.exposureAfter.best.toFixed(1)})` : '-';
+  const planRestarts = p?.restarts ? `${p.restarts.restarts.expected} (${p.restarts.restarts.low}-${p.restarts.restarts.high})` : '-';
+  if (!r) { rows.push([c.release, c.systemd, c.service, `tune exit ${c.exit}`, planExposure, '-', '-', planRestarts, c.serves, c.seconds, '-', '-']); continue; }
   const unscored = r.unscored === undefined ? '-'
     : Array.isArray(r.unscored) ? r.unscored.map((u) => (typeof u === 'string' ? u : `${u.option}=${u.value}`)).join(' ') || 'none' : String(r.unscored);
   const skips = (r.skipped ?? []).filter((s) => PLATFORM.test(s.reason ?? ''));
   for (const s of skips) (reasons[`${c.release}: ${s.reason}`] ??= new Set()).add(s.option);
-  rows.push([c.release, c.systemd, c.service, `${r.exposureBefore.toFixed(1)} → ${r.exposureAfter.toFixed(1)}`,
-    r.trials, r.restarts, c.serves, c.seconds, unscored, skips.length ? `${skips.length}: ${names(skips)}` : 'none']);
+  rows.push([c.release, c.systemd, c.service, `${r.exposureBefore.toFixed(1)} → ${r.exposureAfter.toFixed(1)}`, planExposure,
+    r.trials, r.restarts, planRestarts, c.serves, c.seconds, unscored, skips.length ? `${skips.length}: ${names(skips)}` : 'none']);
 }
 const w = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
 for (const r of rows) console.log(r.map((c, i) => String(c).padEnd(w[i])).join('  ').trimEnd());
