@@ -10,6 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acceptedSet, type JournalRecord } from '../../src/core/journal.js';
 import { type Box, SAMPLE_UNIT, SAMPLE_URL, SRC_IN_BOX, boxName, startBox, waitFor } from '../harness/box.js';
+import { directives } from '../harness/dropin.js';
 
 const STATE = '/var/lib/autoharden';
 const JOURNAL = `${STATE}/journal/${SAMPLE_UNIT}.jsonl`;
@@ -19,7 +20,8 @@ const ACCEPTED = ['/run', '/etc'].map((d) => `${d}/systemd/system/${SAMPLE_UNIT}
 const CLI = `node ${SRC_IN_BOX}/dist/cli/main.js`;
 /** Longer than the default of the tests that race nothing: a slow box must not fail a probe. */
 const SETTLE = '1000ms';
-const TUNE = `${CLI} tune ${SAMPLE_UNIT} --probe ${SAMPLE_URL} --settle ${SETTLE}`;
+// --log-format json: progress as JSON lines, so that the error line stands out (errorLines)
+const TUNE = `${CLI} tune ${SAMPLE_UNIT} --probe ${SAMPLE_URL} --settle ${SETTLE} --log-format json`;
 /** Shell: wait (at most 60 s) until the journal holds a trial accepted since the last tune-begin
  * and ends in a trial-begin. */
 const UNTIL_OPEN_TRIAL = `
@@ -61,7 +63,7 @@ function unfinished(recs: JournalRecord[]): number[] {
   return recs.flatMap((r) => (r.kind === 'trial-begin' && !closed.has(r.trial) ? [r.trial] : []));
 }
 
-/** The error lines of a CLI's stderr (its progress log is pino JSON). */
+/** The error lines of a CLI's stderr (its progress log is JSON with --log-format json). */
 const errorLines = (stderr: string) => stderr.split('\n').filter((l) => l.trim() && !l.startsWith('{'));
 
 /** I1 and I2 after the next command: no trial file, no trial open in the journal, the unit active
@@ -78,7 +80,7 @@ async function expectConsistent(): Promise<JournalRecord[]> {
   } else {
     const exported = await box.cli(['export', SAMPLE_UNIT]);
     expect(exported.code, exported.stderr).toBe(0);
-    expect(files).toEqual([exported.stdout]);
+    expect(files.map(directives)).toEqual([directives(exported.stdout)]);
   }
   return recs;
 }
