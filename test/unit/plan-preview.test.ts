@@ -10,10 +10,9 @@ import { drawFragility, effAfter, estimateRestarts, firstBatches, ladders, predi
 import { CAPS_LADDER } from '../../src/core/boundingSet.js';
 import { prng } from '../../src/core/searchSim.js';
 import { CAPABILITIES, capsFromMask, maskFromCaps } from '../../src/core/capabilities.js';
-import type { EffectiveSettings, OptionSpec, UnitSnapshot } from '../../src/core/types.js';
+import type { OptionSpec } from '../../src/core/types.js';
 import { tune } from '../../src/engine/tune.js';
-import type { ProgressEvent } from '../../src/engine/ports.js';
-import { RUNNING, fakePorts, memoryDropIns } from '../fakes/ports.js';
+import { simulatedService } from '../fakes/simService.js';
 import { DEBIAN12_PLATFORM } from '../fakes/platforms.js';
 import { readFileSync } from 'node:fs';
 
@@ -34,28 +33,8 @@ const candidates = (): Candidate[] =>
 
 /** The real engine on a service that fails to start under `breaks`; the trials and verdicts it ran. */
 async function engine(strategy: 'one-at-a-time' | 'adaptive', breaks: string[]) {
-  const d = memoryDropIns('sim.service');
-  let eff: EffectiveSettings = {};
-  let snap: UnitSnapshot = { ...RUNNING };
-  let inv = 0;
-  const events: ProgressEvent[] = [];
-  const ports = fakePorts('sim.service', {
-    systemd: {
-      unitInfo: async () => ({ loadState: 'loaded', activeState: snap.activeState, subState: snap.subState, fragmentPath: '', dropInPaths: [], needDaemonReload: false, type: 'simple' }),
-      snapshot: async () => ({ ...snap }),
-      serviceProperties: async () => ({ ...eff }),
-      reload: async () => {
-        eff = Object.fromEntries([...d.accepted, ...d.trial].map((s) => [s.option, true]));
-      },
-      restart: async () => {
-        snap = { ...snap, activeState: 'active', subState: 'running', result: 'success', invocationId: `i${++inv}`, execMainCode: 0, execMainStatus: 0 };
-        if (Object.keys(eff).some((o) => eff[o] === true && breaks.includes(o))) snap = { ...snap, activeState: 'failed', subState: 'failed', result: 'exit-code', execMainCode: 1, execMainStatus: 226 };
-        return 'done';
-      },
-    },
-    dropins: d,
-    progress: (e) => events.push(e),
-  });
+  const { ports, sim } = simulatedService({ breaks });
+  const events = sim.events;
   const report = await tune(ports, { unit: 'sim.service', probes: [], settleMs: 100, strategy, persist: false, declarations: NO_DECLARATIONS }, CATALOG);
   const trials = events.filter((e) => e.type === 'trial').map((e) => (e.type === 'trial' ? e.settings.map((s) => `${s.option}=${s.value}`) : []));
   const verdicts = events.filter((e) => e.type === 'verdict').map((e) => e.type === 'verdict' && e.outcome === 'accepted');

@@ -6,10 +6,10 @@ import { OneAtATime, type Planner } from '../../src/core/plan.js';
 import { Adaptive } from '../../src/core/search.js';
 import { breaks, makeInstance, prng, type SimInstance } from '../../src/core/searchSim.js';
 import { limitsFrom, msPerRestart, stopReason, type TuneLimits } from '../../src/core/tuneLimits.js';
-import type { EffectiveSettings, OptionSpec, UnitSnapshot } from '../../src/core/types.js';
+import type { OptionSpec } from '../../src/core/types.js';
 import type { ProgressEvent } from '../../src/engine/ports.js';
 import { TuneSession, tune } from '../../src/engine/tune.js';
-import { RUNNING, fakePorts, memoryDropIns } from '../fakes/ports.js';
+import { simulatedService } from '../fakes/simService.js';
 
 describe('stopReason (pure)', () => {
   const at = (restarts: number, elapsedMs = 0, ms = 1000) => ({ restarts, elapsedMs, msPerRestart: ms });
@@ -60,43 +60,7 @@ const CATALOG = [option('A', 900), option('B', 800), option('C', 700), option('D
 
 /** A service that fails to start under any of `breaking`, and dies a while after start under any
  * of `late`; each restart takes `restartMs` of virtual time. */
-function simulated(breaking: string[], restartMs = 0, late: string[] = []) {
-  const d = memoryDropIns('sim.service');
-  let eff: EffectiveSettings = {};
-  let snap: UnitSnapshot = { ...RUNNING };
-  let samples = 0;
-  const sim = { restarts: 0, events: [] as ProgressEvent[] };
-  const inEffect = () => Object.keys(eff).filter((k) => eff[k] === true);
-  const ports = fakePorts('sim.service', {
-    systemd: {
-      unitInfo: async () => ({ loadState: 'loaded', activeState: snap.activeState, subState: snap.subState, fragmentPath: '', dropInPaths: [], needDaemonReload: false, type: 'simple' }),
-      snapshot: async () => {
-        if (snap.activeState === 'active' && ++samples >= 3 && inEffect().some((o) => late.includes(o))) {
-          snap = { ...snap, activeState: 'failed', subState: 'failed', result: 'exit-code', execMainCode: 1, execMainStatus: 228 };
-        }
-        return { ...snap };
-      },
-      serviceProperties: async () => ({ ...eff }),
-      reload: async () => {
-        eff = Object.fromEntries([...d.accepted, ...d.trial].map((s) => [s.option, true]));
-      },
-      restart: async () => {
-        sim.restarts++;
-        samples = 0;
-        ports.clock.ms += restartMs;
-        snap = { ...snap, activeState: 'active', subState: 'running', result: 'success', invocationId: `i${sim.restarts}`, execMainCode: 0, execMainStatus: 0 };
-        if (inEffect().some((o) => breaking.includes(o))) snap = { ...snap, activeState: 'failed', subState: 'failed', result: 'exit-code', execMainCode: 1, execMainStatus: 226 };
-        return 'done';
-      },
-    },
-    dropins: d,
-    progress: (e) => sim.events.push(e),
-    exposure: async () => 9.6 - d.accepted.length,
-  });
-  /** Whether the unit runs now, with the accepted drop-in alone in force. */
-  const healthy = () => snap.activeState === 'active' && !inEffect().some((o) => breaking.includes(o) || late.includes(o)) && d.trial.length === 0;
-  return { ports, sim, healthy, accepted: () => d.accepted.map((s) => s.option).sort() };
-}
+const simulated = (breaking: string[], restartMs = 0, late: string[] = []) => simulatedService({ breaks: breaking, late, restartMs });
 
 const run = (s: ReturnType<typeof simulated>, strategy: 'one-at-a-time' | 'adaptive', limits?: TuneLimits, persist = false) =>
   tune(s.ports, {

@@ -2,10 +2,10 @@
 // breaks only after a while. Checks the verdicts, the journal and the confirmation's bisection.
 import { describe, expect, it } from 'vitest';
 import { acceptedSet, unfinishedTrial } from '../../src/core/journal.js';
-import type { EffectiveSettings, OptionSpec, UnitSnapshot } from '../../src/core/types.js';
+import type { OptionSpec } from '../../src/core/types.js';
 import type { Ports } from '../../src/engine/ports.js';
 import { TuneSession, tune } from '../../src/engine/tune.js';
-import { RUNNING, fakePorts, memoryDropIns } from '../fakes/ports.js';
+import { simulatedService } from '../fakes/simService.js';
 
 const option = (name: string, weight: number): OptionSpec => ({
   name, family: 'filesystem', weight, cost: 'free', safety: 'verifiable', confinesSessions: false, prior: 0.9, minSystemd: 200,
@@ -15,43 +15,8 @@ const option = (name: string, weight: number): OptionSpec => ({
 const CATALOG = [option('A', 900), option('B', 800), option('C', 700), option('D', 600), option('F', 650)];
 
 /** A service that fails to start under `breaks`, and dies a while after start under `late`. */
-function simulated(breaks: string[], late: string[] = [], logsAtStart?: (inEffect: string[], n: number) => string[]) {
-  const logs: string[] = [];
-  const d = memoryDropIns('sim.service');
-  let eff: EffectiveSettings = {};
-  let samples = 0;
-  let inv = 0;
-  let snap: UnitSnapshot = { ...RUNNING };
-  const inEffect = () => Object.keys(eff).filter((k) => eff[k] === true);
-  const dead = (status: number): UnitSnapshot => ({ ...snap, activeState: 'failed', subState: 'failed', result: 'exit-code', execMainCode: 1, execMainStatus: status });
-  const sim = { restarts: 0 };
-  const ports = fakePorts('sim.service', {
-    systemd: {
-      unitInfo: async () => ({ loadState: 'loaded', activeState: snap.activeState, subState: snap.subState, fragmentPath: '', dropInPaths: [], needDaemonReload: false, type: 'simple' }),
-      snapshot: async () => {
-        samples++;
-        if (snap.activeState === 'active' && samples >= 3 && inEffect().some((o) => late.includes(o))) snap = dead(228);
-        return { ...snap };
-      },
-      serviceProperties: async () => ({ ...eff }),
-      reload: async () => {
-        eff = Object.fromEntries([...d.accepted, ...d.trial].map((s) => [s.option, true]));
-      },
-      restart: async () => {
-        sim.restarts++;
-        samples = 0;
-        snap = { ...snap, activeState: 'active', subState: 'running', result: 'success', invocationId: `i${++inv}`, execMainCode: 0, execMainStatus: 0 };
-        if (inEffect().some((o) => breaks.includes(o))) snap = dead(226);
-        logs.push(...(logsAtStart?.(inEffect(), sim.restarts) ?? []));
-        return 'done';
-      },
-    },
-    dropins: d,
-    unitLogsSince: async () => logs.splice(0),
-    exposure: async () => 9.6 - d.accepted.length,
-  });
-  return { ports, sim, accepted: () => d.accepted.map((s) => s.option).sort() };
-}
+const simulated = (breaks: string[], late: string[] = [], logsAtStart?: (inEffect: string[], n: number) => string[]) =>
+  simulatedService({ breaks, late, ...(logsAtStart ? { logsAtStart } : {}) });
 
 const run = (ports: Ports, strategy: 'one-at-a-time' | 'adaptive') =>
   tune(ports, { unit: 'sim.service', probes: [], settleMs: 100, strategy, persist: false, declarations: { allowNet: [], localOnly: false, confineSessions: false } }, CATALOG);
