@@ -2,10 +2,11 @@
 // it holds). What the observation means for the policy is decided in core/observe.ts.
 import { readlinkSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
+import { capsNeeded, startIdentity } from '../core/capsObserved.js';
 import { observedFacts, pathsToStat, type PathMode, type UnitObservation } from '../core/observe.js';
 import type { SafetyFacts } from '../core/policy.js';
 import type { SystemdPort } from '../engine/ports.js';
-import { observeUnit } from './procfs.js';
+import { managerSockets, observeUnit, unprivilegedPortStart } from './procfs.js';
 
 export interface Observed {
   facts: SafetyFacts;
@@ -25,7 +26,7 @@ function modeOf(path: string): PathMode | undefined {
 
 export async function observeService(systemd: SystemdPort, unit: string): Promise<Observed> {
   const snap = await systemd.snapshot(unit);
-  const props = await systemd.serviceProperties(unit, ['ControlGroup']);
+  const props = await systemd.serviceProperties(unit, ['ControlGroup', 'User', 'Group', 'DynamicUser']);
   const cgroup = typeof props.ControlGroup === 'string' ? props.ControlGroup : '';
   let exe = '';
   try {
@@ -40,5 +41,7 @@ export async function observeService(systemd: SystemdPort, unit: string): Promis
     const m = modeOf(p);
     if (m) modes.set(p, m);
   }
-  return { ...observedFacts(obs, exe, modes), observation: obs };
+  const { facts, logFiles } = observedFacts(obs, exe, modes);
+  const caps = capsNeeded(obs, { start: startIdentity(props), unprivilegedPortStart: unprivilegedPortStart(), managerSockets: await managerSockets() });
+  return { facts: caps ? { ...facts, capsNeeded: caps } : facts, logFiles, observation: obs };
 }

@@ -11,7 +11,7 @@ import {
   maskFromCaps,
   type CapabilityName,
 } from './capabilities.js';
-import type { CatalogRung, EffectiveSettings, EffectiveValue, Setting } from './types.js';
+import type { CatalogRung, Decision, EffectiveSettings, EffectiveValue, Rung, SafetyFacts, Setting } from './types.js';
 
 
 /** The bounding set in force; an unreadable value (absent, or a lossy 64-bit Number) counts as all. */
@@ -95,4 +95,29 @@ export function capabilityStep(eff: EffectiveSettings, removed: readonly string[
   if (keep.length === 0) return { option: 'CapabilityBoundingSet', value: 'empty', lines };
   const rung = capsRungFor(keep);
   return { option: 'CapabilityBoundingSet', value: `keep ${keep.map((c) => c.slice(4)).join(' ')}`, lines, ...(rung !== undefined ? { rung } : {}), items: keep };
+}
+
+/** The rung observation predicts (core/capsObserved.ts): the bounding set cut down to what the
+ * running unit was seen to need. Its items are the capabilities it keeps; its rung is `observed`
+ * (what learned priors count it under: another unit tries its own observed set). */
+export function observedCapsRung(keep: readonly CapabilityName[]): Rung {
+  const r = capsRung(`keep ${keep.map((c) => c.slice(4)).join(' ')}`, keep);
+  return { ...r, rung: 'observed', items: [...keep] };
+}
+
+/** With a prediction, the ladder tried is the predicted set, then the weaker rungs that keep all
+ * of it; rungs that drop a needed capability (`empty`) are left out, with the reason. */
+export function admitCaps(rungs: Rung[], f: SafetyFacts, eff: EffectiveSettings = {}): Decision {
+  const held = capabilityItems(eff);
+  // a needed capability the bounding set lacks already was not needed after all: not kept
+  const keep = CAPABILITIES.filter((c) => held.includes(c) && (f.capsNeeded ?? []).some((n) => n.cap === c));
+  if (keep.length === 0) return { rungs };
+  const keepMask = maskFromCaps(keep);
+  const keeps = (r: Rung) => r.inForce({ CapabilityBoundingSet: keepMask });
+  const why = `the running unit needs ${(f.capsNeeded ?? []).filter((n) => keep.includes(n.cap as CapabilityName)).map((n) => `${n.cap.slice(4)} (${n.why})`).join(', ')}`;
+  const dropped = rungs.filter((r) => !keeps(r)).map((r) => ({ value: r.value, reason: `${r.value} not tried: ${why}` }));
+  const weaker = rungs.filter(keeps);
+  const observed = observedCapsRung(keep);
+  if (observed.inForce(eff)) return { skip: `the bounding set keeps no more than observation says it needs: ${why}` };
+  return { rungs: [observed, ...weaker], dropped };
 }

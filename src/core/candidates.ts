@@ -70,11 +70,18 @@ export function buildCandidates(i: CandidateInput): { candidates: Candidate[]; s
       skip(rungs[0]?.value ?? '', `${spec.safety}: ${decision.skip}`);
       continue;
     }
+    for (const d of decision.dropped ?? []) skip(d.value, d.reason);
+    // a rung admit built (the predicted bounding set) is not retried once rejected either
+    const admitted = decision.rungs.filter((r) => !i.rejected.has(`${spec.name}=${r.value}`));
+    if (admitted.length === 0) {
+      skip(decision.rungs[0]?.value ?? '', 'every value observation allows was rejected');
+      continue;
+    }
     // the learning rung (strict) with the directories the unit writes kept writable: stronger than
     // falling back to a weaker rung (full)
     const seeds = i.writableScope ? writableRoots(i.facts.writableDirs ?? [], i.writableScope) : [];
     const learns = spec.learnsPaths?.rung;
-    const seeded = decision.rungs.map((r) => (r.value === learns ? withWritablePaths(r, seeds) : r));
+    const seeded = admitted.map((r) => (r.value === learns ? withWritablePaths(r, seeds) : r));
     candidates.push({ spec, rungs: seeded });
   }
   return { candidates, skipped };

@@ -9,7 +9,7 @@
 //
 // Facts checked against systemd 252 (Debian 12) in a booted box and against systemd's sources
 // (src/analyze/analyze-security.c, src/shared/seccomp-util.c, src/shared/exit-status.h, NEWS).
-import { CAPS_LADDER, LIKELY_FREE_CAPS, capabilityItems, capabilityStep, keptCapsInForce } from './boundingSet.js';
+import { CAPS_LADDER, LIKELY_FREE_CAPS, admitCaps, capabilityItems, capabilityStep, keptCapsInForce } from './boundingSet.js';
 import { BPF_OPTIONS } from './bpfOptions.js';
 import { CAP_SCORE_WEIGHT } from './capabilities.js';
 import { str } from './effective.js';
@@ -23,7 +23,7 @@ import {
 } from './namespaceValues.js';
 import { meets, unmetNeed, type Needs } from './needs.js';
 import type { Platform } from './platform.js';
-import { likelyFreeCaps, observed } from './priors.js';
+import { capsPrior, likelyFreeCaps, observed } from './priors.js';
 import { SCF_WEIGHT, syscallFilterFor } from './syscallFilter.js';
 import type { CatalogRung, Decision, EffectiveSettings, OptionSpec, Rung, SafetyFacts } from './types.js';
 
@@ -261,11 +261,13 @@ export const CATALOG: readonly OptionSpec[] = [
     name: 'CapabilityBoundingSet', family: 'capabilities', weight: CAP_SCORE_WEIGHT, safety: 'reaches-sessions', confinesSessions: true,
     prior: 0.3, minSystemd: 183, exitStatuses: [CAPABILITIES_EXIT], logHints: ['operation not permitted', 'capabilit', 'cap_'],
     ladder: CAPS_LADDER,
-    priorFrom: (f, prior) => (observed(f).runsAsRoot ? Math.min(prior, 0.05) : prior),
+    // observation's predicted set first (capsObserved.ts), and its chance
+    admit: (rungs, f, _d, eff) => admitCaps(rungs, f, eff), priorFrom: capsPrior,
     minimise: {
       items: (eff, accepted) => ((accepted.rung ?? accepted.value) === 'empty' ? [] : capabilityItems(eff)),
       step: (eff, _accepted, removed) => capabilityStep(eff, removed),
       likelyFree: (f) => (f ? likelyFreeCaps(f, LIKELY_FREE_CAPS) : LIKELY_FREE_CAPS),
+      needed: (f) => (f?.capsNeeded ?? []).map((n) => n.cap),
     },
     itemsInForce: keptCapsInForce,
     summary: 'Drops capabilities from the bounding set with `~` lines only (a plain line would add). Root daemons that switch user need SETUID/SETGID, often CHOWN, DAC_OVERRIDE, NET_BIND_SERVICE. Spawned sessions cannot regain them (no sudo).',

@@ -75,7 +75,9 @@ export function minimisationPlans(
     const how = spec.minimise;
     const setting = how && accepted.find((a) => a.option === spec.name);
     if (!how || !setting) continue;
-    const items = how.items(eff, setting);
+    // what observation says the unit needs stays, untried (an accepted predicted set: all of it)
+    const needed = new Set(how.needed?.(facts) ?? []);
+    const items = how.items(eff, setting).filter((i) => !needed.has(i));
     if (items.length === 0) continue;
     plans.push({ m: new Minimizer(items, strategy, how.likelyFree?.(facts) ?? []), make: (removed) => how.step(eff, setting, removed) });
   }

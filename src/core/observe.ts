@@ -174,6 +174,31 @@ export function parseStatus(text: string): ProcStatus {
     capEff: cap('CapEff'), capPrm: cap('CapPrm'), capBnd: cap('CapBnd') };
 }
 
+/** Real, effective, saved and file-system ids (in that order) and supplementary groups. */
+export interface ProcIds {
+  uid: [number, number, number, number];
+  gid: [number, number, number, number];
+  groups: number[];
+}
+
+const ID = /^\d{1,10}$/;
+const idOf = (s: string) => (ID.test(s) && Number(s) <= 0xffffffff ? Number(s) : undefined);
+
+/** Uid:, Gid: and Groups: of /proc/PID/status; undefined when any of them does not parse. */
+export function parseIds(text: string): ProcIds | undefined {
+  const field = (k: string) => new RegExp(`^${k}:[ \\t]*(.*)$`, 'm').exec(text)?.[1]?.trim();
+  const four = (k: string): ProcIds['uid'] | undefined => {
+    const v = field(k)?.split(/\s+/).map(idOf);
+    return v?.length === 4 && v.every((x) => x !== undefined) ? (v as ProcIds['uid']) : undefined;
+  };
+  const g = field('Groups');
+  const groups = g === undefined ? undefined : g === '' ? [] : g.split(/\s+/).map(idOf);
+  const uid = four('Uid');
+  const gid = four('Gid');
+  if (!uid || !gid || !groups || groups.some((x) => x === undefined)) return undefined;
+  return { uid, gid, groups: groups as number[] };
+}
+
 /** /proc/PID/stat: the command name sits in parentheses and may itself hold ') '. */
 export function parseStat(text: string): { pid: number; comm: string; ppid: number } | undefined {
   const open = text.indexOf('(');
@@ -300,6 +325,19 @@ export interface ProcessObservation extends ProcStatus {
   sockets: number[];
   /** Paths it holds open for writing. */
   writing: string[];
+  /** Its ids; undefined when /proc/PID/status did not show them in the kernel's form. */
+  ids?: ProcIds;
+  /** Regular files and directories it holds open, as stat and fdinfo show them. */
+  files?: OpenFile[];
+}
+
+/** An open file: its path, owner, mode (with the file type bits) and open flags. */
+export interface OpenFile {
+  path: string;
+  uid: number;
+  gid: number;
+  mode: number;
+  flags: number;
 }
 
 export interface UnitObservation {
@@ -332,7 +370,8 @@ export interface RawProcess {
   cgroup?: string;
   loginuid?: string;
   cwd?: string;
-  fds: Array<{ link: string; fdinfo?: string }>;
+  /** stat: what stat of /proc/PID/fd/N says (path fds only; absent when it vanished). */
+  fds: Array<{ link: string; fdinfo?: string; stat?: { uid: number; gid: number; mode: number } }>;
   /** Its mount namespace (the key of RawObservation.mountinfo); /proc/PID/maps (bounded); the
    * devices (major:minor) its root, cwd and exe live on. */
   mntns?: string;
@@ -375,6 +414,23 @@ export function writeTargets(fds: RawProcess['fds']): string[] {
   });
 }
 
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+const S_IFDIR = 0o040000;
+
+/** The regular files and directories among the fds whose owner, mode and flags were read. */
+export function openFiles(fds: RawProcess['fds']): OpenFile[] {
+  const seen = new Map<string, OpenFile>();
+  for (const { link, fdinfo, stat } of fds) {
+    const flags = fdinfo === undefined ? undefined : parseFdinfoFlags(fdinfo);
+    if (!link.startsWith('/') || !stat || flags === undefined) continue;
+    const type = stat.mode & S_IFMT;
+    if (type !== S_IFREG && type !== S_IFDIR) continue;
+    seen.set(`${flags}:${link}`, { path: link, uid: stat.uid, gid: stat.gid, mode: stat.mode, flags });
+  }
+  return [...seen.values()];
+}
+
 export function buildObservation(raw: RawObservation): UnitObservation {
   const processes: ProcessObservation[] = raw.processes.map((p) => ({
     pid: p.pid,
@@ -384,6 +440,8 @@ export function buildObservation(raw: RawObservation): UnitObservation {
     loginuid: parseLoginuid(p.loginuid),
     sockets: [...new Set(parseSocketFdLinks(p.fds.map((f) => f.link)))],
     writing: [...new Set(writeTargets(p.fds))],
+    ids: parseIds(p.status),
+    files: openFiles(p.fds),
   }));
   const held = new Set(processes.flatMap((p) => p.sockets));
   const found = new Set<number>();

@@ -22,7 +22,8 @@ export function observed(f: SafetyFacts): Observed {
   const commands = f.commands ?? [];
   return {
     runsAsRoot: uids.includes(0),
-    switchesUser: uids.includes(0) && uids.some((u) => u !== 0),
+    // a unit started as root whose root process is gone (pg_ctlcluster) shows it by CAP_SETUID
+    switchesUser: (uids.includes(0) && uids.some((u) => u !== 0)) || (f.capsNeeded ?? []).some((c) => c.cap === 'CAP_SETUID'),
     jit: commands.some((c) => JIT.test(c)),
     node: commands.some((c) => /^node(js)?$/.test(c)),
   };
@@ -39,6 +40,20 @@ export function likelyFreeCaps(f: SafetyFacts, base: readonly string[]): string[
     ...(observed(f).switchesUser ? [] : ['CAP_SETUID', 'CAP_SETGID', 'CAP_SETPCAP']),
     ...(lowPort ? [] : ['CAP_NET_BIND_SERVICE']),
   ];
+}
+
+/** Chance for the bounding set's strongest rung. With a prediction (capsObserved.ts) that rung
+ * is the predicted set. A prediction of nothing is strong for a unit without root processes (it
+ * holds only what it was given) but not for root, which uses capabilities no record shows. */
+export const OBSERVED_CAPS_PRIOR = 0.8;
+export const NO_CAPS_PRIOR = 0.7;
+
+export function capsPrior(f: SafetyFacts, prior: number): number {
+  const needed = f.capsNeeded;
+  const root = observed(f).runsAsRoot;
+  if (needed?.length) return OBSERVED_CAPS_PRIOR;
+  if (needed && !root) return Math.max(prior, NO_CAPS_PRIOR);
+  return root ? Math.min(prior, 0.05) : prior;
 }
 
 export function observedPrior(spec: OptionSpec, f: SafetyFacts): number {
