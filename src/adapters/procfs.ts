@@ -10,6 +10,7 @@ import {
   flattenPamStack,
   parseLoginuid,
   parseProcCgroup,
+  parseSocketFdLinks,
   parseStat,
   type RawNetTables,
   type RawProcess,
@@ -79,7 +80,7 @@ async function devOf(path: string): Promise<string | undefined> {
 }
 const pidList = (s: string) => s.split('\n').filter(Boolean).map(Number);
 
-async function cgroupPids(dir: string): Promise<number[]> {
+export async function cgroupPids(dir: string): Promise<number[]> {
   const procs = await text(join(dir, 'cgroup.procs'));
   if (procs === undefined) return [];
   const subs = (await maybe(readdir(dir, { withFileTypes: true }))) ?? [];
@@ -87,7 +88,7 @@ async function cgroupPids(dir: string): Promise<number[]> {
   return [...pidList(procs), ...nested.flat()];
 }
 
-function cgroupDir(cgroupPath: string, root: string | undefined): string | undefined {
+export function cgroupDir(cgroupPath: string, root: string | undefined): string | undefined {
   const roots = root ? [root] : ['/sys/fs/cgroup', '/sys/fs/cgroup/unified', '/sys/fs/cgroup/systemd'];
   return roots.map((r) => join(r, cgroupPath)).find((d) => existsSync(join(d, 'cgroup.procs')));
 }
@@ -100,9 +101,11 @@ async function readProcess(proc: string, pid: number): Promise<(RawProcess & { n
   const fds = await Promise.all(
     names.map(async (n) => {
       const link = await maybe(readlink(join(dir, 'fd', n)));
-      // Only paths need their flags (write mode); sockets are matched by inode.
-      const fdinfo = link?.startsWith('/') ? await text(join(dir, 'fdinfo', n)) : undefined;
-      return link === undefined ? [] : [{ link, fdinfo }];
+      // Only paths need their flags (write mode) and owner and mode (capsObserved.ts); sockets
+      // are matched by inode. stat follows the fd itself, so a renamed or deleted file is still it.
+      if (!link?.startsWith('/')) return link === undefined ? [] : [{ link }];
+      const [fdinfo, st] = await Promise.all([text(join(dir, 'fdinfo', n)), maybe(stat(join(dir, 'fd', n)))]);
+      return [{ link, fdinfo, ...(st ? { stat: { uid: st.uid, gid: st.gid, mode: st.mode } } : {}) }];
     }),
   );
   const [cgroup, loginuid, cwd, netns, mntns, maps, ...devs] = await Promise.all([
@@ -219,6 +222,29 @@ function readPam(root: string, unitName: string, execStartBinary: string): Pick<
     if (pamStack !== undefined) return { pamService: name, pamStack };
   }
   return {};
+}
+
+/** The lowest port an unprivileged process may bind (/proc/sys/net/ipv4/ip_unprivileged_port_start,
+ * of the reader's network namespace); the kernel's default, 1024, when it cannot be read. */
+export function unprivilegedPortStart(procRoot = '/proc'): number {
+  try {
+    const t = readFileSync(join(procRoot, 'sys/net/ipv4/ip_unprivileged_port_start'), 'utf8').trim();
+    return /^\d{1,5}$/.test(t) ? Number(t) : 1024;
+  } catch {
+    return 1024;
+  }
+}
+
+/** Socket inodes the service manager (PID 1) holds: sockets systemd bound and passes to services
+ * (socket activation, the fd store). Empty when they cannot be read. */
+export async function managerSockets(procRoot = '/proc'): Promise<Set<number>> {
+  const dir = join(procRoot, '1', 'fd');
+  try {
+    const links = await Promise.all((await readdir(dir)).map((n) => readlink(join(dir, n)).catch(() => '')));
+    return new Set(parseSocketFdLinks(links));
+  } catch {
+    return new Set();
+  }
 }
 
 /** /proc/sys/kernel/cap_last_cap, or undefined when it cannot be read. */

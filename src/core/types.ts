@@ -97,6 +97,9 @@ export interface OptionSpec {
   sessionReach?: 'inherited' | 'cgroup';
   /** The prior chance, moved by what observation showed. Default: `prior`. */
   priorFrom?(f: SafetyFacts, prior: number): number;
+  /** Trials of its rungs on this host's units and imported ones, by rung (core/learnedPriors.ts
+   * withPriorCounts): they move the planner's chance for the strongest rung. Default: none. */
+  priorCounts?: ReadonlyMap<string, { tried: number; passed: number }>;
   /** The rung kept with learned ReadWritePaths= instead of falling back to a weaker one. */
   learnsPaths?: { rung: string };
   /** Set-valued: once accepted, what it still allows is removed item by item. */
@@ -124,6 +127,8 @@ export interface Minimisation {
   step(eff: EffectiveSettings, accepted: Setting, removed: readonly string[]): Setting;
   /** Items observation says the unit will not miss: tried together first (adaptive). */
   likelyFree?(f: SafetyFacts | undefined): string[];
+  /** Items observation says the unit needs: never tried for removal. */
+  needed?(f: SafetyFacts | undefined): string[];
 }
 
 /** What the user declared on the command line. */
@@ -159,6 +164,12 @@ export interface SafetyFacts {
   listeners?: Listener[];
   /** File system types its processes use (RestrictFileSystems=); undefined when not read. */
   fileSystems?: string[];
+  /** Capabilities the kernel's records of its processes show it needs, with why
+   * (core/capsObserved.ts); undefined when they could not be read. */
+  capsNeeded?: Array<{ cap: string; why: string }>;
+  /** System call groups (without @) the kernel recorded the unit calling during the tune
+   * (engine/tune/syscallWatch.ts): a filter never removes them. */
+  syscallGroupsUsed?: string[];
 }
 
 /** A listening socket as a bind rule sees it: family, transport, port. */
@@ -168,7 +179,9 @@ export interface Listener {
   port: number;
 }
 
-export type Decision = { rungs: Rung[] } | { skip: string };
+/** An entry's `admit`: the rungs to try (and, in `dropped`, rungs it left out and why), or why
+ * the option is not tried at all. */
+export type Decision = { rungs: Rung[]; dropped?: Array<{ value: string; reason: string }> } | { skip: string };
 
 /** A rung that needs a newer systemd than its option does (ProtectSystem=strict, …). Still a Rung. */
 export interface CatalogRung extends Rung {

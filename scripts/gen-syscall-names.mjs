@@ -1,0 +1,133 @@
+#!/usr/bin/env node
+// System call number → name tables for the architectures seccomp audit records name (arch=…),
+// from the kernel UAPI headers installed on this machine (Debian: linux-libc-dev).
+//   node scripts/gen-syscall-names.mjs [OUT]      (stdout without OUT; INCLUDE=DIR: headers there, default /usr/include)
+// Writes src/core/syscallNames.ts when given that path. An architecture whose header is missing
+// is left out (its records then carry no call name).
+//
+// x86_64 (audit arch c000003e) and its x32 ABI, i386 (40000003): the generated asm/unistd_*.h of
+// the multiarch include directory, plain "#define __NR_name N" lines.
+// aarch64 (c00000b7): asm-generic/unistd.h, which is conditional; it is read with the macros
+// arm64's uapi/asm/unistd.h defines before including it (__BITS_PER_LONG 64 and the list below).
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const INCLUDE = process.env.INCLUDE ?? '/usr/include';
+const MULTIARCH = ['x86_64-linux-gnu', 'i386-linux-gnu', 'aarch64-linux-gnu'].map((d) => join(INCLUDE, d, 'asm'));
+
+/** "#define __NR_name N" or "#define __NR_name (__X32_SYSCALL_BIT + N)" → [name, N]. */
+function plainTable(file) {
+  const out = new Map();
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const m = /^#define __NR_([a-z0-9_]+)\s+(?:\(__X32_SYSCALL_BIT \+ )?(\d+)\)?\s*$/.exec(line);
+    if (m) out.set(Number(m[2]), m[1]);
+  }
+  return out;
+}
+
+// arch/arm64/include/uapi/asm/unistd.h (Linux 5.x–6.10). memfd_secret (447) is arm64's since 6.11;
+// naming a number that cannot occur elsewhere costs nothing.
+const ARM64_DEFINES = ['__ARCH_WANT_RENAMEAT', '__ARCH_WANT_NEW_STAT', '__ARCH_WANT_SET_GET_RLIMIT',
+  '__ARCH_WANT_TIME32_SYSCALLS', '__ARCH_WANT_SYS_CLONE3', '__ARCH_WANT_MEMFD_SECRET'];
+
+/** asm-generic/unistd.h read as a 64-bit architecture defining `defines`: just enough of the C
+ * preprocessor for this file (#if/#ifdef/#ifndef/#else/#endif, defined(), ==, !=, !, &&, ||). */
+function genericTable(file, defines) {
+  const macros = new Map([['__BITS_PER_LONG', '64'], ...defines.map((d) => [d, '1'])]);
+  const stack = []; // per open #if: [taking now, parent taking]
+  const taking = () => stack.every((s) => s[0]);
+  const evalCond = (expr) => {
+    let e = expr.replace(/\/\*.*?\*\//g, '').replace(/defined\s*\(\s*(\w+)\s*\)|defined\s+(\w+)/g, (_, a, b) => (macros.has(a ?? b) ? '1' : '0'));
+    e = e.replace(/\b[A-Za-z_]\w*\b/g, (id) => macros.get(id) ?? '0');
+    if (!/^[\d\s()!=&|]*$/.test(e)) throw new Error(`unsupported #if: ${expr}`);
+    return Boolean(new Function(`return (${e});`)());
+  };
+  for (const raw of readFileSync(file, 'utf8').split('\n')) {
+    const line = raw.trim();
+    let m;
+    if ((m = /^#\s*ifdef\s+(\w+)/.exec(line))) stack.push([macros.has(m[1])]);
+    else if ((m = /^#\s*ifndef\s+(\w+)/.exec(line))) stack.push([!macros.has(m[1])]);
+    else if ((m = /^#\s*if\s+(.*)$/.exec(line))) stack.push([taking() ? evalCond(m[1]) : false]);
+    else if (/^#\s*else\b/.test(line)) stack[stack.length - 1][0] = !stack[stack.length - 1][0];
+    else if (/^#\s*endif\b/.test(line)) stack.pop();
+    else if (!taking()) continue;
+    else if ((m = /^#\s*define\s+(\w+)(?:\s+(.*?))?\s*$/.exec(line))) macros.set(m[1], m[2] ?? '');
+    else if ((m = /^#\s*undef\s+(\w+)/.exec(line))) macros.delete(m[1]);
+  }
+  const out = new Map();
+  for (const [k, v] of macros) {
+    if (!k.startsWith('__NR_') || k === '__NR_syscalls' || k === '__NR_arch_specific_syscall') continue;
+    let val = v;
+    for (let i = 0; i < 4 && macros.has(val); i++) val = macros.get(val); // __NR_fcntl → __NR3264_fcntl → 25
+    if (/^\d+$/.test(val)) out.set(Number(val), k.slice(5));
+  }
+  return out;
+}
+
+function firstExisting(paths) {
+  return paths.find((p) => existsSync(p));
+}
+
+const tables = [];
+const x64 = firstExisting(MULTIARCH.map((d) => join(d, 'unistd_64.h')));
+if (x64) tables.push(['c000003e', 'x86_64', x64, plainTable(x64)]);
+const x32 = firstExisting(MULTIARCH.map((d) => join(d, 'unistd_x32.h')));
+if (x32) tables.push(['c000003e/x32', 'x86_64 x32 ABI (numbers without __X32_SYSCALL_BIT)', x32, plainTable(x32)]);
+const i386 = firstExisting(MULTIARCH.map((d) => join(d, 'unistd_32.h')));
+if (i386) tables.push(['40000003', 'i386', i386, plainTable(i386)]);
+const generic = join(INCLUDE, 'asm-generic/unistd.h');
+if (existsSync(generic)) tables.push(['c00000b7', 'aarch64', generic, genericTable(generic, ARM64_DEFINES)]);
+
+/** Names by number, "-" for a number without a call, space-separated. */
+function encode(table) {
+  const max = Math.max(...table.keys());
+  return Array.from({ length: max + 1 }, (_, i) => table.get(i) ?? '-').join(' ');
+}
+
+let version = '';
+try {
+  version = execFileSync('dpkg-query', ['-W', '-f=${Version}', 'linux-libc-dev'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+} catch { /* not Debian */ }
+
+const body = [
+  '// GENERATED by scripts/gen-syscall-names.mjs; do not edit. Regenerate (from the repository root):',
+  '//   node scripts/gen-syscall-names.mjs src/core/syscallNames.ts',
+  `// Sources: kernel UAPI headers${version ? ` of linux-libc-dev ${version}` : ''}:`,
+  ...tables.map(([key, label, file, t]) => `//   ${key} ${label}: ${file} (${t.size} calls)`),
+  '// Calls newer than these headers have no name here (syscallName gives undefined).',
+  '',
+  '/** Per audit arch (hex, as in arch=…): names by number, "-" where no call has the number. */',
+  'const TABLES: Readonly<Record<string, string>> = {',
+  ...tables.map(([key, , , t]) => `  '${key}':\n    '${encode(t)}',`),
+  '};',
+  '',
+  '/** x86_64 system calls of the x32 ABI carry this bit (arch/x86/include/uapi/asm/unistd.h). */',
+  'const X32_SYSCALL_BIT = 0x40000000;',
+  '',
+  'const split = new Map<string, readonly string[]>();',
+  '',
+  '/** The name of system call `nr` of audit arch `arch` (hex, e.g. "c000003e"); undefined when unknown. */',
+  'export function syscallName(arch: string, nr: number): string | undefined {',
+  '  if (!Number.isSafeInteger(nr) || nr < 0) return undefined;',
+  "  let key = arch.toLowerCase();",
+  "  if (key === 'c000003e' && nr >= X32_SYSCALL_BIT) {",
+  "    key = 'c000003e/x32';",
+  '    nr -= X32_SYSCALL_BIT;',
+  '  }',
+  '  const text = Object.hasOwn(TABLES, key) ? TABLES[key] : undefined;',
+  '  if (text === undefined) return undefined;',
+  '  let names = split.get(key);',
+  '  if (!names) {',
+  "    names = text.split(' ');",
+  '    split.set(key, names);',
+  '  }',
+  '  const name = names[nr];',
+  "  return name === undefined || name === '-' ? undefined : name;",
+  '}',
+  '',
+].join('\n');
+
+const outFile = process.argv[2];
+if (outFile) writeFileSync(outFile, body);
+else process.stdout.write(body);
