@@ -38,9 +38,11 @@ export class LocalApp implements App {
   async tune(req: TuneRequest, stopper: () => Stop): Promise<TuneReport> {
     requireRoot();
     const { unit, probes, settleMs } = req;
-    const [{ buildPorts, connectSystemd }, { CATALOG }, { recoverUnit }, { tune }, { refuseProtectedUnit }] = await Promise.all([
+    const [{ buildPorts, connectSystemd }, { CATALOG }, { recoverUnit }, { tune }, { refuseProtectedUnit }, priors] = await Promise.all([
       import('../compose.js'), import('../core/catalog.js'), import('../engine/recover.js'), import('../engine/tune.js'), import('../core/protectedUnits.js'),
+      import('./priors.js'),
     ]);
+    const warn = (m: string) => this.progress({ type: 'info', message: `WARNING: ${m}` });
     const systemd = await connectSystemd();
     try {
       const ports = buildPorts(systemd, unit, { stateDir: this.stateDir, progress: this.progress });
@@ -54,10 +56,13 @@ export class LocalApp implements App {
         try {
           const declarations = { allowNet: req.allowNet, localOnly: req.localOnly, confineSessions: req.confineSessions };
           const o = { unit, probes, settleMs, strategy: req.strategy, persist: req.persist, declarations, signal: stop.signal };
-          return await tune(ports, {
+          // the host's learnt priors reorder and batch the trials; this tune's trials then join them
+          const report = await tune(ports, {
             ...o, measureRestarts: req.measureRestarts, ...(req.workload ? { workload: req.workload } : {}), ...(req.budget !== undefined ? { budget: req.budget } : {}),
             ...limitsFrom(req),
-          }, CATALOG);
+          }, priors.learnedCatalog(this.stateDir, CATALOG, warn));
+          priors.learnFromTune(this.stateDir, () => ports.journal.read(), warn);
+          return report;
         } catch (e) {
           const sig = stop.received();
           if (!sig) {

@@ -7,6 +7,7 @@
 import type { AnalyzeRows } from '../core/analyzeRows.js';
 import type { Skip } from '../core/candidates.js';
 import type { Candidate } from '../core/plan.js';
+import type { PriorCounts } from '../core/learnedPriors.js';
 import type { Platform } from '../core/platform.js';
 import type { BatchView, ExposurePrediction, LadderView, RestartEstimate } from '../core/preview.js';
 import type { UnitObservation } from '../core/observe.js';
@@ -56,6 +57,8 @@ export const PLAN: UseCase<'plan', PlanRequest, PlanReport> = {
 export interface HostFacts {
   platform: Platform;
   groups: SyscallGroups | undefined;
+  /** The host's learnt priors (app/priors.ts), as the tune weighs them. */
+  priors?: PriorCounts;
 }
 
 export interface UnitPreview {
@@ -72,24 +75,26 @@ export interface UnitPreview {
 }
 
 /** Read the platform without the check units the tune runs (they reload systemd). */
-export async function hostFacts(systemd: SystemdPort, unit: string): Promise<HostFacts> {
-  const { readPlatform, readSyscallGroups } = await import('../compose/preview.js');
-  return { platform: await readPlatform(systemd, unit), groups: await readSyscallGroups().catch(() => undefined) };
+export async function hostFacts(systemd: SystemdPort, unit: string, o?: { stateDir: string; warn: (m: string) => void }): Promise<HostFacts> {
+  const [{ readPlatform, readSyscallGroups }, { hostCounts }] = await Promise.all([import('../compose/preview.js'), import('./priors.js')]);
+  const priors = o ? { priors: hostCounts(o.stateDir, o.warn) } : {};
+  return { platform: await readPlatform(systemd, unit), groups: await readSyscallGroups().catch(() => undefined), ...priors };
 }
 
 const NOT_CHECKED = /was not checked \(it reports the setting either way\)/;
 
 /** The candidates tune would build for a running unit: Search.plan's inputs, read the same way. */
 export async function previewUnit(systemd: SystemdPort, unit: string, host: HostFacts, o: { stateDir: string; declarations: Declarations }): Promise<UnitPreview> {
-  const [{ CATALOG }, { withWeights }, { withSyscallGroups }, { buildCandidates }, { acceptedSet, rolledBackByUser, unfinishedTrial }, { SCOPE_PROPERTIES, writableScope }, { allProperties }, pv] = await Promise.all([
+  const [{ CATALOG }, { withWeights }, { withSyscallGroups }, { buildCandidates }, { acceptedSet, rolledBackByUser, unfinishedTrial }, { SCOPE_PROPERTIES, writableScope }, { allProperties }, pv, { withPriorCounts }] = await Promise.all([
     import('../core/catalog.js'), import('../core/analyzeRows.js'), import('../core/syscallGroups.js'), import('../core/candidates.js'),
-    import('../core/journal.js'), import('../core/paths.js'), import('../engine/tune/context.js'), import('../compose/preview.js'),
+    import('../core/journal.js'), import('../core/paths.js'), import('../engine/tune/context.js'), import('../compose/preview.js'), import('../core/learnedPriors.js'),
   ]);
   const records = pv.journalFor(o.stateDir, unit).read();
   const observed = await pv.observeService(systemd, unit);
   const rows = await pv.exposureRows(unit).catch(() => undefined);
-  // the tune's order (session.ts begin): the running systemd's groups, then its weights
-  const catalog = withWeights(withSyscallGroups(CATALOG, host.groups), rows);
+  // the tune's order (session.ts begin): the running systemd's groups, then its weights; the learnt
+  // priors as app/local.ts gives them to the tune
+  const catalog = withWeights(withSyscallGroups(withPriorCounts(CATALOG, host.priors), host.groups), rows);
   const eff = await systemd.serviceProperties(unit, allProperties(CATALOG));
   const accepted = acceptedSet(records);
   const { candidates, skipped } = buildCandidates({
@@ -130,7 +135,7 @@ export async function plan(req: PlanRequest, o: { stateDir: string; progress: (e
     refuseProtectedUnit('tune', unit, info); // tune would refuse it: so does its plan
     if (info.loadState !== 'loaded') throw new ERR.NotLoaded(unit, info.loadState);
     if (info.activeState !== 'active') throw new ERR.NotRunning(unit, info.activeState);
-    const host = await hostFacts(systemd, unit);
+    const host = await hostFacts(systemd, unit, { stateDir: o.stateDir, warn: (m) => o.progress({ type: 'info', message: `WARNING: ${m}` }) });
     const declarations = { allowNet: req.allowNet, localOnly: req.localOnly, confineSessions: req.confineSessions };
     const u = await previewUnit(systemd, unit, host, { stateDir: o.stateDir, declarations });
     const probes = (await pv.runProbes(req.probes)).map((p) => ({ probe: p.probe, ok: p.ok, detail: p.detail }));

@@ -59,7 +59,7 @@ export async function scan(req: ScanRequest, o: { stateDir: string; progress: (e
         } else if (info.activeState !== 'active') {
           row.note = `not running (${info.activeState}): no prediction without observing it`;
         } else {
-          host ??= await hostFacts(systemd, unit);
+          host ??= await hostFacts(systemd, unit, { stateDir: o.stateDir, warn: (m) => o.progress({ type: 'info', message: `WARNING: ${m}` }) });
           const u = await previewUnit(systemd, unit, host, { stateDir: o.stateDir, declarations: NO_DECLARATIONS });
           const p = predictExposure(u.rows, u.candidates, u.facts);
           if (p) {

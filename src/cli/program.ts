@@ -11,6 +11,7 @@ import { autohardenVersion } from '../adapters/version.js';
 import { DEFAULT_STATE_DIR, abortOnSignals, addTuneOptions, int, logFormatOpt, print, progress, setLogFormat, settleOpt, stateDirOpt, withApp } from './common.js';
 import { registerDaemonCommands } from './daemonCommands.js';
 import { registerPlanCommands } from './planCommands.js';
+import { registerPriorsCommands } from './priorsCommands.js';
 import { registerReportCommands } from './reportCommands.js';
 import { registerGuardCommands } from './guardCommands.js';
 import { exitCodesText, formatRecord, formatStatus, formatTuneReport } from './format.js';
@@ -118,6 +119,7 @@ export function buildProgram(): Command {
   registerReportCommands(program);
   registerGuardCommands(program);
   registerPlanCommands(program);
+  registerPriorsCommands(program);
   return program;
 }
 
