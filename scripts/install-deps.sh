@@ -14,6 +14,8 @@ cd "$(dirname "$0")/.."
 PKGS=(systemd dbus iproute2 util-linux procps nginx-light memcached redis-server redis-tools
   openssh-server openssh-client libpam-systemd wrk gcc libc6-dev ansible-core ansible-lint nix-bin
   chromium lintian)
+# `--bench`: also the servers only the downtime benchmark tunes (bench/downtime.sh)
+[ "${1:-}" != --bench ] || PKGS+=(caddy mariadb-server postgresql)
 die() { echo "install-deps.sh: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "install-deps.sh: run as root" >&2; exit 4; }
 command -v node >/dev/null && command -v npm >/dev/null || die "node and npm are required"
@@ -49,6 +51,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends --no-remove "${missing[@]}"
   restore_policy
 fi
+# not started at a box's boot: caddy would take nginx's port 80 in every test box
+[ "${1:-}" != --bench ] || systemctl --root=/ disable --quiet caddy.service mariadb.service
 for b in /lib/systemd/systemd nginx memcached redis-server redis-cli redis-benchmark wrk cc /usr/sbin/sshd ssh ssh-keygen dbus-daemon ip nsenter unshare pgrep lintian dpkg-deb; do
   command -v "$b" >/dev/null || [ -x "$b" ] || die "missing $b after install"
 done

@@ -20,6 +20,8 @@ import { readPlatform } from './adapters/platform.js';
 import { withEnforcement } from './adapters/bpfCheck.js';
 import { RuntimeUnitFiles } from './adapters/unitFiles.js';
 import { runWorkload } from './adapters/workload.js';
+import { openKernelLog } from './adapters/kernelLog.js';
+import { unitIdentity } from './adapters/unitIdentity.js';
 import { changedSince, realDir } from './adapters/writes.js';
 import { recentUnitLogs, unitLogsSince } from './adapters/unitLogs.js';
 import { FAULT_STEPS, type FaultStep, type Ports, type ProgressEvent, type SystemdPort } from './engine/ports.js';
@@ -78,13 +80,15 @@ export function buildPorts(systemd: SystemdPort, unit: string, w: Wiring): Ports
     systemd,
     journal,
     dropins: new DropIns(w.stateDir, SYSTEM_DIRS, (u, file) => journalSays(journal, u, file)),
-    probe: (specs) => runProbes(specs, w.probeTimeoutMs),
+    probe: (specs, opts) => runProbes(specs, opts?.timeoutMs ?? w.probeTimeoutMs, opts?.signal),
     unitLogsSince,
     // with what a check unit showed of the settings systemd reports whether or not it enforces them
     platform: async (u) => withEnforcement(await readPlatform(systemd, u), systemd, new RuntimeUnitFiles()),
     syscallGroups: w.syscallGroups ?? (() => readResolvedSyscallGroups(systemd, new RuntimeUnitFiles())),
     exposureRows,
     observe: (u) => observeService(systemd, u),
+    kernelLog: () => openKernelLog(),
+    unitIdentity: (u) => unitIdentity(systemd, u),
     logOffsets: (files) => logOffsets(files, warn),
     runWorkload: (spec, timeoutMs) => runWorkload(spec, timeoutMs),
     isDirectory: (p) => {

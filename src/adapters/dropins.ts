@@ -181,8 +181,8 @@ export class DropIns {
     }
   }
 
-  writeTrial(unit: string, settings: readonly Setting[]): string {
-    return this.write(unit, 'run', TRIAL_FILE, renderDropIn(unit, settings, 'trial'));
+  writeTrial(unit: string, settings: readonly Setting[], observe: readonly string[] = []): string {
+    return this.write(unit, 'run', TRIAL_FILE, renderDropIn(unit, settings, 'trial', observe));
   }
 
   removeTrial(unit: string): boolean {

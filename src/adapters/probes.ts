@@ -5,7 +5,10 @@ import https from 'node:https';
 import net from 'node:net';
 import type { ProbeResult, ProbeSpec } from '../core/types.js';
 
-function httpProbe(url: string, timeoutMs: number): Promise<ProbeResult> {
+/** Why a probe was cut short: the engine saw the unit fail and asks again at once (engine/settle.ts). */
+const ABORTED = 'cut short: the unit showed a failure';
+
+function httpProbe(url: string, timeoutMs: number, signal?: AbortSignal): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const lib = url.startsWith('https:') ? https : http;
     // A health probe checks the service answers, not who it is: accept self-signed local certs.
@@ -16,10 +19,11 @@ function httpProbe(url: string, timeoutMs: number): Promise<ProbeResult> {
     });
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', (e) => resolve({ probe: url, ok: false, detail: e.message }));
+    onAbort(signal, () => req.destroy(new Error(ABORTED)));
   });
 }
 
-function tcpProbe(host: string, port: number, raw: string, timeoutMs: number): Promise<ProbeResult> {
+function tcpProbe(host: string, port: number, raw: string, timeoutMs: number, signal?: AbortSignal): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const sock = net.connect({ host, port, timeout: timeoutMs });
     sock.once('connect', () => {
@@ -28,21 +32,28 @@ function tcpProbe(host: string, port: number, raw: string, timeoutMs: number): P
     });
     sock.once('timeout', () => sock.destroy(new Error(`no connection within ${timeoutMs} ms`)));
     sock.once('error', (e) => resolve({ probe: raw, ok: false, detail: e.message }));
+    onAbort(signal, () => sock.destroy(new Error(ABORTED)));
   });
 }
 
-function execProbe(command: string, raw: string, timeoutMs: number): Promise<ProbeResult> {
+function execProbe(command: string, raw: string, timeoutMs: number, signal?: AbortSignal): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-300)));
-    const timer = setTimeout(() => {
+    let cut = false;
+    const kill = () => {
       try {
         process.kill(-child.pid!, 'SIGKILL'); // the whole process group: sh and what it started
       } catch {
         /* gone */
       }
-    }, timeoutMs);
+    };
+    const timer = setTimeout(kill, timeoutMs);
+    onAbort(signal, () => {
+      cut = true;
+      kill();
+    });
     child.on('error', (e) => {
       clearTimeout(timer);
       resolve({ probe: raw, ok: false, detail: e.message });
@@ -50,25 +61,32 @@ function execProbe(command: string, raw: string, timeoutMs: number): Promise<Pro
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       const last = stderr.trim().split('\n').at(-1) ?? '';
-      if (signal) resolve({ probe: raw, ok: false, detail: `killed by ${signal} (timeout ${timeoutMs} ms)` });
+      if (cut) resolve({ probe: raw, ok: false, detail: ABORTED });
+      else if (signal) resolve({ probe: raw, ok: false, detail: `killed by ${signal} (timeout ${timeoutMs} ms)` });
       else resolve({ probe: raw, ok: code === 0, detail: `exit ${code}${last ? `: ${last}` : ''}` });
     });
   });
 }
 
-export function runProbe(p: ProbeSpec, timeoutMs = 5000): Promise<ProbeResult> {
+function onAbort(signal: AbortSignal | undefined, f: () => void): void {
+  if (!signal) return;
+  if (signal.aborted) f();
+  else signal.addEventListener('abort', f, { once: true });
+}
+
+export function runProbe(p: ProbeSpec, timeoutMs = 5000, signal?: AbortSignal): Promise<ProbeResult> {
   switch (p.kind) {
     case 'http':
-      return httpProbe(p.url, timeoutMs);
+      return httpProbe(p.url, timeoutMs, signal);
     case 'tcp':
-      return tcpProbe(p.host, p.port, p.raw, timeoutMs);
+      return tcpProbe(p.host, p.port, p.raw, timeoutMs, signal);
     case 'exec':
-      return execProbe(p.command, p.raw, timeoutMs);
+      return execProbe(p.command, p.raw, timeoutMs, signal);
   }
 }
 
-export async function runProbes(ps: readonly ProbeSpec[], timeoutMs?: number): Promise<ProbeResult[]> {
+export async function runProbes(ps: readonly ProbeSpec[], timeoutMs?: number, signal?: AbortSignal): Promise<ProbeResult[]> {
   const out: ProbeResult[] = [];
-  for (const p of ps) out.push(await runProbe(p, timeoutMs));
+  for (const p of ps) out.push(await runProbe(p, timeoutMs, signal));
   return out;
 }

@@ -17,7 +17,7 @@ export function realDir(path: string): string | undefined {
 /** Whether the directory or an entry below it (at most `depth` levels, `limit` entries, lstat
  * only) was modified or changed at or after `since`. A directory's mtime moves when an entry is
  * created, removed or renamed in it, so depth d sees files created at depth d + 1. */
-export function changedSince(dir: string, since: Date, limit = 1000, depth = 2): boolean {
+export function changedSince(dir: string, since: Date, limit = 1000, depth = 4): boolean {
   const t = since.getTime();
   const queue: Array<[string, number]> = [[dir, 0]];
   let seen = 0;

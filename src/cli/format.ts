@@ -53,7 +53,7 @@ export function formatRecord(r: JournalRecord): string {
     case 'guard':
       return `${head}guard     ${r.action === 'pause' ? `paused until ${r.until ? printable(time(r.until)) : '?'} by user` : r.by === 'expiry' ? `resumed: the pause${r.until ? ` until ${printable(time(r.until))}` : ''} ended` : 'resumed by user'}`;
     case 'tune-end':
-      return `${head}tune      done: exposure ${r.exposureBefore ?? '?'} → ${r.exposureAfter ?? '?'}, ${r.trials} trials, ${r.restarts} restarts, ${(r.durationMs / 1000).toFixed(1)} s${r.complete === false ? `; stopped early: ${r.stoppedBy ?? 'a limit reached'}; what was kept is verified` : ''}`;
+      return `${head}tune      done: exposure ${r.exposureBefore ?? '?'} → ${r.exposureAfter ?? '?'}, ${r.trials} trials, ${r.restarts} restarts, ${(r.durationMs / 1000).toFixed(1)} s${r.downtimeMs !== undefined ? `, ${(r.downtimeMs / 1000).toFixed(1)} s without service` : ''}${r.complete === false ? `; stopped early: ${r.stoppedBy ?? 'a limit reached'}; what was kept is verified` : ''}`;
   }
 }
 
@@ -67,7 +67,7 @@ function sessionsLine(r: TuneReport): string[] {
 export function formatTuneReport(r: TuneReport): string {
   const lines = [
     `${r.unit}: exposure ${r.exposureBefore.toFixed(1)} ${exposureLabel(r.exposureBefore)} → ${r.exposureAfter.toFixed(1)} ${exposureLabel(r.exposureAfter)}`,
-    `${r.trials} trials, ${r.restarts} restarts, ${(r.durationMs / 1000).toFixed(1)} s`,
+    `${r.trials} trials, ${r.restarts} restarts, ${(r.durationMs / 1000).toFixed(1)} s${r.downtimeMs !== undefined ? `; ${(r.downtimeMs / 1000).toFixed(1)} s without service (probes failing)` : ''}`,
     ...(r.complete === false ? [`stopped early: ${r.stoppedBy ?? 'a limit reached'}; what was kept is verified`] : []),
     '',
     `accepted (${r.accepted.length}):`,

@@ -17,9 +17,10 @@ export function isOurs(text: string): boolean {
 /** Renders settings as a drop-in a person can read, commit and ship. Every line is checked first
  * (core/directives.ts), so a setting from a tampered journal record is refused, not written:
  * AutohardenError('Config'). */
-export function renderDropIn(unit: string, settings: readonly Setting[], purpose: 'trial' | 'accepted'): string {
+export function renderDropIn(unit: string, settings: readonly Setting[], purpose: 'trial' | 'accepted', observe: readonly string[] = []): string {
   checkUnit(unit);
   settings.forEach(checkSetting);
+  observe.forEach(checkObserveLine);
   const head = [
     MARKER,
     purpose === 'trial'
@@ -30,7 +31,14 @@ export function renderDropIn(unit: string, settings: readonly Setting[], purpose
     '[Service]',
   ];
   const body = settings.flatMap((s) => [`# ${s.option}=${s.value}`, ...s.lines]);
-  return [...head, ...body, ''].join('\n');
+  const watch = observe.length ? ['# Observation only, not a candidate: the kernel logs these calls and denies none', ...observe] : [];
+  return [...head, ...body, ...watch, ''].join('\n');
+}
+
+/** A trial may carry SystemCallLog= lines (engine/tune/syscallWatch.ts): groups only, nothing else. */
+const OBSERVE_LINE = /^SystemCallLog=(?:@[a-z][a-z-]{0,31} ?){1,8}$/;
+function checkObserveLine(line: string): void {
+  if (!OBSERVE_LINE.test(line)) throw new AutohardenError('Config', `refusing to write ${shown(line)} into a trial: not an observation line`);
 }
 
 /** The unit name goes into the header comments: only a valid, complete one. */

@@ -143,6 +143,8 @@ export const recordSchema = z.discriminatedUnion('kind', [
     trials: z.number(),
     restarts: z.number(),
     durationMs: z.number(),
+    /** Time the probes failed during the tune; absent in journals written before it was measured. */
+    downtimeMs: z.number().optional(),
     checks,
     /** false: stopped by --max-restarts/--max-time before the search ended (what it kept is
      * verified); absent in journals written before the limits existed (they ran to the end). */

@@ -20,7 +20,13 @@ export interface Planner {
   /** Trials the search still expects after those reported (the pending one excluded), from the
    * priors: for progress lines, never for decisions. Cheap and pure; 0 once next() would end. */
   estimateRemaining(): number;
+  /** What observation learned about a rung not under trial (the kernel's seccomp log): a new prior,
+   * or a rejection without a trial of its own (`reject`: why). Optional: the one-at-a-time baseline
+   * learns nothing. True when a rung was found and changed. */
+  revise?(option: string, rung: string, change: Revision): boolean;
 }
+
+export type Revision = { prior: number } | { reject: string };
 
 /** Default ladder rule. A rejected rung shows the service uses some of what that rung forbids; the
  * next, weaker rung forbids less. Its chance is pulled halfway towards 0.6: below a confident prior

@@ -70,8 +70,10 @@ export function firstBatches(strategy: Strategy, cands: readonly Candidate[], fa
 /** Restarts a sequence of trial verdicts costs the engine (engine/tune/trial.ts): one per trial;
  * a failure is reverted at once (one-at-a-time) or by the next trial's restart, with a revert of
  * its own after two failures in a row (adaptive); a revert still due at the end is one more; the
- * adaptive confirmation is one restart of the whole accepted set. */
-export function restartsOf(strategy: Strategy, verdicts: readonly boolean[]): number {
+ * adaptive confirmation watches the invocation that runs the accepted set already (the last trial
+ * that passed, or the revert), and restarts only with a setting systemd stops enforcing at a
+ * reload (`fragile`; engine/tune/confirm.ts). */
+export function restartsOf(strategy: Strategy, verdicts: readonly boolean[], fragile = false): number {
   let restarts = 0;
   let inRow = 0;
   let pending = false;
@@ -91,7 +93,7 @@ export function restartsOf(strategy: Strategy, verdicts: readonly boolean[]): nu
     }
   }
   if (pending) restarts++;
-  if (strategy === 'adaptive' && verdicts.length > 0) restarts++;
+  if (strategy === 'adaptive' && verdicts.length > 0 && fragile) restarts++;
   return restarts;
 }
 
@@ -139,7 +141,7 @@ function simulateOnce(i: EstimateInput, breaking: ReadonlySet<string>, needed: (
   const byName = new Map(i.cands.map((c) => [c.spec.name, c.spec]));
   // a setting systemd stops enforcing at a reload costs one more restart at the end (session.ts)
   const fragile = run.accepted.some((s) => byName.get(s.option)?.lostOnReload) ? 1 : 0;
-  return { trials: verdicts.length, restarts: restartsOf(i.strategy, verdicts) + fragile };
+  return { trials: verdicts.length, restarts: restartsOf(i.strategy, verdicts, fragile > 0) + fragile };
 }
 
 /** The effective settings the minimisation plans from: the engine reads them back with the

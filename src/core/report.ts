@@ -33,6 +33,8 @@ export interface TuneReport {
   trials: number;
   restarts: number;
   durationMs: number;
+  /** Milliseconds during which the tune's own probes failed (restarts and rejected trials). */
+  downtimeMs?: number;
   /** false when --max-restarts or --max-time stopped the tune before its search ended: what it
    * kept is verified, but more might have been kept. */
   complete: boolean;
@@ -65,7 +67,7 @@ export type ReportNote =
 export type ReportEvent = NewRecord | ReportNote;
 
 /** Counters and texts the session measures itself. */
-export type ReportBase = Pick<TuneReport, 'unit' | 'exposureBefore' | 'exposureAfter' | 'trials' | 'restarts' | 'durationMs'> & {
+export type ReportBase = Pick<TuneReport, 'unit' | 'exposureBefore' | 'exposureAfter' | 'trials' | 'restarts' | 'durationMs' | 'downtimeMs'> & {
   warnings: readonly string[];
   /** The catalog's safety class by option name. */
   safety: ReadonlyMap<string, string | undefined>;
@@ -84,7 +86,7 @@ export const NOT_APPLIED = 'systemd did not apply it (read back over D-Bus)';
 export function foldReport(base: ReportBase, events: readonly ReportEvent[]): TuneReport {
   const report: TuneReport = {
     unit: base.unit, exposureBefore: base.exposureBefore, exposureAfter: base.exposureAfter, trials: base.trials,
-    restarts: base.restarts, durationMs: base.durationMs, complete: base.stoppedBy === undefined,
+    restarts: base.restarts, durationMs: base.durationMs, ...(base.downtimeMs !== undefined ? { downtimeMs: base.downtimeMs } : {}), complete: base.stoppedBy === undefined,
     ...(base.stoppedBy !== undefined ? { stoppedBy: base.stoppedBy } : {}),
     accepted: [], rejected: [], skipped: [], warnings: [...base.warnings],
   };

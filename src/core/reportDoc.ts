@@ -79,6 +79,8 @@ export interface TuneSection {
   trialsRun?: number;
   restarts?: number;
   durationMs?: number;
+  /** Time its probes failed (restarts, rejected trials); absent in older journals. */
+  downtimeMs?: number;
   /** Why the tune stopped before its search ended (--max-restarts, --max-time); what it kept is verified. */
   stoppedEarly?: string;
   /** Undefined when the journal holds no checks for this tune (written before they were kept, or
@@ -259,7 +261,7 @@ function section(records: readonly JournalRecord[]): TuneSection {
 
   return {
     ...(begin ? { startedAt: begin.t, strategy: begin.strategy } : {}),
-    ...(end ? { endedAt: end.t, trialsRun: end.trials, restarts: end.restarts, durationMs: end.durationMs } : {}),
+    ...(end ? { endedAt: end.t, trialsRun: end.trials, restarts: end.restarts, durationMs: end.durationMs, ...(end.downtimeMs !== undefined ? { downtimeMs: end.downtimeMs } : {}) } : {}),
     ...(end?.complete === false ? { stoppedEarly: end.stoppedBy ?? 'a limit' } : {}),
     probes: begin?.probes ?? [],
     exposureBefore,

@@ -29,7 +29,7 @@
 // exact likelihood for independent items — and every chance above is averaged over it. A service
 // that took the predicted batch gets big batches for its risky options; one that broke often gets
 // small ones, down to one option per trial (which is then one-at-a-time again).
-import { nextRungPrior, orderByGain, toSetting, type Candidate, type Planner } from './plan.js';
+import { nextRungPrior, orderByGain, toSetting, type Candidate, type Planner, type Revision } from './plan.js';
 import type { Setting } from './types.js';
 
 export interface AdaptiveOptions {
@@ -52,7 +52,8 @@ export interface AdaptiveOptions {
 export type RejectReason =
   | 'failed' // this rung failed in a trial on its own
   | 'inferred' // a failing batch minus a part that then passed left only this rung: no trial of its own
-  | 'ineffective'; // systemd did not apply it
+  | 'ineffective' // systemd did not apply it
+  | 'observed'; // a record the service cannot write (the kernel's) showed it uses what the rung forbids
 
 export interface Rejection {
   setting: Setting;
@@ -190,6 +191,32 @@ export class Adaptive implements Planner {
 
   accepted(): Setting[] {
     return this.kept.map((it) => it.setting);
+  }
+
+  /** A rung not under trial, as observation revised it: a new prior (its batch placement changes;
+   * it is still verified by a trial), or rejected without a trial. A rejected rung that was part of
+   * a failed batch explains that failure: the rest of that batch goes back to the pool untested. */
+  revise(option: string, rung: string, change: Revision): boolean {
+    const match = (it: Item) => it.setting.option === option && (it.setting.rung ?? it.setting.value) === rung;
+    const i = this.pool.findIndex(match);
+    if (i >= 0) {
+      const it = this.pool[i]!;
+      if ('reject' in change) {
+        this.pool.splice(i, 1);
+        this.reject(it, 'observed');
+      } else {
+        this.pool[i] = { ...this.item(it.cand, it.rung, change.prior), seq: it.seq };
+      }
+      return true;
+    }
+    if (!('reject' in change)) return false;
+    const s = this.suspects.findIndex((g) => g.items.some(match));
+    if (s < 0) return false;
+    const [suspect] = this.suspects.splice(s, 1);
+    const it = suspect!.items.find(match)!;
+    this.reject(it, 'observed');
+    this.pool.push(...suspect!.items.filter((x) => x !== it));
+    return true;
   }
 
   /** Rungs rejected so far, in order, and why. */

@@ -182,7 +182,12 @@ export function syscallFilterFor(running: SyscallGroups | undefined): SyscallFil
   return {
     ladder: ladderOf(t),
     render: (rung, eff) => renderOver(t, rung, listOf(eff.SystemCallFilter)),
-    minimise: { items: (eff) => itemsOf(t, eff), step: (_eff, accepted, removed) => syscallStep(accepted, removed) },
+    minimise: {
+      items: (eff) => itemsOf(t, eff),
+      step: (_eff, accepted, removed) => syscallStep(accepted, removed),
+      // the kernel recorded the unit calling them: removing them kills it
+      needed: (f) => (f?.syscallGroupsUsed ?? []).map((g) => `@${g}`),
+    },
     itemsInForce: (groups, eff) => removedInForce(t, groups, eff),
   };
 }

@@ -21,6 +21,7 @@ const reportSchema = z.object({
   trials: z.number(),
   restarts: z.number(),
   durationMs: z.number(),
+  downtimeMs: z.number().optional(),
   /** false: --max-restarts/--max-time stopped the tune early; reports stored before ran to the end. */
   complete: z.boolean().default(true),
   stoppedBy: z.string().optional(),

@@ -1,5 +1,6 @@
 // What the engine needs from the outside world. Adapters satisfy these structurally; tests may
 // hand in their own. The engine is the only place that sequences side effects.
+import type { KernelLogWindow } from '../core/seccompLog.js';
 import type { AnalyzeRows } from '../core/analyzeRows.js';
 import type { JournalRecord, NewRecord } from '../core/journal.js';
 import type { WorkloadSpec } from '../core/cost.js';
@@ -46,7 +47,8 @@ export interface JournalPort {
 export type Where = 'run' | 'etc';
 
 export interface DropInPort {
-  writeTrial(unit: string, settings: readonly Setting[]): string;
+  /** `observe`: lines that watch and change nothing (SystemCallLog=), not candidates. */
+  writeTrial(unit: string, settings: readonly Setting[], observe?: readonly string[]): string;
   removeTrial(unit: string): boolean;
   hasTrial(unit: string): boolean;
   acceptedWhere(unit: string): Where | undefined;
@@ -54,11 +56,20 @@ export interface DropInPort {
   readAccepted(unit: string): string | undefined;
 }
 
+/** The kernel's seccomp records (adapters/kernelLog.ts): a mark before a window, the records after it. */
+export interface KernelLogPort {
+  actionsLogged: readonly string[];
+  mark(): number;
+  scan(mark: number): KernelLogWindow;
+}
+
 export interface Ports {
   systemd: SystemdPort;
   journal: JournalPort;
   dropins: DropInPort;
-  probe(specs: readonly ProbeSpec[]): Promise<ProbeResult[]>;
+  /** Runs the probes; `signal` cuts a waiting probe short (it fails), `timeoutMs` overrides the
+   * configured timeout (the quick re-check after a failure showed). */
+  probe(specs: readonly ProbeSpec[], opts?: { signal?: AbortSignal; timeoutMs?: number }): Promise<ProbeResult[]>;
   unitLogsSince(unit: string, since: Date): Promise<string[]>;
   /** What the running systemd and kernel offer (read once per tune, on this unit). */
   platform(unit: string): Promise<Platform>;
@@ -68,6 +79,11 @@ export interface Ports {
   /** The running `systemd-analyze security` checks of the unit with their weights, read once per
    * tune; undefined when unreadable. Without it, options weigh what the catalog says (252's). */
   exposureRows?(unit: string): Promise<AnalyzeRows | undefined>;
+  /** The kernel's seccomp records, or why they cannot be read here. Without it, nothing is learned
+   * from them (trials alone find SystemCallFilter). */
+  kernelLog?(): KernelLogPort | { unavailable: string };
+  /** The unit's processes now and the executables it runs (to attribute kernel records to it). */
+  unitIdentity?(unit: string): Promise<{ pids: number[]; exes: string[] }>;
   /** Read-only look at the running unit: sockets, sessions, files it writes. */
   observe(unit: string): Promise<{ facts: SafetyFacts; logFiles: string[]; observation: UnitObservation }>;
   logOffsets(files: readonly string[]): LogOffsets;

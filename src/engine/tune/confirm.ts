@@ -2,12 +2,20 @@
 // and on failure a bisection for the setting to blame.
 import { AutohardenError } from '../../core/errors.js';
 import type { Setting } from '../../core/types.js';
-import { restartAndJudge } from '../settle.js';
+import { restartAndJudge, watchAndJudge } from '../settle.js';
 import { MAX_NOISE_ROUNDS, type TuneContext } from './context.js';
 import type { Trials } from './trial.js';
 
 /** The confirmation trial of the whole accepted set settles this many times longer. */
 const CONFIRM_SETTLE_FACTOR = 3;
+
+/** The confirmation of a set the unit already runs: no restart, the same judgment. */
+async function watchInPlace(c: TuneContext) {
+  const { ports, o } = c;
+  ports.progress({ type: 'info', message: `confirming the accepted set on the running ${o.unit} (it already runs it): no restart` });
+  ports.fault('confirm');
+  return watchAndJudge(ports, o.unit, { settleMs: o.settleMs * CONFIRM_SETTLE_FACTOR, probes: o.probes, signal: o.signal, meter: c.downtime, ...c.watch });
+}
 
 /** Batches were judged on top of partial sets, and some failures take longer to show. On failure,
  * bisect the acceptance order for the shortest failing prefix: its last setting is the culprit
@@ -21,7 +29,7 @@ export async function confirm(c: TuneContext, trials: Trials): Promise<void> {
     await ports.systemd.reload();
     ports.fault(settings.length < c.accepted.length ? 'bisect' : 'confirm');
     c.counts.restarts++;
-    return restartAndJudge(ports, o.unit, { settleMs, probes: o.probes, signal: o.signal, ...c.watch });
+    return restartAndJudge(ports, o.unit, { settleMs, probes: o.probes, signal: o.signal, meter: c.downtime, ...c.watch });
   };
   const judge = async (settings: Setting[]) => {
     let v = await run(settings);
@@ -34,8 +42,17 @@ export async function confirm(c: TuneContext, trials: Trials): Promise<void> {
     }
     return v;
   };
-  let verdict = await judge(c.accepted);
+  // The unit runs the whole set already when the trial that accepted its last setting (or a revert
+  // to it) started the current invocation: watching that invocation for the longer settle confirms
+  // it without a restart.
+  // Not with a setting systemd stops enforcing at a daemon-reload (lostOnReload): the reload that
+  // moved the trial into the accepted file came after that invocation started.
+  const fragile = c.accepted.some((s) => c.byName.get(s.option)?.lostOnReload);
+  let verdict = !fragile && trials.runs(c.accepted) ? await watchInPlace(c) : undefined;
+  // a failure seen in place is confirmed by the restart (and its control runs) as before
+  if (!verdict?.ok) verdict = await judge(c.accepted);
   trials.reverted(); // the confirmation restart runs the accepted set: it is the revert
+  trials.started(undefined);
   while (!verdict.ok && c.accepted.length) {
     let good = 0; // the empty prefix is the unit as it was: healthy (preflight)
     let bad = c.accepted.length;

@@ -12,6 +12,8 @@ import type { Platform } from '../../core/platform.js';
 import { withSyscallGroups, type SyscallGroups } from '../../core/syscallGroups.js';
 import type { OptionSpec, ProbeSpec, Setting } from '../../core/types.js';
 import { hasLimits, msPerRestart, stopReason, type TuneLimits } from '../../core/tuneLimits.js';
+import { DowntimeMeter } from '../downtime.js';
+import { SyscallWatch } from './syscallWatch.js';
 import type { Ports, ProgressCounts, Where } from '../ports.js';
 
 export interface TuneOptions {
@@ -72,7 +74,13 @@ export class TuneContext {
   phases: PhaseFold = { ended: new Set(), open: undefined, trials: 0 };
   /** What this session journaled and noted, for the report. */
   readonly events: ReportEvent[] = [];
-  readonly counts = { exposureBefore: 0, exposureAfter: 0, trials: 0, restarts: 0, durationMs: 0 };
+  readonly counts = { exposureBefore: 0, exposureAfter: 0, trials: 0, restarts: 0, durationMs: 0, downtimeMs: 0 };
+  /** Time without service, as the tune's probes saw it. */
+  readonly downtime = new DowntimeMeter();
+  /** The running systemd's system call groups (undefined: the catalog's table). */
+  syscallGroups: SyscallGroups | undefined;
+  /** What the kernel's seccomp records show the unit calling. */
+  readonly syscalls: SyscallWatch = new SyscallWatch(this);
   readonly warnings: string[] = [];
   /** Why the tune stopped before its search ended (--max-restarts, --max-time); undefined: it did not. */
   stopped: string | undefined;
@@ -97,6 +105,7 @@ export class TuneContext {
   /** Judges by the running systemd's system call groups from now on (before the search is
    * planned); without them the catalog keeps its static table. */
   useSyscallGroups(groups: SyscallGroups | undefined): void {
+    this.syscallGroups = groups;
     this.catalog = withSyscallGroups(this.catalog, groups);
     for (const spec of this.catalog) this.byName.set(spec.name, spec);
   }

@@ -77,6 +77,6 @@ async function runConfig(c: TuneContext, settings: Setting[]): Promise<void> {
   ports.dropins.writeAccepted(o.unit, settings, c.where);
   await ports.systemd.reload();
   c.counts.restarts++;
-  const v = await restartAndJudge(ports, o.unit, { settleMs: Math.min(o.settleMs, 1000), probes: o.probes, signal: o.signal });
+  const v = await restartAndJudge(ports, o.unit, { settleMs: Math.min(o.settleMs, 1000), probes: o.probes, signal: o.signal, meter: c.downtime });
   if (!v.ok) throw new AutohardenError('Failed', `${o.unit} is unhealthy while measuring its cost: ${v.reason}`);
 }

@@ -14,9 +14,19 @@ import type { TrialResult, Trials } from './trial.js';
 
 /** How often one candidate may be retried with more learned ReadWritePaths. */
 const MAX_LEARN_ROUNDS = 4;
+const SCF = 'SystemCallFilter';
+/** The strongest filter's chance once a trial under SystemCallLog= passed with none of its calls. */
+const LOGGED_CLEAN_PRIOR = 0.9;
+
+/** Whether a filter rung's lines deny the group (a `~` line naming it). */
+function deniesGroup(lines: readonly string[], group: string): boolean {
+  return lines.some((l) => l.startsWith(`${SCF}=~`) && l.slice(SCF.length + 2).split(/\s+/).includes(`@${group}`));
+}
 
 export class Search {
   private planner!: Planner;
+  /** SystemCallFilter rungs already revised from the kernel's records. */
+  private readonly revised = new Set<string>();
 
   constructor(
     private readonly c: TuneContext,
@@ -83,6 +93,7 @@ export class Search {
       ({ settings, verdict, ineffective } = await this.keepWritten(settings, learnedPaths, since, { verdict, ineffective }));
     }
     this.planner.report(verdict.ok, ineffective);
+    this.learnFromKernel();
     // the step's verdict rests on the last trial it ran
     c.note({ kind: 'judged', trial: c.trialNo, ineffective });
     if (verdict.ok) c.accept(settings.filter((s) => !ineffective.includes(s.option)));
@@ -113,6 +124,33 @@ export class Search {
     if (r.verdict.ok) return { settings: reduced, ...r };
     ports.progress({ type: 'info', message: `kept ${unwritten.join(' ')}: trial #${this.c.trialNo} without them failed (${r.verdict.reason})` });
     return { settings, ...(await this.trials.next(settings)) };
+  }
+
+  /** What the kernel recorded the unit calling revises SystemCallFilter's untried rungs: a rung
+   * denying a group it calls is rejected without a trial (journaled as skipped, with the calls);
+   * a logged trial that passed with no such call raises the strongest rung's chance (it is still
+   * verified by a trial). The minimisation keeps the groups it calls (facts.syscallGroupsUsed). */
+  private learnFromKernel(): void {
+    const { c } = this;
+    const watch = c.syscalls;
+    const spec = c.byName.get(SCF);
+    if (!spec?.ladder || !this.planner.revise) return;
+    const used = [...watch.used.keys()];
+    if (used.length && c.facts) c.facts = { ...c.facts, syscallGroupsUsed: used };
+    for (const rung of spec.ladder) {
+      const denied = used.filter((g) => deniesGroup(rung.lines, g));
+      if (!denied.length || this.revised.has(rung.value)) continue;
+      const reason = `the kernel recorded ${watch.describe(denied)}: a filter denying ${denied.map((g) => `@${g}`).join(' ')} kills it`;
+      if (this.planner.revise(SCF, rung.value, { reject: reason })) {
+        this.revised.add(rung.value);
+        c.record({ kind: 'skipped', option: SCF, value: rung.value, reason });
+        c.ports.progress({ type: 'info', message: `${SCF}=${rung.value} not tried: ${reason}` });
+      }
+    }
+    const strongest = spec.ladder[0];
+    if (strongest && !used.length && watch.cleanLoggedPasses > 0 && !this.revised.has(strongest.value)) {
+      if (this.planner.revise(SCF, strongest.value, { prior: LOGGED_CLEAN_PRIOR })) this.revised.add(strongest.value);
+    }
   }
 
   /** Group testing rejects a setting without a trial of its own when its failed batch's other

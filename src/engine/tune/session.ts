@@ -48,7 +48,7 @@ export class TuneSession {
     if (fragile.length === 0 || !reloadedSinceRestart(o, o.persist && c.accepted.length > 0)) return;
     c.counts.restarts++;
     ports.progress({ type: 'info', message: `restarting ${o.unit} once more: systemd stops enforcing ${fragile.map((s) => s.option).join(', ')} at a daemon-reload until the unit restarts` });
-    const v = await restartAndJudge(ports, o.unit, { settleMs: o.settleMs, probes: o.probes, signal: o.signal, ...c.watch });
+    const v = await restartAndJudge(ports, o.unit, { settleMs: o.settleMs, probes: o.probes, signal: o.signal, meter: c.downtime, ...c.watch });
     if (!v.ok) throw new AutohardenError('Failed', `${o.unit} failed the restart that puts ${fragile.map((s) => s.option).join(', ')} in force again: ${v.reason}`);
   }
 
@@ -84,6 +84,12 @@ export class TuneSession {
     }
     c.trialNo = lastTrialNumber(records);
     await this.search.plan(records, facts);
+    await c.syscalls.begin();
+    if (c.syscalls.unavailable) {
+      const w = `the kernel log cannot tell which system calls ${o.unit} makes (${c.syscalls.unavailable}): SystemCallFilter is found by trials alone`;
+      c.warnings.push(w);
+      ports.progress({ type: 'info', message: `warning: ${w}` });
+    }
   }
 
   /** Runs the next trial (search, then minimisation); false when both are over (call finish()). */
@@ -127,11 +133,12 @@ export class TuneSession {
     await this.restartIfLostOnReload();
     c.counts.exposureAfter = await ports.exposure(o.unit);
     c.counts.durationMs = ports.now().getTime() - c.t0;
-    const { exposureBefore, exposureAfter, trials, restarts, durationMs } = c.counts;
+    c.counts.downtimeMs = c.downtime.ms(ports.now().getTime());
+    const { exposureBefore, exposureAfter, trials, restarts, durationMs, downtimeMs } = c.counts;
     // the checks as they end, for `report` (before and after, check by check)
     const after = await c.ports.exposureRows?.(o.unit).catch(() => undefined);
     const stop = c.stopped ? { stoppedBy: c.stopped } : {};
-    c.record({ kind: 'tune-end', exposureBefore, exposureAfter, trials, restarts, durationMs, complete: !c.stopped, ...stop, ...checksOf(after) });
+    c.record({ kind: 'tune-end', exposureBefore, exposureAfter, trials, restarts, durationMs, downtimeMs, complete: !c.stopped, ...stop, ...checksOf(after) });
     return c.report();
   }
 }

@@ -16,6 +16,8 @@ export class Trials {
   /** A failed trial whose revert restart has not happened yet (adaptive). */
   private revertPending: Setting[] | undefined;
   private failedInARow = 0;
+  /** The set the unit's current invocation runs, when a restart of this session started it. */
+  private running: string | undefined;
 
   constructor(private readonly c: TuneContext) {}
 
@@ -29,6 +31,18 @@ export class Trials {
     this.revertPending = undefined;
   }
 
+  /** Whether the unit's current invocation was started by this session with exactly `settings`
+   * (the trial that accepted the last of them, or a revert to them): a confirmation can watch it
+   * instead of restarting. */
+  runs(settings: readonly Setting[]): boolean {
+    return this.running !== undefined && this.running === setKey(settings);
+  }
+
+  /** A restart elsewhere (the confirmation's) started the unit with `settings`. */
+  started(settings: readonly Setting[] | undefined): void {
+    this.running = settings && setKey(settings);
+  }
+
   async run(trial: number, proposed: Setting[]): Promise<TrialResult> {
     const { c } = this;
     const { ports, o } = c;
@@ -36,7 +50,8 @@ export class Trials {
     const started = { ms: ports.now().getTime(), restarts: c.counts.restarts };
     ports.progress({ type: 'trial', trial, settings: proposed, ...c.progressCounts(trial) });
     c.record({ kind: 'trial-begin', trial, settings: proposed });
-    ports.dropins.writeTrial(unit, proposed);
+    const watch = c.syscalls.before(proposed);
+    ports.dropins.writeTrial(unit, proposed, watch.lines);
     ports.fault('after-dropin');
     await ports.systemd.reload();
     ports.fault('after-reload');
@@ -48,20 +63,24 @@ export class Trials {
       .map((s) => s.option);
     let settings = proposed.filter((s) => !ineffective.includes(s.option));
     if (ineffective.length && settings.length) {
-      ports.dropins.writeTrial(unit, settings);
+      ports.dropins.writeTrial(unit, settings, watch.lines);
       await ports.systemd.reload();
     }
 
     let verdict: Verdict;
     /** The unit already runs its accepted set: a control window came after the trial. */
     let controlled = false;
+    let restarted = false;
     if (settings.length === 0) {
       verdict = { ok: false, kind: 'not-effective', reason: `systemd did not apply ${ineffective.join(', ')} (read back over D-Bus)`, evidence: [] };
       settings = proposed;
     } else {
       c.counts.trials++;
       c.counts.restarts++;
-      const judge = () => restartAndJudge(ports, unit, { settleMs: o.settleMs, probes: o.probes, signal: o.signal, faults: true, ...c.watch });
+      restarted = true;
+      this.running = undefined; // the restart runs the candidate; what runs after is set below
+      const failureShown = c.syscalls.killShown(watch);
+      const judge = () => restartAndJudge(ports, unit, { settleMs: o.settleMs, probes: o.probes, signal: o.signal, faults: true, meter: c.downtime, ...(failureShown ? { failureShown } : {}), ...c.watch });
       verdict = await judge();
       // a noise round costs two restarts (control, judge again); past the limits the verdict stands
       for (let round = 0; verdict.kind === 'log-error' && round < MAX_NOISE_ROUNDS && c.mayRun(settings, 3); round++) {
@@ -71,7 +90,7 @@ export class Trials {
         const explained = await this.controlExplains(verdict);
         controlled = true;
         if (!explained) break;
-        ports.dropins.writeTrial(unit, settings);
+        ports.dropins.writeTrial(unit, settings, watch.lines);
         await ports.systemd.reload();
         c.counts.restarts++;
         verdict = await judge();
@@ -79,6 +98,7 @@ export class Trials {
       }
     }
 
+    if (restarted) await c.syscalls.after(watch, verdict.ok);
     const outcome = verdict.ok ? 'accepted' : 'rejected';
     c.record({ kind: 'trial-end', trial, settings, outcome, verdict: verdict.kind, reason: verdict.reason, evidence: verdict.evidence, ...(verdict.cause ? { cause: verdict.cause } : {}) });
     c.timing.ms += ports.now().getTime() - started.ms;
@@ -92,12 +112,14 @@ export class Trials {
       ports.dropins.writeAccepted(unit, next, c.where);
       ports.dropins.removeTrial(unit);
       await ports.systemd.reload();
+      this.running = setKey(next);
       return { verdict, ineffective };
     }
     ports.dropins.removeTrial(unit);
     await ports.systemd.reload();
     if (controlled) {
       this.revertPending = undefined; // the control window ran the accepted set: it was the revert
+      this.running = setKey(c.accepted);
     } else if (verdict.kind !== 'not-effective') {
       this.failedInARow++;
       this.revertPending = settings;
@@ -119,7 +141,7 @@ export class Trials {
     const { ports, o, watch } = this.c;
     this.c.counts.restarts++;
     // the log files are read (not judged: no knownErrors) so that their noise is learned too
-    const control = await restartAndJudge(ports, o.unit, { settleMs, probes: o.probes, signal: o.signal, logFiles: watch.logFiles });
+    const control = await restartAndJudge(ports, o.unit, { settleMs, probes: o.probes, signal: o.signal, logFiles: watch.logFiles, meter: this.c.downtime });
     if (!control.ok) throw new AutohardenError('Failed', `${o.unit} is unhealthy without the candidate too: ${control.reason}`);
     const known = watch.knownErrors;
     for (const s of errorSignatures(control.logs)) known.add(s);
@@ -138,7 +160,7 @@ export class Trials {
     if (!settings) return;
     const { ports, o, watch } = this.c;
     this.c.counts.restarts++;
-    const back = await restartAndJudge(ports, o.unit, { settleMs: o.settleMs, probes: o.probes });
+    const back = await restartAndJudge(ports, o.unit, { settleMs: o.settleMs, probes: o.probes, meter: this.c.downtime });
     // Whatever the unit logs in its own configuration is not the sandbox's doing.
     for (const s of errorSignatures(back.logs)) watch.knownErrors.add(s);
     if (!back.ok) {
@@ -146,5 +168,11 @@ export class Trials {
     }
     this.revertPending = undefined;
     this.failedInARow = 0;
+    this.running = setKey(this.c.accepted);
   }
+}
+
+/** Identifies a set of settings by what it writes, in any order. */
+function setKey(settings: readonly Setting[]): string {
+  return JSON.stringify(settings.map((s) => [s.option, s.lines]).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)));
 }
