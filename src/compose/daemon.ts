@@ -6,6 +6,7 @@ import { Systemd } from '../adapters/systemd.js';
 import { readResolvedSyscallGroups } from '../adapters/syscallGroups.js';
 import { RuntimeUnitFiles } from '../adapters/unitFiles.js';
 import { unitLogsSince } from '../adapters/unitLogs.js';
+import { learnedCatalog, learnFromTune } from '../app/priors.js';
 import { managerHandlers } from '../app/registry.js';
 import { buildPorts, exposure } from '../compose.js';
 import { CATALOG } from '../core/catalog.js';
@@ -15,6 +16,7 @@ import { ApiLink } from '../daemon/apiLink.js';
 import { Daemon, type Log } from '../daemon/daemon.js';
 import { SystemdLink } from '../daemon/systemdLink.js';
 import { checkSandbox } from '../engine/sandboxCheck.js';
+import { TuneSession } from '../engine/tune.js';
 import { enrollmentStore, journalFor, journaledUnits, lockFor } from './state.js';
 
 export interface DaemonWiring {
@@ -53,7 +55,25 @@ export async function composeDaemon(o: DaemonWiring): Promise<DaemonParts> {
   const follower = new JournalFollower((l) => daemon?.logLine(l.unit, l.time, l.message), (m) => log.warn(m));
   const unitFiles = new RuntimeUnitFiles();
   const files = new FileFollower((l) => daemon?.logLine(l.unit, l.time, l.message), (m) => log.warn(m));
+  const warn = (m: string) => log.warn(m);
   daemon = new Daemon({
+    // the host's learnt priors (core/learnedPriors.ts) reorder and batch each tune's trials, read
+    // afresh per tune; a tune that ends adds its trials to them
+    newSession: (ports, opts, catalog) => {
+      const s = new TuneSession(ports, opts, learnedCatalog(stateDir, catalog, warn));
+      return {
+        get report() {
+          return s.report;
+        },
+        begin: () => s.begin(),
+        step: () => s.step(),
+        finish: async () => {
+          const r = await s.finish();
+          learnFromTune(stateDir, () => ports.journal.read(), warn);
+          return r;
+        },
+      };
+    },
     stateDir,
     systemd: link,
     catalog: withSyscallGroups(CATALOG, syscallGroups),
