@@ -123,6 +123,8 @@ export class Adaptive implements Planner {
   private pool: Item[] = [];
   private readonly suspects: Suspect[] = [];
   private pending: Pending | undefined;
+  /** Batches to try again whole: what was left of a failed batch once observation named its culprit. */
+  private readonly reissue: Item[][] = [];
   private predicted = false;
   private seq = 0;
   private readonly kept: Item[] = [];
@@ -155,6 +157,8 @@ export class Adaptive implements Planner {
       const [tried, rest] = this.split(suspect.items, w);
       return this.issue({ items: tried, rest });
     }
+    const again = this.reissue.shift();
+    if (again) return this.issue({ items: again });
     if (this.pool.length === 0) return undefined;
     return this.issue({ items: this.batch(w) });
   }
@@ -214,8 +218,14 @@ export class Adaptive implements Planner {
     if (s < 0) return false;
     const [suspect] = this.suspects.splice(s, 1);
     const it = suspect!.items.find(match)!;
+    const before = new Set(this.pool);
     this.reject(it, 'observed');
-    this.pool.push(...suspect!.items.filter((x) => x !== it));
+    // the failure is explained: the rest of the batch, with the option's next rung, is tried again
+    // as the one batch it was (it was predicted or sized together), not split as a suspect
+    const next = this.pool.filter((x) => !before.has(x));
+    this.pool = this.pool.filter((x) => before.has(x));
+    const rest = [...suspect!.items.filter((x) => x !== it), ...next];
+    if (rest.length) this.reissue.push(rest);
     return true;
   }
 
@@ -253,6 +263,7 @@ export class Adaptive implements Planner {
       if (rest.length) n += (1 - pFail) * find(rest.length) + pFail * find(items.length) + culpritNext([...items, ...rest]);
       else n += pFail * (find(items.length) + culpritNext(items));
     }
+    n += this.reissue.length;
     for (const s of this.suspects) {
       // a suspect of one is settled without a trial; its weaker rung is tried later
       n += find(s.items.length) + culpritNext(s.items);

@@ -24,12 +24,15 @@ interface Sim {
   needs: string[];
   /** What changedSince reports as written during a trial. */
   writes: string[];
+  /** Keeps running and only logs the read-only error (caddy's autosave), instead of exiting. */
+  logOnly?: boolean;
 }
 
 function simulated(s: Sim) {
   const d = memoryDropIns('app.service');
   let writable: string[] | undefined; // strict's ReadWritePaths in force; undefined: no strict
   let inv = 0;
+  let restarts = 0;
   let logs: string[] = [];
   let snap: UnitSnapshot = { ...RUNNING };
   const progress: string[] = [];
@@ -51,7 +54,9 @@ function simulated(s: Sim) {
         snap = { ...snap, activeState: 'active', subState: 'running', result: 'success', invocationId: `i${++inv}`, execMainCode: 0, execMainStatus: 0 };
         logs = [];
         const missing = writable ? s.needs.filter((d) => !writable!.includes(d)) : [];
-        if (missing.length) {
+        if (missing.length && s.logOnly) {
+          logs = missing.map((d) => `app: ERROR: EROFS: read-only file system, open '${d}/autosave.json'`);
+        } else if (missing.length) {
           snap = { ...snap, activeState: 'failed', subState: 'failed', result: 'exit-code', execMainCode: 1, execMainStatus: 10 };
           logs = [
             ...missing.map((d) => `app: FATAL: EROFS: read-only file system, open '${d}/state.tmp'`),
@@ -60,6 +65,7 @@ function simulated(s: Sim) {
             'app: *2 "/y" is not found, referrer: "x open() "//etc/cron.d/p" failed (30: Read-only file system)"',
           ];
         }
+        restarts++;
         return 'done';
       },
     },
@@ -72,7 +78,7 @@ function simulated(s: Sim) {
       if (e.type === 'info') progress.push(e.message);
     },
   });
-  return { ports, progress, asked, accepted: () => d.accepted };
+  return { ports, progress, asked, accepted: () => d.accepted, restarts: () => restarts };
 }
 
 const run = (ports: Ports) =>
@@ -140,5 +146,17 @@ describe('the file-system side', () => {
     expect(changedSince(join(root, 'state'), inAnHour)).toBe(false);
     expect(changedSince(join(root, 'missing'), hourAgo)).toBe(false);
     expect(changedSince(join(root, 'state'), hourAgo, 0)).toBe(false); // bounded: nothing looked at, nothing seen
+  });
+});
+
+describe('a verdict resting on log lines that name a path to learn', () => {
+  it('is retried with that path before any control run: two restarts, not three', async () => {
+    const sim = simulated({ needs: ['/var/lib/app'], writes: ['/var/lib/app'], logOnly: true });
+    // adaptive: the retry's restart is the failed trial's revert
+    await tune(sim.ports, { unit: 'app.service', probes: [], settleMs: 20, strategy: 'adaptive', persist: false, declarations: { allowNet: [], localOnly: false, confineSessions: false } }, [PROTECT_SYSTEM]);
+    const trials = sim.ports.journal.read().flatMap((r) => (r.kind === 'trial-end' ? [`${r.settings[0]!.value} ${r.outcome} ${r.verdict}`] : []));
+    expect(trials).toEqual(['strict rejected log-error', 'strict; ReadWritePaths=-/var/lib/app accepted ok']);
+    expect(sim.restarts()).toBe(2);
+    expect(sim.progress.join('\n')).not.toMatch(/also appear without the candidate/);
   });
 });

@@ -8,7 +8,7 @@ import type { Planner } from '../../core/plan.js';
 import type { SafetyFacts } from '../../core/policy.js';
 import { Adaptive } from '../../core/search.js';
 import { plannerFor } from '../../core/tunePlan.js';
-import type { Setting } from '../../core/types.js';
+import type { Setting, Verdict } from '../../core/types.js';
 import type { TuneContext } from './context.js';
 import type { TrialResult, Trials } from './trial.js';
 
@@ -71,11 +71,19 @@ export class Search {
       if (!c.phases.ended.has('search')) c.phase('search', 'end', c.stopped ? `stopped: ${c.stopped}` : undefined);
       return false;
     }
-    let { verdict, ineffective } = await this.trials.next(settings);
+    const ctx: LearnContext = { scope: c.scope, isDir: (p) => c.ports.isDirectory(p), realDir: c.ports.realDir?.bind(c.ports) };
+    // a log-only verdict that names paths to learn is retried with them before any control run
+    const retryFirst = (round: number, s: Setting[]) => ({
+      deferControl: (v: Verdict) => {
+        if (round >= MAX_LEARN_ROUNDS) return false;
+        const learned = learnFromFailure(s, v.evidence, ctx);
+        return learned !== undefined && c.mayRun(learned);
+      },
+    });
+    let { verdict, ineffective } = await this.trials.next(settings, retryFirst(0, settings));
     // ProtectSystem=strict failing on a read-only path: retry with that directory writable.
     const planned = settings;
     let since = c.ports.now();
-    const ctx: LearnContext = { scope: c.scope, isDir: (p) => c.ports.isDirectory(p), realDir: c.ports.realDir?.bind(c.ports) };
     for (let round = 0; !verdict.ok && round < MAX_LEARN_ROUNDS; round++) {
       // Every line may teach, noise included: what it can teach is confined to the unit's own
       // directories (the allow-list) and kept only where the service then writes.
@@ -86,7 +94,7 @@ export class Search {
       c.ports.progress({ type: 'info', message: `learned writable paths from: ${tried}` });
       settings = learned;
       since = c.ports.now();
-      ({ verdict, ineffective } = await this.trials.next(settings));
+      ({ verdict, ineffective } = await this.trials.next(settings, retryFirst(round + 1, settings)));
     }
     const learnedPaths = addedPaths(planned, settings);
     if (verdict.ok && learnedPaths.length && !ineffective.some((o) => learnsPaths(o))) {

@@ -12,6 +12,12 @@ export interface TrialResult {
   ineffective: string[];
 }
 
+export interface TrialOptions {
+  /** A verdict resting on log lines that the caller will act on first (a retry with the writable
+   * paths they name): its control run waits, since a retry that passes makes it moot. */
+  deferControl?: (v: Verdict) => boolean;
+}
+
 export class Trials {
   /** A failed trial whose revert restart has not happened yet (adaptive). */
   private revertPending: Setting[] | undefined;
@@ -22,8 +28,8 @@ export class Trials {
   constructor(private readonly c: TuneContext) {}
 
   /** Runs the next trial number on `proposed`. */
-  next(proposed: Setting[]): Promise<TrialResult> {
-    return this.run(++this.c.trialNo, proposed);
+  next(proposed: Setting[], opts: TrialOptions = {}): Promise<TrialResult> {
+    return this.run(++this.c.trialNo, proposed, opts);
   }
 
   /** The restart that ran the accepted set alone happened elsewhere (the confirmation's): no revert is due. */
@@ -43,7 +49,7 @@ export class Trials {
     this.running = settings && setKey(settings);
   }
 
-  async run(trial: number, proposed: Setting[]): Promise<TrialResult> {
+  async run(trial: number, proposed: Setting[], opts: TrialOptions = {}): Promise<TrialResult> {
     const { c } = this;
     const { ports, o } = c;
     const { unit } = o;
@@ -83,7 +89,7 @@ export class Trials {
       const judge = () => restartAndJudge(ports, unit, { settleMs: o.settleMs, probes: o.probes, signal: o.signal, faults: true, meter: c.downtime, ...(failureShown ? { failureShown } : {}), ...c.watch });
       verdict = await judge();
       // a noise round costs two restarts (control, judge again); past the limits the verdict stands
-      for (let round = 0; verdict.kind === 'log-error' && round < MAX_NOISE_ROUNDS && c.mayRun(settings, 3); round++) {
+      for (let round = 0; verdict.kind === 'log-error' && !opts.deferControl?.(verdict) && round < MAX_NOISE_ROUNDS && c.mayRun(settings, 3); round++) {
         // control: the unit without the candidate, as long as the trial ran
         ports.dropins.removeTrial(unit);
         await ports.systemd.reload();
