@@ -156,7 +156,7 @@ export class Search {
       }
     }
     const strongest = spec.ladder[0];
-    if (strongest && !used.length && watch.cleanLoggedPasses > 0 && !this.revised.has(strongest.value)) {
+    if (strongest && !used.length && watch.loggedPasses > 0 && !this.revised.has(strongest.value)) {
       if (this.planner.revise(SCF, strongest.value, { prior: LOGGED_CLEAN_PRIOR })) this.revised.add(strongest.value);
     }
   }

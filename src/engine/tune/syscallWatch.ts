@@ -32,8 +32,8 @@ export class SyscallWatch {
   private pids: number[] = [];
   /** Watched groups the unit was seen calling, with the calls and callers. */
   readonly used = new Map<string, GroupUse>();
-  /** Trials that carried SystemCallLog=, passed, and whose window shows no loss. */
-  cleanLoggedPasses = 0;
+  /** Trials that carried SystemCallLog=, passed, and whose window shows no loss of records. */
+  loggedPasses = 0;
 
   constructor(private readonly c: TuneContext) {}
 
@@ -108,7 +108,7 @@ export class SyscallWatch {
       if (!had) fresh.push(u);
       this.used.set(u.group, had ? { group: u.group, calls: [...new Set([...had.calls, ...u.calls])].sort(), by: [...new Set([...had.by, ...u.by])].sort() } : u);
     }
-    if (passed && w.lines.length && window.incomplete.length === 0) this.cleanLoggedPasses++;
+    if (passed && w.lines.length && window.incomplete.length === 0) this.loggedPasses++;
     return fresh;
   }
 
