@@ -6,7 +6,7 @@
 // on a new owner the adapter re-subscribes, re-checks every job it waits for (a job that is gone
 // is settled from the unit's state), retries calls that systemd dropped, and tells the listener.
 // Match rules are added exactly once per connection, at connect time (per watched unit, once).
-import { sessionBus, systemBus } from 'dbus-next';
+import { Variant, sessionBus, systemBus } from 'dbus-next';
 import type { MessageBus } from 'dbus-next';
 import type { UnitSnapshot, EffectiveSettings, EffectiveValue } from '../core/types.js';
 import type { UnitInfo } from '../engine/ports.js';
@@ -17,7 +17,7 @@ import { JobTracker } from './systemd/jobs.js';
 import { DBUS, DBUS_PATH, JOB_REMOVED_MATCH, MANAGER_IFACE, MANAGER_PATH, OWNER_MATCH, SYSTEMD } from './systemd/names.js';
 import { UnitQueries } from './systemd/queries.js';
 import { SignalRouter, emit, type SystemdEvents } from './systemd/signals.js';
-import { convertValue, type HostFacts } from './systemd/values.js';
+import { convertValue, type HostFacts, type Props } from './systemd/values.js';
 
 export { SystemdError, type SystemdErrorCode } from './systemd/errors.js';
 export type { SystemdEvents } from './systemd/signals.js';
@@ -116,6 +116,19 @@ export class Systemd {
   /** Effective values of org.freedesktop.systemd1.Service properties; unknown names → null. */
   serviceProperties(unit: string, names: string[]): Promise<EffectiveSettings> {
     return this.queries.serviceProperties(unit, names);
+  }
+
+  /** Properties.GetAll of one interface of the unit, as systemd sent them (signature and value
+   * untouched): for passing values back to systemd exactly as it wrote them (adapters/auditUnit.ts). */
+  rawProperties(unit: string, iface: string): Promise<Props> {
+    return this.queries.allProperties(unit, iface);
+  }
+
+  /** StartTransientUnit(name, 'fail', properties, []); resolves with that job's JobRemoved result,
+   * as start() does. Rejects with Timeout when no result comes within timeoutMs. */
+  startTransient(name: string, properties: ReadonlyArray<{ name: string; signature: string; value: unknown }>, timeoutMs: number): Promise<string> {
+    const body = properties.map((p) => [p.name, new Variant(p.signature, p.value)]);
+    return this.jobs.run('StartTransientUnit', name, timeoutMs, 'ssa(sv)a(sa(sv))', [name, 'fail', body, []]);
   }
 
   /** Manager.Reload: the reply comes once the reload is done. */

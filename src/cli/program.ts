@@ -13,6 +13,7 @@ import { registerDaemonCommands } from './daemonCommands.js';
 import { registerPlanCommands } from './planCommands.js';
 import { registerPriorsCommands } from './priorsCommands.js';
 import { registerReportCommands } from './reportCommands.js';
+import { registerAuditCommands } from './auditCommands.js';
 import { registerGuardCommands } from './guardCommands.js';
 import { exitCodesText, formatRecord, formatStatus, formatTuneReport } from './format.js';
 import type { LogFormat } from './progress.js';
@@ -117,6 +118,7 @@ export function buildProgram(): Command {
 
   registerDaemonCommands(program);
   registerReportCommands(program);
+  registerAuditCommands(program);
   registerGuardCommands(program);
   registerPlanCommands(program);
   registerPriorsCommands(program);

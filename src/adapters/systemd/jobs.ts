@@ -26,16 +26,16 @@ export class JobTracker {
     private readonly snapshot: (unit: string) => Promise<UnitSnapshot>,
   ) {}
 
-  /** `method`(unit, 'replace'); resolves with that job's JobRemoved result. Rejects with Timeout
-   * when no result comes within timeoutMs (the call included). */
-  async run(method: string, unit: string, timeoutMs: number): Promise<string> {
+  /** `method`(unit, 'replace') (or `method`(...body)); resolves with that job's JobRemoved result.
+   * Rejects with Timeout when no result comes within timeoutMs (the call included). */
+  async run(method: string, unit: string, timeoutMs: number, signature = 'ss', body: unknown[] = [unit, 'replace']): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     let outcome: string | Promise<string>;
     this.enqueuing++;
     try {
       let job: string;
       try {
-        const [path] = await this.bus.call(SYSTEMD, MANAGER_PATH, MANAGER_IFACE, method, 'ss', [unit, 'replace'],
+        const [path] = await this.bus.call(SYSTEMD, MANAGER_PATH, MANAGER_IFACE, method, signature, body,
           Math.min(this.bus.callTimeoutMs, timeoutMs));
         if (typeof path !== 'string') throw new SystemdError('Protocol', `${method} returned no job path`);
         job = path;

@@ -122,7 +122,7 @@ export class UnitQueries {
   }
 
   /** Properties.GetAll; iface '' means every interface of the object (sd-bus merges them). */
-  private async allProperties(unit: string, iface: string): Promise<Props> {
+  async allProperties(unit: string, iface: string): Promise<Props> {
     const path = await this.unitPath(unit);
     const [dict] = await this.bus.call(SYSTEMD, path, PROPS_IFACE, 'GetAll', 's', [iface]);
     if (!dict || typeof dict !== 'object') throw new SystemdError('Protocol', `GetAll on ${path} returned no dictionary`);
