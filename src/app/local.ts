@@ -56,12 +56,20 @@ export class LocalApp implements App {
         try {
           const declarations = { allowNet: req.allowNet, localOnly: req.localOnly, confineSessions: req.confineSessions };
           const o = { unit, probes, settleMs, strategy: req.strategy, persist: req.persist, declarations, signal: stop.signal };
+          const battery = req.audit ? await import('./tuneAudit.js') : undefined;
+          const before = battery ? await battery.runBattery(unit, 'before', warn) : undefined;
+          if (before) ports.journal.append(before.record);
           // the host's learnt priors reorder and batch the trials; this tune's trials then join them
           const report = await tune(ports, {
             ...o, measureRestarts: req.measureRestarts, ...(req.workload ? { workload: req.workload } : {}), ...(req.budget !== undefined ? { budget: req.budget } : {}),
             ...limitsFrom(req),
           }, priors.learnedCatalog(this.stateDir, CATALOG, warn));
           priors.learnFromTune(this.stateDir, () => ports.journal.read(), warn);
+          if (battery) {
+            const after = await battery.runBattery(unit, 'after', warn);
+            if (after) ports.journal.append(after.record);
+            report.audit = battery.tuneAudit(before, after);
+          }
           return report;
         } catch (e) {
           const sig = stop.received();

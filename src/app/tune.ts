@@ -29,6 +29,8 @@ const schema = z
     strategy: z.enum(['one-at-a-time', 'adaptive']).default('adaptive'),
     persist: z.boolean().default(true),
     measureRestarts: z.number().int().min(2).max(1000).default(40),
+    /** Run the attack battery (autoharden audit) before and after. */
+    audit: z.boolean().default(false),
     /** --max-restarts, --max-time (ms): stop early at a safe point with what is verified. */
     maxRestarts: z.number().int().min(LIMIT_BOUNDS.restarts.min).max(LIMIT_BOUNDS.restarts.max).optional(),
     maxTimeMs: z.number().int().min(LIMIT_BOUNDS.timeMs.min).max(LIMIT_BOUNDS.timeMs.max).optional(),

@@ -52,9 +52,22 @@ export function formatRecord(r: JournalRecord): string {
       return `${head}reverify  ${r.outcome}${r.changes.length ? ` after ${printable(r.changes.join(', '))}` : ''}${r.options.length ? `; rolled back ${r.options.join(' ')}` : ''} — ${printable(r.reason)}`;
     case 'guard':
       return `${head}guard     ${r.action === 'pause' ? `paused until ${r.until ? printable(time(r.until)) : '?'} by user` : r.by === 'expiry' ? `resumed: the pause${r.until ? ` until ${printable(time(r.until))}` : ''} ended` : 'resumed by user'}`;
+    case 'audit':
+      return `${head}audit     ${r.when}: blocked ${r.blocked}/${r.applicable}${r.possible.length ? `; still possible: ${printable(r.possible.join(' '))}` : ''}`;
     case 'tune-end':
       return `${head}tune      done: exposure ${r.exposureBefore ?? '?'} → ${r.exposureAfter ?? '?'}, ${r.trials} trials, ${r.restarts} restarts, ${(r.durationMs / 1000).toFixed(1)} s${r.downtimeMs !== undefined ? `, ${(r.downtimeMs / 1000).toFixed(1)} s without service` : ''}${r.complete === false ? `; stopped early: ${r.stoppedBy ?? 'a limit reached'}; what was kept is verified` : ''}`;
   }
+}
+
+/** tune --audit: the battery's counts before → after, what it closed and what is still possible. */
+function auditLines(r: TuneReport): string[] {
+  const a = r.audit;
+  if (!a) return [];
+  const side = (s?: { blocked: number; applicable: number }) => (s ? `${s.blocked}/${s.applicable}` : '?');
+  return [
+    `attack battery: blocked ${side(a.before)} → ${side(a.after)}${a.closed.length ? `; closed ${a.closed.join(' ')}` : ''}${a.opened.length ? `; OPENED ${a.opened.join(' ')}` : ''}`,
+    ...(a.stillPossible.length ? [`  still possible: ${a.stillPossible.join(' ')}`] : []),
+  ];
 }
 
 /** The accepted settings that reach the unit's login sessions, said once. */
@@ -69,6 +82,7 @@ export function formatTuneReport(r: TuneReport): string {
     `${r.unit}: exposure ${r.exposureBefore.toFixed(1)} ${exposureLabel(r.exposureBefore)} → ${r.exposureAfter.toFixed(1)} ${exposureLabel(r.exposureAfter)}`,
     `${r.trials} trials, ${r.restarts} restarts, ${(r.durationMs / 1000).toFixed(1)} s${r.downtimeMs !== undefined ? `; ${(r.downtimeMs / 1000).toFixed(1)} s without service (probes failing)` : ''}`,
     ...(r.complete === false ? [`stopped early: ${r.stoppedBy ?? 'a limit reached'}; what was kept is verified`] : []),
+    ...auditLines(r),
     '',
     `accepted (${r.accepted.length}):`,
     // the safety class is the catalog's word on the option (kept in --json); the notes say what it

@@ -40,9 +40,11 @@ export function buildProgram(): Command {
       .argument('<unit>', 'service unit, e.g. nginx.service'),
   )
     .option('--measure-restarts <n>', 'restarts measuring the cost may spend in all', int('--measure-restarts', 2, 1000), 40)
+    .option('--audit', "run the attack battery in the unit's sandbox before and after (see audit): the report shows what an attacker could still do")
     .addOption(stateDirOpt())
     .action(async (unitArg: string, opts) => {
       const req = await request('tune', {
+        audit: Boolean(opts.audit),
         unit: unitArg, workload: opts.workload, budget: opts.budget, probes: opts.probe, allowNet: opts.allowNet,
         localOnly: Boolean(opts.localOnly), confineSessions: Boolean(opts.confineSessions),
         settleMs: opts.settle, strategy: opts.strategy, persist: opts.persist, measureRestarts: opts.measureRestarts,

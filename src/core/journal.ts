@@ -135,6 +135,16 @@ export const recordSchema = z.discriminatedUnion('kind', [
     by: z.enum(['user', 'expiry']),
     until: z.string().optional(),
   }),
+  /** The attack battery in the unit's sandbox (tune --audit, core/audit.ts), before or after a tune. */
+  z.object({
+    ...base,
+    kind: z.literal('audit'),
+    when: z.enum(['before', 'after']),
+    blocked: z.number().int().min(0).max(1000),
+    applicable: z.number().int().min(0).max(1000),
+    /** Technique ids still possible. */
+    possible: z.array(z.string().max(64)).max(1000),
+  }),
   z.object({
     ...base,
     kind: z.literal('tune-end'),

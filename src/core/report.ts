@@ -26,6 +26,18 @@ export interface Outcome {
   note?: string;
 }
 
+/** The attack battery before and after a tune (tune --audit): blocked counts, and what moved. */
+export interface TuneAudit {
+  before?: { blocked: number; applicable: number };
+  after?: { blocked: number; applicable: number };
+  /** Techniques blocked after and not before. */
+  closed: string[];
+  /** Techniques blocked before and possible after (a tune never should). */
+  opened: string[];
+  /** Techniques still possible after. */
+  stillPossible: string[];
+}
+
 export interface TuneReport {
   unit: string;
   exposureBefore: number;
@@ -50,6 +62,8 @@ export interface TuneReport {
   /** Accepted settings in force that `systemd-analyze security` does not count (no check scores
    * them, or it scores the value like a weaker one). Absent in reports written before it. */
   unscored?: Unscored[];
+  /** tune --audit: the attack battery before and after. */
+  audit?: TuneAudit;
 }
 
 /** What the session knows beside its records. */

@@ -79,6 +79,8 @@ export interface TuneSection {
   trialsRun?: number;
   restarts?: number;
   durationMs?: number;
+  /** tune --audit: the attack battery before and after (blocked of applicable), and what stayed possible. */
+  audit?: { before?: string; after?: string; stillPossible: string[] };
   /** Time its probes failed (restarts, rejected trials); absent in older journals. */
   downtimeMs?: number;
   /** Why the tune stopped before its search ended (--max-restarts, --max-time); what it kept is verified. */
@@ -230,6 +232,16 @@ function finalValues(records: readonly JournalRecord[]): Map<string, string> {
   return m;
 }
 
+/** The battery's runs around this tune (tune --audit), as the section shows them. */
+function auditOf(records: readonly JournalRecord[]): Pick<TuneSection, 'audit'> {
+  const runs = records.filter((r): r is Rec<'audit'> => r.kind === 'audit');
+  if (!runs.length) return {};
+  const b = runs.find((r) => r.when === 'before');
+  const a = runs.filter((r) => r.when === 'after').at(-1);
+  const text = (r: Rec<'audit'>) => `${r.blocked}/${r.applicable}`;
+  return { audit: { ...(b ? { before: text(b) } : {}), ...(a ? { after: text(a) } : {}), stillPossible: (a ?? b)!.possible } };
+}
+
 function section(records: readonly JournalRecord[]): TuneSection {
   const begin = records.find((r): r is Rec<'tune-begin'> => r.kind === 'tune-begin');
   const end = records.find((r): r is Rec<'tune-end'> => r.kind === 'tune-end');
@@ -263,6 +275,7 @@ function section(records: readonly JournalRecord[]): TuneSection {
     ...(begin ? { startedAt: begin.t, strategy: begin.strategy } : {}),
     ...(end ? { endedAt: end.t, trialsRun: end.trials, restarts: end.restarts, durationMs: end.durationMs, ...(end.downtimeMs !== undefined ? { downtimeMs: end.downtimeMs } : {}) } : {}),
     ...(end?.complete === false ? { stoppedEarly: end.stoppedBy ?? 'a limit' } : {}),
+    ...auditOf(records),
     probes: begin?.probes ?? [],
     exposureBefore,
     exposureAfter,
@@ -283,10 +296,18 @@ export function buildReport(unit: string, records: readonly JournalRecord[], acc
   const tunes: JournalRecord[][] = [];
   const guard: EventRow[] = [];
   let open: JournalRecord[] | undefined;
+  // tune --audit runs the battery just before the tune begins and just after it ends
+  let auditBefore: JournalRecord | undefined;
   for (const r of records) {
+    if (r.kind === 'audit' && !open) {
+      if (r.when === 'before') auditBefore = r;
+      else tunes.at(-1)?.push(r);
+      continue;
+    }
     if (r.kind === 'tune-begin') {
       if (open) tunes.push(open);
-      open = [r];
+      open = [r, ...(auditBefore ? [auditBefore] : [])];
+      auditBefore = undefined;
     } else if (open) {
       open.push(r);
       if (r.kind === 'tune-end') {

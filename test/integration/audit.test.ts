@@ -108,9 +108,19 @@ describe.skipIf(!canBox)(title, () => {
 
   it('stock → tuned → rolled back: the blocked count rises after tune and returns after rollback', async () => {
     const stock = await audit();
-    const t = await box.cli(['tune', SAMPLE_UNIT, '--probe', SAMPLE_URL, '--settle', '1s'], { timeoutMs: 300_000 });
+    const t = await box.cli(['tune', SAMPLE_UNIT, '--probe', SAMPLE_URL, '--settle', '1s', '--audit', '--json'], { timeoutMs: 300_000 });
     expect(t.code, t.stderr).toBe(0);
+    await expectNothingLeft();
     const tuned = await audit();
+    // tune --audit ran the battery (without a peer) before and after, journaled it, and says what moved
+    const ta = (JSON.parse(t.stdout) as { audit?: { before?: { blocked: number }; after?: { blocked: number }; closed: string[]; stillPossible: string[] } }).audit;
+    expect(ta?.before?.blocked).toBe(stock.summary.blocked - (result(stock, 'connect-out') === 'blocked' ? 1 : 0));
+    expect(ta?.after?.blocked).toBe(tuned.summary.blocked - (result(tuned, 'connect-out') === 'blocked' ? 1 : 0));
+    expect(ta?.closed).toEqual(expect.arrayContaining(tuned.techniques.filter((x) => x.result === 'blocked' && result(stock, x.id) === 'possible' && x.id !== 'connect-out').map((x) => x.id)));
+    expect(ta?.stillPossible).toEqual(tuned.techniques.filter((x) => x.result === 'possible' && x.id !== 'connect-out').map((x) => x.id));
+    const doc = await box.cli(['report', SAMPLE_UNIT, '--format', 'md']);
+    expect(doc.stdout).toMatch(new RegExp(`Attack battery \\(tune --audit\\): blocked ${ta?.before?.blocked}/\\d+ → ${ta?.after?.blocked}/\\d+`));
+    expect((await box.cli(['journal', SAMPLE_UNIT])).stdout).toMatch(/audit +before: blocked \d+\/\d+/);
     expect(tuned.summary.blocked).toBeGreaterThan(stock.summary.blocked);
     // each technique against the setting that blocks it, as tune left it
     const protectSystem = await shown('ProtectSystem');
