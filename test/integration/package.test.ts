@@ -28,7 +28,7 @@ beforeAll(() => {
   // A copy of the checkout, so that prepack's build does not rewrite the dist/ that boxes of other
   // test files are running; its node_modules is the checkout's.
   const src = join(tmp, 'src');
-  for (const p of ['package.json', 'package-lock.json', 'tsconfig.json', 'README.md', 'src', 'scripts', 'systemd', 'vendor', 'docs']) {
+  for (const p of ['package.json', 'package-lock.json', 'tsconfig.json', 'README.md', 'src', 'scripts', 'systemd', 'vendor', 'docs', 'audit']) {
     cpSync(join(REPO, p), join(src, p), { recursive: true });
   }
   symlinkSync(join(REPO, 'node_modules'), join(src, 'node_modules'));
@@ -57,7 +57,8 @@ describe('npm pack, then npm install -g of the tarball', () => {
   it('packs what runs and what an admin installs, not the sources or the tests', () => {
     expect(tarball).toBe(join(tmp, `autoharden-${VERSION}.tgz`));
     const files = spawnSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
-    for (const f of ['dist/cli/main.js', 'dist/cli/program.js', 'dist/man/autoharden.8', 'dist/completion/autoharden.bash',
+    // the attack battery: a static binary for this machine's architecture, built by prepack
+    for (const f of ['dist/cli/main.js', 'dist/cli/program.js', 'dist/man/autoharden.8', 'dist/completion/autoharden.bash', 'dist/audit/autoharden-battery',
       'systemd/autoharden.service', 'systemd/org.autoharden1.conf', 'vendor/usocket-absent/index.js', 'package.json', 'README.md']) {
       expect(files, f).toContain(`package/${f}`);
     }
