@@ -86,7 +86,7 @@ async function judgeRunning(
     await ports.sleep(PROBE_RETRY_MS, o.signal);
     const s = await ports.systemd.snapshot(unit);
     samples.push(s);
-    if (s.activeState !== 'active' || s.invocationId !== start.invocationId || s.nRestarts !== start.nRestarts) break;
+    if (down(start, s)) break;
     const again = await ports.probe(o.probes.filter((_, i) => !probes[i]!.ok), { timeoutMs: Math.max(QUICK_PROBE_MS, graceEnd - now()) });
     let k = 0;
     probes = probes.map((p) => (p.ok ? p : again[k++]!));
@@ -101,6 +101,7 @@ async function judgeRunning(
   return { ...verdict, logs: [...logs, ...fileLogs] };
 }
 
+/** The unit left the invocation `start` saw: not active, another invocation, or restarted. */
 const down = (start: UnitSnapshot, s: UnitSnapshot) =>
   s.activeState !== 'active' || s.invocationId !== start.invocationId || s.nRestarts !== start.nRestarts;
 
