@@ -145,6 +145,12 @@ function renderOver(t: Groups, rung: Rung, cur: ListValue): string[] | null {
   return ['SystemCallFilter=', ...rung.lines.filter((l) => l !== again), again];
 }
 
+/** Whether a rung's lines deny the group (a `~` line naming it): the rungs the kernel's record of
+ * a call in that group rules out (engine/tune/search.ts). */
+export function rungDeniesGroup(lines: readonly string[], group: string): boolean {
+  return lines.some((l) => l.startsWith('SystemCallFilter=~') && l.slice('SystemCallFilter=~'.length).split(/\s+/).includes(`@${group}`));
+}
+
 /** Scored system call groups the filter still allows. */
 export const SYSCALL_MINIMIZE_GROUPS = ['@resources', '@privileged'];
 

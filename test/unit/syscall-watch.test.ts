@@ -95,3 +95,14 @@ describe('SyscallWatch', () => {
     expect(await w.after(t, true)).toEqual([]);
   });
 });
+
+describe('rungDeniesGroup', () => {
+  it('reads a rung as denying a group only from a `~` line naming it', async () => {
+    const { rungDeniesGroup } = await import('../../src/core/syscallFilter.js');
+    const strict = ['SystemCallFilter=@system-service', 'SystemCallFilter=~@privileged @resources'];
+    expect(rungDeniesGroup(strict, 'privileged')).toBe(true);
+    expect(rungDeniesGroup(strict, 'resources')).toBe(true);
+    expect(rungDeniesGroup(['SystemCallFilter=@system-service'], 'privileged')).toBe(false);
+    expect(rungDeniesGroup(['SystemCallFilter=~@privileged-ish'], 'privileged')).toBe(false);
+  });
+});

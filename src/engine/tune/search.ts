@@ -7,6 +7,7 @@ import { SCOPE_PROPERTIES, isUnder, writableScope } from '../../core/paths.js';
 import type { Planner } from '../../core/plan.js';
 import type { SafetyFacts } from '../../core/policy.js';
 import { Adaptive } from '../../core/search.js';
+import { rungDeniesGroup } from '../../core/syscallFilter.js';
 import { plannerFor } from '../../core/tunePlan.js';
 import type { Setting, Verdict } from '../../core/types.js';
 import type { TuneContext } from './context.js';
@@ -18,10 +19,6 @@ const SCF = 'SystemCallFilter';
 /** The strongest filter's chance once a trial under SystemCallLog= passed with none of its calls. */
 const LOGGED_CLEAN_PRIOR = 0.9;
 
-/** Whether a filter rung's lines deny the group (a `~` line naming it). */
-function deniesGroup(lines: readonly string[], group: string): boolean {
-  return lines.some((l) => l.startsWith(`${SCF}=~`) && l.slice(SCF.length + 2).split(/\s+/).includes(`@${group}`));
-}
 
 export class Search {
   private planner!: Planner;
@@ -146,7 +143,7 @@ export class Search {
     const used = [...watch.used.keys()];
     if (used.length && c.facts) c.facts = { ...c.facts, syscallGroupsUsed: used };
     for (const rung of spec.ladder) {
-      const denied = used.filter((g) => deniesGroup(rung.lines, g));
+      const denied = used.filter((g) => rungDeniesGroup(rung.lines, g));
       if (!denied.length || this.revised.has(rung.value)) continue;
       const reason = `the kernel recorded ${watch.describe(denied)}: a filter denying ${denied.map((g) => `@${g}`).join(' ')} kills it`;
       if (this.planner.revise(SCF, rung.value, { reject: reason })) {
