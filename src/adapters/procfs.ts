@@ -108,18 +108,19 @@ async function readProcess(proc: string, pid: number): Promise<(RawProcess & { n
       return [{ link, fdinfo, ...(st ? { stat: { uid: st.uid, gid: st.gid, mode: st.mode } } : {}) }];
     }),
   );
-  const [cgroup, loginuid, cwd, netns, mntns, maps, ...devs] = await Promise.all([
+  const [cgroup, loginuid, cwd, netns, mntns, exe, maps, ...devs] = await Promise.all([
     text(join(dir, 'cgroup')),
     text(join(dir, 'loginuid')),
     maybe(readlink(join(dir, 'cwd'))),
     maybe(readlink(join(dir, 'ns', 'net'))),
     maybe(readlink(join(dir, 'ns', 'mnt'))),
+    maybe(readlink(join(dir, 'exe'))),
     boundedText(join(dir, 'maps')),
     ...['root', 'cwd', 'exe'].map((l) => devOf(join(dir, l))),
   ]);
   return {
     pid, status, cgroup, loginuid, cwd, fds: fds.flat(), netns,
-    mntns: mntns ?? `pid:${pid}`, maps, devs: devs.filter((d) => d !== undefined),
+    mntns: mntns ?? `pid:${pid}`, maps, devs: devs.filter((d) => d !== undefined), ...(exe ? { exe } : {}),
   };
 }
 

@@ -13,6 +13,8 @@ export interface UnitIdentity {
 
 const MAX_PIDS = 4096;
 const EXEC_LINE = /^\s*Exec(?:Start|StartPre|StartPost|Reload)\s*=\s*[-@:+!]*(\/\S+)/gm;
+/** Every command systemd runs for the unit, stop and condition ones too (ExecPaths=). */
+const ANY_EXEC_LINE = /^\s*Exec(?:Condition|Start|StartPre|StartPost|Reload|Stop|StopPost)\s*=\s*[-@:+!|]*(\/\S+)/gm;
 
 /** The interpreter a script names on its #! line, or undefined for a binary. */
 function interpreter(path: string): string | undefined {
@@ -58,4 +60,29 @@ export async function unitIdentity(systemd: SystemdPort, unit: string): Promise<
     /* no fragment to read: the running processes are what there is */
   }
   return { pids, exes: [...exes].sort() };
+}
+
+/** The binaries of the unit's Exec*= lines (fragment and drop-ins, absolute ones only) and the
+ * interpreters their scripts name: where systemd runs code from besides what is running now. */
+export async function execBinaries(systemd: SystemdPort, unit: string): Promise<string[]> {
+  const out = new Set<string>();
+  try {
+    const { fragmentPath, dropInPaths } = await systemd.unitInfo(unit);
+    for (const file of [fragmentPath, ...dropInPaths].filter(Boolean)) {
+      let text = '';
+      try {
+        text = readFileSync(file, 'utf8').slice(0, 65_536);
+      } catch {
+        continue;
+      }
+      for (const m of text.matchAll(ANY_EXEC_LINE)) {
+        out.add(m[1]!);
+        const i = interpreter(m[1]!);
+        if (i) out.add(i);
+      }
+    }
+  } catch {
+    /* no unit files to read: the running processes are what there is */
+  }
+  return [...out].sort();
 }

@@ -12,6 +12,7 @@
 import { CAPS_LADDER, LIKELY_FREE_CAPS, admitCaps, capabilityItems, capabilityStep, keptCapsInForce } from './boundingSet.js';
 import { BPF_OPTIONS } from './bpfOptions.js';
 import { CAP_SCORE_WEIGHT } from './capabilities.js';
+import { CLOSE_FINDINGS } from './closeFindings.js';
 import { str } from './effective.js';
 import {
   AF_LADDER, AF_WEIGHT, IP_LADDER, admitAddressFamilies, admitIpAddressDeny, admitPrivateNetwork, allowedNetsInForce,
@@ -455,6 +456,8 @@ export const CATALOG: readonly OptionSpec[] = [
   ),
   // tried only where a check unit showed that this systemd enforces them (core/bpfOptions.ts)
   ...BPF_OPTIONS,
+  // filesystem, built from observation: what the audit battery still finds open (core/closeFindings.ts)
+  ...CLOSE_FINDINGS,
 ];
 
 // ---------------------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 // policy needs (who can reach the unit, whom it reaches, which families it uses, whether it
 // spawns login sessions). Pure: adapters/procfs.ts reads the text, this module interprets it.
 import { dirname } from 'node:path/posix';
+import { CREDENTIAL_FILES } from './closeFindings.js';
 import { isRequestLog } from './logcheck.js';
+import { normalisePath } from './paths.js';
 import type { Listener, ProbeSpec, SafetyFacts } from './types.js';
 
 export type InetProto = 'tcp' | 'tcp6' | 'udp' | 'udp6';
@@ -361,6 +363,9 @@ export interface UnitObservation {
   socketsRead?: boolean;
   /** File system types its processes use; undefined when no mount table was read. */
   fileSystems?: string[];
+  /** Files its processes run or map executable (exe links, maps), as the kernel names them;
+   * undefined when no process's mappings were read. */
+  execFiles?: string[];
 }
 
 /** What the adapter read, as text. Missing pieces are tolerated: processes come and go. */
@@ -377,6 +382,8 @@ export interface RawProcess {
   mntns?: string;
   maps?: string;
   devs?: string[];
+  /** The /proc/PID/exe link. */
+  exe?: string;
 }
 
 export interface RawNetTables {
@@ -470,7 +477,44 @@ export function buildObservation(raw: RawObservation): UnitObservation {
     warnings: raw.warnings ?? [],
     socketsRead: raw.net.length > 0,
     fileSystems: fileSystemsInUse(raw),
+    ...(raw.processes.some((p) => p.maps !== undefined) ? { execFiles: execFilesOf(raw.processes) } : {}),
   };
+}
+
+// ---- where its code comes from (ExecPaths=) ----------------------------------------------------
+
+const DELETED = ' (deleted)';
+
+/** Files mapped executable in /proc/PID/maps ("7f… r-xp 00000000 fd:01 1234    /usr/lib/x.so"):
+ * file-backed (inode ≠ 0), names to the line's end (the kernel writes a newline in a name as
+ * \012); a replaced file's " (deleted)" dropped, its directory still counts. */
+export function parseMapsExecFiles(text: string): string[] {
+  const out = new Set<string>();
+  for (const line of text.split('\n')) {
+    const m = /^[0-9a-f]+-[0-9a-f]+ [r-][w-]x[ps] [0-9a-f]+ [0-9a-f]+:[0-9a-f]+ (\d+) +(\/.*)$/.exec(line);
+    if (m && m[1] !== '0') out.add(m[2]!.endsWith(DELETED) ? m[2]!.slice(0, -DELETED.length) : m[2]!);
+  }
+  return [...out];
+}
+
+function execFilesOf(processes: readonly RawProcess[]): string[] {
+  const files = processes.flatMap((p) => [
+    ...(p.exe?.startsWith('/') ? [p.exe.endsWith(DELETED) ? p.exe.slice(0, -DELETED.length) : p.exe] : []),
+    ...parseMapsExecFiles(p.maps ?? ''),
+  ]);
+  return [...new Set(files)].sort();
+}
+
+/** The directories of these files as ExecPaths= can name them: each resolved first (realFile,
+ * the adapter's realpath: merged /usr turns /lib into /usr/lib), then normalised; a path a
+ * drop-in cannot carry literally (relative, control characters, spaces, quotes) is dropped. */
+export function execDirsOf(files: readonly string[], realFile?: (path: string) => string | undefined): string[] {
+  const out = new Set<string>();
+  for (const f of files) {
+    const p = normalisePath(realFile?.(f) ?? f);
+    if (p !== undefined && p !== '/') out.add(dirname(p));
+  }
+  return [...out].sort();
 }
 
 // ---- file systems in use (RestrictFileSystems) -------------------------------------------------
@@ -690,7 +734,9 @@ export function pathsToStat(obs: UnitObservation): { written: string[]; sockets:
 /** The facts the safety policy decides on, and the log files read for new errors during trials.
  * `modes` holds what stat said of pathsToStat()'s paths (a path that vanished is absent); `exe`
  * is the main process's binary name ('' when unknown). */
-export function observedFacts(obs: UnitObservation, exe: string, modes: ReadonlyMap<string, PathMode>): { facts: SafetyFacts; logFiles: string[] } {
+export function observedFacts(
+  obs: UnitObservation, exe: string, modes: ReadonlyMap<string, PathMode>, more: { execDirs?: string[] } = {},
+): { facts: SafetyFacts; logFiles: string[] } {
   const { written: w, sockets: s } = pathsToStat(obs);
   const written = w.map((p) => modes.get(p)).filter((m) => m !== undefined);
   const sockets = s.map((p) => modes.get(p)).filter((m) => m !== undefined);
@@ -709,6 +755,9 @@ export function observedFacts(obs: UnitObservation, exe: string, modes: Readonly
     writableDirs: [...new Set(written.filter((m) => m.file).map((m) => dirname(m.path)))].sort(),
     ...(obs.socketsRead === false ? {} : { listeners: listenerFacts(obs) }),
     ...(obs.fileSystems ? { fileSystems: obs.fileSystems } : {}),
+    ...(more.execDirs ? { execDirs: more.execDirs } : {}),
+    openCredentials: [...new Set(obs.processes.flatMap((p) => (p.files ?? []).map((x) => x.path)).filter((x) => CREDENTIAL_FILES.includes(x)))].sort(),
+    ...(obs.sessions?.pamStack !== undefined && obs.sessions.pamService !== undefined ? { pamService: obs.sessions.pamService } : {}),
   };
   // Request logs are clients' text, never evidence (core/logcheck isRequestLog).
   const logFiles = written

@@ -170,6 +170,15 @@ export interface SafetyFacts {
   /** System call groups (without @) the kernel recorded the unit calling during the tune
    * (engine/tune/syscallWatch.ts): a filter never removes them. */
   syscallGroupsUsed?: string[];
+  /** Directories its programs and shared libraries come from (exe, executable mappings, the
+   * binaries and interpreters of its Exec*= lines), resolved: ExecPaths= (core/closeFindings.ts);
+   * undefined when its mappings were not read. */
+  execDirs?: string[];
+  /** Which password files (closeFindings.ts CREDENTIAL_FILES) it holds open; undefined when its
+   * open files were not read. */
+  openCredentials?: string[];
+  /** The PAM service whose stack it has (/etc/pam.d/NAME); undefined when it has none. */
+  pamService?: string;
 }
 
 /** A listening socket as a bind rule sees it: family, transport, port. */

@@ -169,6 +169,9 @@ const APPLIED: Record<string, EffectiveSettings> = {
   'RestrictFileSystems=observed': { RestrictFileSystems: { allow: true, items: ['cgroup', 'cgroup2', 'devpts', 'devtmpfs', 'mqueue', 'proc', 'sysfs'] } },
   'SocketBindDeny=any': { SocketBindDeny: ['any'], SocketBindAllow: [] },
   'RestrictNetworkInterfaces=lo': { RestrictNetworkInterfaces: { allow: true, items: ['lo'] } },
+  // as 257 reads them back: the "-" prefix kept (core/closeFindings.ts)
+  'NoExecPaths=observed': { NoExecPaths: ['/', '-/tmp'], ExecPaths: ['-/usr/sbin'] },
+  'InaccessiblePaths=-/etc/shadow -/etc/gshadow -/etc/shadow- -/etc/gshadow-': { InaccessiblePaths: ['-/etc/shadow', '-/etc/gshadow', '-/etc/shadow-', '-/etc/gshadow-'] },
 };
 
 const spec = (name: string): OptionSpec => {
@@ -286,6 +289,7 @@ describe('catalog table', () => {
       ProtectHostname: 50, ProcSubset: 10,
       // not scored by systemd-analyze
       PrivateIPC: 0, PrivatePIDs: 0, MountImages: 0, RestrictFileSystems: 0, SocketBindDeny: 0, RestrictNetworkInterfaces: 0,
+      NoExecPaths: 0, InaccessiblePaths: 0,
     };
     expect(Object.fromEntries(CATALOG.map((o) => [o.name, o.weight]))).toEqual(weights);
   });
@@ -315,7 +319,9 @@ describe('catalog table', () => {
   it('classifies safety and session reach as briefed', () => {
     const safety = (cls: string) => CATALOG.filter((o) => !o.explainOnly && o.safety === cls).map((o) => o.name).sort();
     expect(safety('restricts-reach')).toEqual(['IPAddressDeny', 'PrivateNetwork', 'RestrictAddressFamilies', 'RestrictNetworkInterfaces', 'SocketBindDeny']);
-    expect(safety('latent-risk')).toEqual(['MemoryDenyWriteExecute', 'PrivatePIDs', 'ProcSubset', 'ProtectProc', 'RestrictFileSystems', 'SystemCallFilter', 'UMask']);
+    expect(safety('latent-risk')).toEqual([
+      'InaccessiblePaths', 'MemoryDenyWriteExecute', 'NoExecPaths', 'PrivatePIDs', 'ProcSubset', 'ProtectProc', 'RestrictFileSystems', 'SystemCallFilter', 'UMask',
+    ]);
     for (const n of ['ProtectSystem', 'ProtectHome', 'CapabilityBoundingSet', 'NoNewPrivileges', 'SystemCallFilter', 'PrivateTmp',
       'ProtectKernelTunables', 'ProtectKernelModules', 'ProtectKernelLogs', 'PrivateDevices', 'RestrictSUIDSGID']) {
       expect(spec(n).confinesSessions, n).toBe(true);

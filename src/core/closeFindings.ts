@@ -1,0 +1,142 @@
+// Settings that close what the audit battery finds open after a tune (core/audit.ts TECHNIQUES):
+// NoExecPaths= (no running a file the service wrote) and InaccessiblePaths= for the password
+// files (no reading the hashes as root). Both are built from observation and, like every entry,
+// verified by trial. Pure.
+//
+// Measured on systemd 252 and 257 (the audit helper's boxes): NoExecPaths=/ does not reach the
+// mounts systemd makes for the unit itself (PrivateTmp's /tmp and /var/tmp, PrivateDevices'
+// /dev/shm, the StateDirectory= binds), so the rung names them too. A root service reads
+// /etc/shadow (0640 root:shadow) as its owner: no capability setting blocks that, only a mask.
+import { normalisePath, isUnder } from './paths.js';
+import type { Decision, EffectiveSettings, OptionSpec, Rung, SafetyFacts } from './types.js';
+
+const NAMESPACE = 226; // a NoExecPaths=/InaccessiblePaths= mount could not be made
+const EXEC = 203; // the service's own binary (or its loader) lies under noexec
+
+/** Paths of a (as) property without systemd's "-" (ignore if missing) and "+" prefixes. */
+export function pathList(eff: EffectiveSettings, key: string): Set<string> {
+  const v = eff[key];
+  return new Set(Array.isArray(v) ? v.filter((p): p is string => typeof p === 'string').map((p) => p.replace(/^[-+]+/, '')) : []);
+}
+
+// ---------------------------------------------------------------------------------------------
+// NoExecPaths= / ExecPaths=
+
+/** Always noexec besides /: the places systemd mounts for the unit that NoExecPaths=/ misses. */
+export const NOEXEC_ALWAYS = ['/tmp', '/var/tmp', '/dev/shm'];
+/** The unit's own directories (as of paths relative to these bases). */
+const OWN_DIRS: Record<string, string> = { StateDirectory: '/var/lib', RuntimeDirectory: '/run', CacheDirectory: '/var/cache', LogsDirectory: '/var/log' };
+/** More directories than this is not a list worth writing (a Python tree of extension modules). */
+export const MAX_EXEC_DIRS = 64;
+const OBSERVED = 'observed';
+
+/** The unit's StateDirectory=/RuntimeDirectory=/CacheDirectory=/LogsDirectory= as absolute paths. */
+export function ownDirectories(eff: EffectiveSettings): string[] {
+  const out: string[] = [];
+  for (const [prop, base] of Object.entries(OWN_DIRS)) {
+    const v = eff[prop];
+    for (const rel of Array.isArray(v) ? v : []) {
+      const p = typeof rel === 'string' && rel && !rel.startsWith('/') ? normalisePath(`${base}/${rel}`) : undefined;
+      if (p && p !== base && isUnder(p, base)) out.push(p);
+    }
+  }
+  return [...new Set(out)].sort();
+}
+
+/** Items: `noexec:PATH` and `exec:PATH`, each among NoExecPaths/ExecPaths in force. */
+export function noExecInForce(items: readonly string[], eff: EffectiveSettings): boolean {
+  const no = pathList(eff, 'NoExecPaths');
+  const ex = pathList(eff, 'ExecPaths');
+  return no.has('/') && items.every((i) => {
+    const [kind, path] = [i.slice(0, i.indexOf(':')), i.slice(i.indexOf(':') + 1)];
+    return kind === 'noexec' ? no.has(path) : kind === 'exec' ? ex.has(path) : false;
+  });
+}
+
+/** Its line names the keys (so that directives.ts lets them through); admitNoExec builds the rung. */
+export const NO_EXEC_LADDER: Rung[] = [{
+  value: OBSERVED, lines: ['NoExecPaths=/', 'ExecPaths=/usr'], residual: 0,
+  inForce: (eff) => pathList(eff, 'NoExecPaths').has('/'),
+}];
+
+/** NoExecPaths=/ and the unit's own mounts, ExecPaths= for the directories its programs and
+ * libraries were seen coming from. */
+export function admitNoExec(_rungs: Rung[], f: SafetyFacts, _d: unknown, eff: EffectiveSettings = {}): Decision {
+  if (f.sessionEvidence.length) {
+    return { skip: `spawns login sessions (${f.sessionEvidence[0]}): a person's shell runs programs from anywhere` };
+  }
+  if (f.execDirs === undefined) return { skip: "observation did not read where the unit's programs and libraries come from (/proc/PID/maps)" };
+  // facts may come from a journal: only what a drop-in can carry literally
+  const exec = [...new Set(f.execDirs.filter((d) => normalisePath(d) === d))].sort();
+  if (exec.length === 0) return { skip: 'observation found no directory the unit runs code from' };
+  if (exec.length > MAX_EXEC_DIRS) return { skip: `runs code from ${exec.length} directories; more than ${MAX_EXEC_DIRS} is not a list worth writing` };
+  if (pathList(eff, 'ExecPaths').has('/')) return { skip: 'the vendor sets ExecPaths=/, which NoExecPaths=/ cannot tighten' };
+  const noexec = [...NOEXEC_ALWAYS, ...ownDirectories(eff)];
+  // its own mounts, and the directories it was seen writing files in
+  const writes = [...noexec, ...(f.writableDirs ?? []).filter((w) => w !== '/')];
+  const writable = exec.find((d) => d === '/' || writes.some((n) => isUnder(d, n)));
+  if (writable) return { skip: `runs code from ${writable}, a place it can write: NoExecPaths= would stop it, ExecPaths= would keep it open` };
+  const items = [...noexec.map((p) => `noexec:${p}`), ...exec.map((p) => `exec:${p}`)];
+  return {
+    rungs: [{
+      value: `/ ${noexec.join(' ')}; ExecPaths=${exec.join(' ')}`,
+      // "-": a directory that disappears (a package upgrade) must not stop the unit from starting
+      lines: [`NoExecPaths=/ ${noexec.map((p) => `-${p}`).join(' ')}`, `ExecPaths=${exec.map((p) => `-${p}`).join(' ')}`],
+      residual: 0,
+      inForce: (e) => noExecInForce(items, e),
+      rung: OBSERVED,
+      items,
+    }],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// InaccessiblePaths= for the password files
+
+/** The password and group hash files and their backups (shadow- holds the previous hashes). */
+export const CREDENTIAL_FILES = ['/etc/shadow', '/etc/gshadow', '/etc/shadow-', '/etc/gshadow-'];
+
+export const CREDENTIALS_LADDER: Rung[] = [{
+  value: CREDENTIAL_FILES.map((p) => `-${p}`).join(' '),
+  lines: [`InaccessiblePaths=${CREDENTIAL_FILES.map((p) => `-${p}`).join(' ')}`],
+  residual: 0,
+  inForce: (eff) => {
+    const have = pathList(eff, 'InaccessiblePaths');
+    return CREDENTIAL_FILES.every((p) => have.has(p));
+  },
+}];
+
+/** Not for a unit that reads them: one that holds one open, runs logins, or authenticates
+ * through PAM (pam_unix reads /etc/shadow at login, which no probe exercises). */
+export function admitCredentials(rungs: Rung[], f: SafetyFacts): Decision {
+  if (f.sessionEvidence.length) {
+    return { skip: `spawns login sessions (${f.sessionEvidence[0]}): logins read /etc/shadow, which a probe does not exercise` };
+  }
+  if (f.pamService !== undefined) {
+    return { skip: `has a PAM stack (/etc/pam.d/${f.pamService}): pam_unix reads /etc/shadow when someone authenticates, which a probe does not exercise` };
+  }
+  if (f.openCredentials === undefined) return { skip: 'observation did not read the files the unit holds open' };
+  const held = f.openCredentials.filter((p) => CREDENTIAL_FILES.includes(p));
+  if (held.length) return { skip: `holds ${held.join(', ')} open: it reads the hashes` };
+  return { rungs };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The catalog entries (core/catalog.ts lists them). Weight 0: systemd-analyze has no row for
+// either. Both are mounts of the unit's namespace: spawned sessions keep them.
+
+export const CLOSE_FINDINGS: readonly OptionSpec[] = [
+  {
+    name: 'NoExecPaths', family: 'filesystem', weight: 0, cost: 'free', safety: 'latent-risk', confinesSessions: true,
+    prior: 0.7, minSystemd: 248, exitStatuses: [EXEC, NAMESPACE], logHints: ['permission denied', 'failed to map segment', 'error while loading shared libraries', 'dlopen'],
+    properties: ['NoExecPaths', 'ExecPaths', ...Object.keys(OWN_DIRS)],
+    ladder: NO_EXEC_LADDER, admit: admitNoExec, itemsInForce: noExecInForce,
+    summary: "Nothing runs except from the directories the service's programs and libraries were seen coming from (NoExecPaths=/ with /tmp, /var/tmp, /dev/shm and its own directories; ExecPaths= for those): a file it writes cannot be run. A helper, plugin or interpreter from elsewhere that runs only later (a reload, a rare path) fails after the trial.",
+  },
+  {
+    name: 'InaccessiblePaths', family: 'filesystem', weight: 0, cost: 'free', safety: 'latent-risk', confinesSessions: true,
+    prior: 0.8, minSystemd: 231, exitStatuses: [NAMESPACE], logHints: ['/etc/shadow', '/etc/gshadow', 'getspnam', 'pam_unix'],
+    properties: ['InaccessiblePaths'], ladder: CREDENTIALS_LADDER, admit: admitCredentials,
+    summary: "Hides /etc/shadow and /etc/gshadow (and their backups) from a service never seen opening them: root cannot read the hashes. Breaks a rare path that checks a password (PAM, getspnam). Replacing the file (passwd, useradd) unmasks it until the service restarts.",
+  },
+];
