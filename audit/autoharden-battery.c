@@ -574,7 +574,10 @@ static void t_see_processes(struct result *r) {
  * (CAP_SYSLOG); nothing is read. */
 static void t_read_kernel_log(struct result *r) {
   int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-  if (fd < 0) { from_errno(r, errno, ""); return; }
+  int e = errno;
+  /* ProtectKernelLogs= masks /dev/kmsg with an inaccessible device node (0:0): ENXIO, not EACCES */
+  if (fd < 0 && (e == ENXIO || e == ENODEV || e == ENOENT)) { set(r, BLOCKED, "/dev/kmsg: %s", errname(e)); return; }
+  if (fd < 0) { from_errno(r, e, ""); return; }
   close(fd);
   set(r, POSSIBLE, "opened /dev/kmsg");
 }

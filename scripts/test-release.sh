@@ -33,6 +33,8 @@ STEPS=(
   # /boot are tried: a debootstrapped root's overlay, never the machine's /); nginx tuned with the
   # settings that close what it finds, each rolled back in turn (audit-nginx)
   "test/integration/audit.test.ts test/integration/audit-nginx.test.ts"
+  # each technique against one setting that blocks it, on and off
+  "test/integration/audit-techniques.test.ts"
 )
 # Steps run two at a time (RELEASE_JOBS), each in its own box: a box mostly waits on settle
 # periods and restarts. Each step's output is printed whole when it ends.
