@@ -53,6 +53,9 @@ export function renderCheckUnit(unit: string, identity: EffectiveSettings, setti
     'ExecStart=/bin/true',
     ...identityLines(identity),
     ...settings.flatMap((s) => s.lines),
+    // NoExecPaths=/ with the service's own ExecPaths= would forbid /bin/true itself: the check
+    // asks whether the sandbox sets up, not whether /bin/true may run in it
+    ...(settings.some((s) => s.lines.some((l) => l.startsWith('NoExecPaths='))) ? ['ExecPaths=-/usr/bin/true -/bin/true'] : []),
     '',
   ].join('\n');
 }
