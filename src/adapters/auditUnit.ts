@@ -53,6 +53,17 @@ export interface AuditOptions {
   runDir?: string;
   timeoutSec?: number;
   signal?: AbortSignal;
+  /** Settings without which the audit would not be the unit's (RootDirectory=: the battery would
+   * probe the host's tree): when the unit sets one the audit cannot carry, refuse the run before
+   * anything is created (scan --audit shows "-" with the reason). */
+  refuseUncarried?: readonly string[];
+}
+
+/** The unit's context cannot be carried faithfully enough to audit it. */
+export class AuditRefused extends AutohardenError {
+  constructor(reason: string) {
+    super('Failed', reason);
+  }
 }
 
 export interface AuditRun {
@@ -176,6 +187,8 @@ export async function runAuditUnit(sd: AuditSystemd, unit: string, o: AuditOptio
   checkBattery(o.battery);
   const carried = carryContext(await sd.rawProperties(unit, SERVICE_IFACE));
   const skipped = [...carried.skipped];
+  const refusedBy = skipped.find((p) => o.refuseUncarried?.includes(p.name));
+  if (refusedBy) throw new AuditRefused(`${refusedBy.name}= is not carried into the audit: ${refusedBy.reason}`);
   const ctx = { ...carried, directories: carried.directories.filter((d) => ownDirectory(d, skipped)) };
   const states = ctx.directories.filter((d) => {
     if (argSafe(d)) return true;

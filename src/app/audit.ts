@@ -2,10 +2,13 @@
 // daemon): which techniques an attacker who took over the service could still use.
 import { z } from 'zod';
 import { batteryArgs, parseBatteryOutput, summarise, techniqueById, type TechniqueResult } from '../core/audit.js';
+import { disagreements, type Disagreement } from '../core/auditDisagree.js';
 import { AutohardenError, Interrupted } from '../core/errors.js';
 import { parseUnitName } from '../core/unitName.js';
 import type { SkippedProperty } from '../adapters/auditProperties.js';
 import type { AuditRun } from '../adapters/auditUnit.js';
+import type { AnalyzeRows } from '../core/analyzeRows.js';
+import type { EffectiveSettings } from '../core/types.js';
 import type { Stop } from './app.js';
 import { requireRoot } from './local.js';
 import { schemaParser, type UseCase } from './useCase.js';
@@ -36,15 +39,21 @@ export interface AuditReport {
   problems: string[];
   /** The unit's settings the audit unit could not carry, and why: results may differ there. */
   skippedProperties: SkippedProperty[];
+  /** Where the score and the battery disagree (core/auditDisagree.ts): a technique possible
+   * although a setting that should block it is in force, one blocked by nothing the score counts. */
+  disagreements: Disagreement[];
+  /** Why they were not compared (the unit's settings or the score's checks unreadable). */
+  notCompared?: string;
 }
 
 /** The report of one run: the battery's output read defensively (core/audit.ts). */
-export function auditReport(run: AuditRun & { unit: string }): AuditReport {
+export function auditReport(run: AuditRun & { unit: string; settings?: EffectiveSettings; rows?: AnalyzeRows }): AuditReport {
   const parsed = parseBatteryOutput(run.output);
   const problems = [...parsed.problems];
   if (run.truncated) problems.unshift('the output was cut at its size bound');
   if (run.jobResult !== 'done') problems.unshift(`the audit unit's start job ended "${run.jobResult}" (journalctl -u ${run.auditUnit})`);
   const { byId: _byId, ...summary } = summarise(parsed.results);
+  const cmp = disagreements(parsed.results, run.settings, run.rows, run.skipped.map((p) => p.name));
   return {
     unit: run.unit,
     auditUnit: run.auditUnit,
@@ -54,15 +63,19 @@ export function auditReport(run: AuditRun & { unit: string }): AuditReport {
     complete: parsed.complete && run.jobResult === 'done' && !run.truncated,
     problems,
     skippedProperties: run.skipped,
+    disagreements: cmp.disagreements,
+    ...(cmp.unknown ? { notCompared: cmp.unknown } : {}),
   };
 }
 
-export async function audit(req: AuditRequest, stopper?: () => Stop): Promise<AuditReport> {
+/** `compare: false` skips reading the settings and the score's checks (scan --audit counts only);
+ * `refuseUncarried`: adapters/auditUnit.ts. */
+export async function audit(req: AuditRequest, stopper?: () => Stop, o: { compare?: boolean; refuseUncarried?: readonly string[] } = {}): Promise<AuditReport> {
   requireRoot();
   const [{ auditUnit }, { AuditAborted }] = await Promise.all([import('../compose/audit.js'), import('../adapters/auditUnit.js')]);
   const stop = stopper?.();
   try {
-    return auditReport(await auditUnit(req.unit, { ...(req.peer ? { peer: req.peer } : {}), ...(stop ? { signal: stop.signal } : {}) }));
+    return auditReport(await auditUnit(req.unit, { ...(req.peer ? { peer: req.peer } : {}), ...(stop ? { signal: stop.signal } : {}), ...o }));
   } catch (e) {
     const sig = stop?.received();
     if (e instanceof AuditAborted && sig) throw new Interrupted(sig, `interrupted by ${sig}; the audit unit was stopped`);

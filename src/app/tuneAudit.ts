@@ -7,8 +7,13 @@ import { audit } from './audit.js';
 
 export interface BatteryRun {
   summary: AuditSummary;
+  /** Where the score and the battery disagree, as lines (bounded as the journal takes them). */
+  disagree?: string[];
   record: NewRecord;
 }
+
+/** At most 64 lines of at most 600 characters, as the journal's audit record holds them. */
+export const disagreeLines = (lines: readonly string[]): string[] => lines.slice(0, 64).map((l) => (l.length > 600 ? `${l.slice(0, 599)}…` : l));
 
 export async function runBattery(unit: string, when: 'before' | 'after', warn: (m: string) => void): Promise<BatteryRun | undefined> {
   try {
@@ -19,7 +24,8 @@ export async function runBattery(unit: string, when: 'before' | 'after', warn: (
     }
     const summary = summarise(r.results);
     const possible = r.results.filter((x) => x.outcome === 'possible').map((x) => x.id);
-    return { summary, record: { kind: 'audit', when, blocked: summary.blocked, applicable: summary.applicable, possible } };
+    const disagree = disagreeLines(r.disagreements.map((d) => d.line));
+    return { summary, disagree, record: { kind: 'audit', when, blocked: summary.blocked, applicable: summary.applicable, possible, ...(disagree.length ? { disagree } : {}) } };
   } catch (e) {
     warn(`the attack battery could not run ${when} tuning: ${(e as Error).message.split('\n')[0]}`);
     return undefined;
@@ -37,5 +43,6 @@ export function tuneAudit(before: BatteryRun | undefined, after: BatteryRun | un
     closed: cmp?.closed ?? [],
     opened: cmp?.opened ?? [],
     stillPossible,
+    ...(after?.disagree?.length ? { disagree: after.disagree } : {}),
   };
 }

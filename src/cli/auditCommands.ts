@@ -6,7 +6,7 @@ import { printable } from '../core/text.js';
 import { print, writeStderr } from './common.js';
 
 /** SIGINT, SIGTERM and SIGHUP stop the audit unit (and remove its files) before the command ends. */
-function stopOnSignals(): Stop {
+export function stopOnSignals(): Stop {
   const ac = new AbortController();
   let first: NodeJS.Signals | undefined;
   for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
@@ -26,6 +26,8 @@ export function formatAudit(r: AuditReport): string {
   return [
     ...r.techniques.map((t) => `${t.result.padEnd(width)} — ${t.description}${t.detail ? ` (${printable(t.detail)})` : ''}`),
     `blocked ${r.summary.blocked}/${r.summary.applicable}`,
+    ...r.disagreements.map((d) => printable(d.line)),
+    ...(r.notCompared ? [printable(r.notCompared)] : []),
     ...r.skippedProperties.map((s) => `not carried into the audit: ${s.name} — ${printable(s.reason)}`),
   ].join('\n');
 }

@@ -67,6 +67,7 @@ function auditLines(r: TuneReport): string[] {
   return [
     `attack battery: blocked ${side(a.before)} → ${side(a.after)}${a.closed.length ? `; closed ${a.closed.join(' ')}` : ''}${a.opened.length ? `; OPENED ${a.opened.join(' ')}` : ''}`,
     ...(a.stillPossible.length ? [`  still possible: ${a.stillPossible.join(' ')}`] : []),
+    ...(a.disagree ?? []).map((l) => `  ${printable(l)}`),
   ];
 }
 

@@ -32,19 +32,22 @@ export function registerPlanCommands(program: Command): void {
     .description('every service systemd has loaded, worst first: its exposure now, the exposure a tune is predicted to reach (no restarts) and its state')
     .option('--threshold <n>', `exit ${EXIT_CODES.ThresholdExceeded} when a unit's exposure is above N (0–10); units listed on stderr. Protected units (the bus, systemd's own, consoles) are listed, never gated`)
     .option('--ignore <unit...>', 'units never gated: names, or globs such as getty@* or *-backup.service (repeatable)')
+    .option('--audit', "also run the attack battery (see audit) in each running unit's sandbox, one unit after another: blocked N/M beside its exposure")
     .option('--json', 'print one JSON document')
     .addOption(stateDirOpt())
     .action(async (opts) => {
       const [{ SCAN, scan }, { parseThreshold }, { formatScan, formatOver }] = await Promise.all([
         import('../app/scan.js'), import('../core/scan.js'), import('./planFormat.js'),
       ]);
-      const req = SCAN.parse({ ignore: opts.ignore ?? [], ...(opts.threshold !== undefined ? { threshold: parseThreshold(opts.threshold) } : {}) });
+      const req = SCAN.parse({ ignore: opts.ignore ?? [], audit: Boolean(opts.audit), ...(opts.threshold !== undefined ? { threshold: parseThreshold(opts.threshold) } : {}) });
       // what autoharden knows of each unit; a state directory it cannot read leaves every unit "never-tuned", said once
       const statuses = await withApp(opts.stateDir, (app) => app.status({ unit: undefined })).catch((e: unknown) => {
         writeStderr(`autoharden: warning: the state of tuned units is unknown: ${(e as Error).message.split('\n')[0]}\n`);
         return [];
       });
-      const report = await scan(req, { stateDir: opts.stateDir, progress, statuses });
+      // --audit: a signal stops the running audit unit (and removes its files) before the scan ends
+      const stop = req.audit ? (await import('./auditCommands.js')).stopOnSignals() : undefined;
+      const report = await scan(req, { stateDir: opts.stateDir, progress, statuses, ...(stop ? { stop } : {}) });
       print(opts.json, report, formatScan(report));
       if (report.over.length) {
         writeStderr(`${formatOver(report)}\n`);

@@ -2,6 +2,7 @@
 // files said: printed through printable() like every other report.
 import type { PlanReport } from '../app/plan.js';
 import type { ScanReport } from '../app/scan.js';
+import { auditCell } from '../core/scan.js';
 import { printable } from './format.js';
 
 const pct = (p: number) => `${Math.round(p * 100)}%`;
@@ -41,10 +42,12 @@ export function formatPlan(r: PlanReport): string {
 
 export function formatScan(r: ScanReport): string {
   const w = Math.max(4, ...r.units.map((u) => u.unit.length));
-  const head = `${'UNIT'.padEnd(w)}  EXPOSURE  PREDICTED  STATE        NOTE`;
+  // scan --audit: the battery's count beside the exposure ("-" where it did not run: --json says why)
+  const audit = (text: string) => (r.units.some((u) => u.audit) ? `${text.padEnd(13)}  ` : '');
+  const head = `${'UNIT'.padEnd(w)}  EXPOSURE  ${audit('AUDIT')}PREDICTED  STATE        NOTE`;
   const lines = r.units.map((u) => {
     const note = [u.ignored ? 'ignored' : '', u.note ?? ''].filter(Boolean).join('; ');
-    return `${printable(u.unit).padEnd(w)}  ${score(u.exposure).padStart(8)}  ${score(u.predicted).padStart(9)}  ${u.state.padEnd(11)}  ${printable(note)}`.trimEnd();
+    return `${printable(u.unit).padEnd(w)}  ${score(u.exposure).padStart(8)}  ${audit(auditCell(u.audit))}${score(u.predicted).padStart(9)}  ${u.state.padEnd(11)}  ${printable(note)}`.trimEnd();
   });
   return [head, ...lines].join('\n');
 }

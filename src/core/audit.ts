@@ -163,7 +163,7 @@ export const TECHNIQUES: readonly Technique[] = [
     id: 'set-hostname',
     title: 'change the hostname',
     proof: 'sethostname with a negative length: EINVAL comes only after CAP_SYS_ADMIN passed; nothing is set',
-    blockedBy: ['ProtectHostname=yes', 'CapabilityBoundingSet= without CAP_SYS_ADMIN', 'PrivateUsers=yes', NON_ROOT],
+    blockedBy: ['ProtectHostname=yes', 'CapabilityBoundingSet= without CAP_SYS_ADMIN', 'SystemCallFilter=~sethostname (@system-service excludes it)', 'PrivateUsers=yes', NON_ROOT],
   },
   {
     id: 'write-sysctl',
@@ -182,7 +182,9 @@ export const TECHNIQUES: readonly Technique[] = [
     title: 'become root through a setuid-root program (su, passwd)',
     proof: 'not executed: no_new_privs off and a setuid-root program executable on a mount without nosuid; skipped for uid 0',
     blockedBy: [
-      'NoNewPrivileges=yes (also implied by SystemCallFilter=, MemoryDenyWriteExecute=, RestrictNamespaces= and others)',
+      // systemd.exec(5) says SystemCallFilter= and others imply it; for a system service they do
+      // not (systemd 257, seen in a box: NoNewPrivs 0 under User= with SystemCallFilter=)
+      'NoNewPrivileges=yes (a system service gets it from no other setting)',
       'InaccessiblePaths= for the setuid programs',
     ],
   },

@@ -36,6 +36,8 @@ export interface TuneAudit {
   opened: string[];
   /** Techniques still possible after. */
   stillPossible: string[];
+  /** Where the score and the battery disagree after the tune (core/auditDisagree.ts lines). */
+  disagree?: string[];
 }
 
 export interface TuneReport {

@@ -3,6 +3,7 @@
 // it (a service's own words among them): the renderers escape, nothing here does.
 import { exposureFromRows, optionOfField, type AnalyzeRow } from './analyzeRows.js';
 import type { JournalRecord } from './journal.js';
+import { flattened } from './text.js';
 import type { Setting } from './types.js';
 
 type Rec<K extends JournalRecord['kind']> = Extract<JournalRecord, { kind: K }>;
@@ -80,7 +81,7 @@ export interface TuneSection {
   restarts?: number;
   durationMs?: number;
   /** tune --audit: the attack battery before and after (blocked of applicable), and what stayed possible. */
-  audit?: { before?: string; after?: string; stillPossible: string[] };
+  audit?: { before?: string; after?: string; stillPossible: string[]; disagree?: string[] };
   /** Time its probes failed (restarts, rejected trials); absent in older journals. */
   downtimeMs?: number;
   /** Why the tune stopped before its search ended (--max-restarts, --max-time); what it kept is verified. */
@@ -239,7 +240,10 @@ function auditOf(records: readonly JournalRecord[]): Pick<TuneSection, 'audit'> 
   const b = runs.find((r) => r.when === 'before');
   const a = runs.filter((r) => r.when === 'after').at(-1);
   const text = (r: Rec<'audit'>) => `${r.blocked}/${r.applicable}`;
-  return { audit: { ...(b ? { before: text(b) } : {}), ...(a ? { after: text(a) } : {}), stillPossible: (a ?? b)!.possible } };
+  const last = (a ?? b)!;
+  // where the score and the battery disagree, as the latest run said it (journal text: flattened)
+  const disagree = (last.disagree ?? []).map((l) => flattened(l));
+  return { audit: { ...(b ? { before: text(b) } : {}), ...(a ? { after: text(a) } : {}), stillPossible: last.possible, ...(disagree.length ? { disagree } : {}) } };
 }
 
 function section(records: readonly JournalRecord[]): TuneSection {

@@ -69,6 +69,7 @@ function tuneBlocks(t: TuneSection, n: number, of: number): Block[] {
     `Started ${t.startedAt ?? '(no tune-begin record)'}${t.endedAt ? `, ended ${t.endedAt}` : ', not ended'}; strategy ${t.strategy ?? '?'}; probes: ${t.probes.join(', ') || 'none'}.`,
     `Exposure ${exp(t.exposureBefore)} → ${exp(t.exposureAfter)} (systemd-analyze security, 0 best, 10 worst); ${t.trials.length} trials journaled${t.restarts !== undefined ? `, ${t.restarts} restarts` : ''}${t.durationMs !== undefined ? `, ${ms(t.durationMs)}` : ''}${t.downtimeMs !== undefined ? `, ${ms(t.downtimeMs)} without service` : ''}.`,
     ...(t.audit ? [`Attack battery (tune --audit): blocked ${t.audit.before ?? '?'} → ${t.audit.after ?? '?'}${t.audit.stillPossible.length ? `; still possible: ${t.audit.stillPossible.join(' ')}` : ''}.`] : []),
+    ...(t.audit?.disagree?.length ? [`Score and battery disagree: ${t.audit.disagree.join('; ')}.`] : []),
     ...(t.stoppedEarly ? [`Stopped before its search ended (${t.stoppedEarly}): what it kept is verified, the rest was not tried.`] : []),
   ];
   const points: Table = { head: ['point', 'exposure', ''], rows: t.chart.points.map((p) => [p.label + (p.outcome ? `, ${p.outcome}` : ''), p.exposure.toFixed(1), '█'.repeat(Math.round(p.exposure * 2))]) };

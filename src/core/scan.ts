@@ -57,7 +57,28 @@ export interface ScanRow {
   note?: string;
   /** Matched an --ignore pattern: listed, never gated. */
   ignored?: boolean;
+  /** scan --audit: the attack battery in its sandbox (core/audit.ts), or why it was not run. */
+  audit?: ScanAudit;
 }
+
+/** The battery's counts for one unit, or why there are none (not running, a template, a context
+ * the audit cannot carry, an incomplete run). */
+export type ScanAudit = { blocked: number; applicable: number; possible: string[] } | { reason: string };
+
+/** "blocked 10/27", or "-" when the unit was not audited. */
+export const auditCell = (a: ScanAudit | undefined): string => (a && 'blocked' in a ? `blocked ${a.blocked}/${a.applicable}` : '-');
+
+/** A unit the battery can be run for, or why not: only a running unit has a context to carry, and
+ * a template (name@.service) is never one. */
+export function auditable(unit: string, active: string): string | undefined {
+  if (/@\.service$/.test(unit)) return 'a template: no instance to audit';
+  if (active !== 'active') return `not running (${active}): no execution context to carry`;
+  return undefined;
+}
+
+/** Settings without which the battery would not run in the unit's context (it would probe the
+ * host's tree, not the unit's image or root directory): such a unit is not audited. */
+export const AUDIT_NEEDS_CARRIED: readonly string[] = ['RootDirectory', 'RootImage', 'MountImages', 'ExtensionImages', 'ExtensionDirectories'];
 
 /** Worst first: exposure now, then what would stay after a tune, then the name. */
 export function rankScan(rows: readonly ScanRow[]): ScanRow[] {

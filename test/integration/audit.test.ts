@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO, SAMPLE_UNIT, SAMPLE_URL, startBox, type Box, type Remote } from '../harness/box.js';
+import { REPO, SAMPLE_UNIT, SAMPLE_URL, boxName, startBox, type Box, type Remote } from '../harness/box.js';
 
 const ROOT = process.env.AUTOHARDEN_TEST_ROOT || process.env.AUTOHARDEN_BOX_ROOT || '/var/cache/autoharden/roots/trixie';
 const HAVE_ROOT = existsSync(join(ROOT, '.autoharden-root'));
@@ -28,6 +28,12 @@ interface Report {
   complete: boolean;
   problems: string[];
   skippedProperties: Array<{ name: string; reason: string }>;
+  disagreements: Array<{ kind: string; id: string; settings: string[]; line: string }>;
+  notCompared?: string;
+}
+
+interface ScanJson {
+  units: Array<{ unit: string; active: string; audit?: { blocked: number; applicable: number; possible: string[] } | { reason: string } }>;
 }
 
 const DROPIN = `/run/systemd/system/${SAMPLE_UNIT}.d/aud-test.conf`;
@@ -64,7 +70,7 @@ describe.skipIf(!canBox)(title, () => {
   };
 
   beforeAll(async () => {
-    box = await startBox('aud-audit', { root: ROOT });
+    box = await startBox(boxName(import.meta.url), { root: ROOT });
     await box.installSample();
     // a home directory to find (an empty /home counts as blocked); a peer outside the box to reach
     await box.sh('mkdir -p /home/alice && echo x > /home/alice/notes');
@@ -101,9 +107,44 @@ describe.skipIf(!canBox)(title, () => {
     const on = await audit();
     for (const id of ['write-etc', 'write-usr', 'read-root', 'read-home', 'connect-out']) expect(result(on, id), id).toBe('blocked');
     expect(on.summary.blocked).toBeGreaterThanOrEqual(off.summary.blocked + 5);
+    // score and battery compared: every disagreement agrees with the battery's own result, and
+    // what the drop-in closed (scored settings, blocked) is no disagreement
+    expect(on.notCompared).toBeUndefined();
+    for (const d of on.disagreements) expect(result(on, d.id), d.line).toBe(d.kind === 'blocked-not-scored' ? 'blocked' : 'possible');
+    expect(on.disagreements.filter((d) => ['write-etc', 'write-usr', 'read-home', 'connect-out'].includes(d.id))).toEqual([]);
+
+    // a setting systemd shows in force that does not reach PrivateTmp='s /tmp: said, not scored
+    await setDropIn('[Service]\nNoExecPaths=/\nPrivateTmp=yes');
+    expect(await shown('NoExecPaths')).toBe('/');
+    const noexec = await audit();
+    expect(result(noexec, 'exec-tmp')).toBe('possible');
+    expect(noexec.disagreements.find((d) => d.id === 'exec-tmp')).toMatchObject({ kind: 'set-but-possible', settings: ['NoExecPaths=/'] });
+
     // the service itself was not restarted: the audit reads the settings it would start with
     await setDropIn(null);
     expect(results(await audit())).toEqual(results(off));
+  });
+
+  it('scan --audit: blocked N/M beside each running unit, "-" with a reason for the others', async () => {
+    const stock = await audit();
+    const r = await box.cli(['scan', '--audit', '--json'], { timeoutMs: 600_000 });
+    expect(r.code, r.stderr).toBe(0);
+    await expectNothingLeft();
+    const rows = (JSON.parse(r.stdout) as ScanJson).units;
+    const sample = rows.find((u) => u.unit === SAMPLE_UNIT);
+    // no --peer in a scan: connect-out is skipped there
+    const withoutPeer = stock.summary.blocked - (result(stock, 'connect-out') === 'blocked' ? 1 : 0);
+    expect(sample?.audit).toEqual({ blocked: withoutPeer, applicable: stock.summary.applicable - 1, possible: stock.techniques.filter((t) => t.result === 'possible' && t.id !== 'connect-out').map((t) => t.id) });
+    for (const u of rows) {
+      expect(u.audit, u.unit).toBeDefined();
+      if (u.active !== 'active') expect(u.audit, u.unit).toEqual({ reason: expect.stringMatching(/^not running/) });
+    }
+    expect(rows.filter((u) => u.audit && 'blocked' in u.audit).length).toBeGreaterThan(1);
+    const text = await box.cli(['scan', '--audit'], { timeoutMs: 600_000 });
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^UNIT +EXPOSURE {2}AUDIT/);
+    expect(text.stdout).toMatch(new RegExp(`^${SAMPLE_UNIT.replace(/\./g, '\\.')} +\\d+\\.\\d  blocked ${withoutPeer}/${stock.summary.applicable - 1} `, 'm'));
+    await expectNothingLeft();
   });
 
   it('stock → tuned → rolled back: the blocked count rises after tune and returns after rollback', async () => {

@@ -1,8 +1,8 @@
 // The Debian package (scripts/build-deb.sh, docs/packaging.md): built from this checkout, checked
 // by lintian, then installed with dpkg in a box booted from a Debian 13 root (its whole tree is an
 // overlay; a box over the machine's own root would let dpkg write the machine's /usr). There:
-// enable the daemon, enroll nginx through it (a few restarts), status, journal, man page, then
-// remove and purge.
+// enable the daemon, audit nginx with the packaged battery, enroll nginx through the daemon (a few
+// restarts), status, journal, man page, then remove and purge.
 // The box part runs only when AUTOHARDEN_TEST_ROOT names a built root (scripts/make-root.sh trixie):
 // scripts/test-release.sh sets it. Not by a default path: CI builds that root while the host
 // phase runs, and the host phase must not meet it half-way or run the box part twice.
@@ -16,6 +16,9 @@ const ROOT = process.env.AUTOHARDEN_TEST_ROOT ?? '';
 const HAVE_ROOT = ROOT !== '' && existsSync(join(ROOT, '.autoharden-root'));
 const HAVE_TOOLS = ['dpkg-deb', 'lintian'].every((b) => spawnSync('sh', ['-c', `command -v ${b}`]).status === 0);
 const VERSION = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
+// the battery is native code: the package is built for this machine's architecture
+const ARCH = HAVE_TOOLS ? spawnSync('dpkg', ['--print-architecture'], { encoding: 'utf8' }).stdout.trim() : '';
+const BATTERY = '/usr/lib/autoharden/dist/audit/autoharden-battery';
 
 let buildDir = '';
 let deb = '';
@@ -39,21 +42,26 @@ afterAll(() => {
 const dpkgDeb = (...args: string[]) => spawnSync('dpkg-deb', [...args, deb], { encoding: 'utf8' }).stdout;
 
 describe.skipIf(!HAVE_TOOLS)('the Debian package', () => {
-  it('holds the app, its production modules, the command, unit, D-Bus policy, man page and completion', () => {
-    expect(deb).toBe(join(buildDir, `autoharden_${VERSION}-1_all.deb`));
+  it('holds the app, its production modules, the battery, the command, unit, D-Bus policy, man page and completion', () => {
+    expect(ARCH).toMatch(/^[a-z0-9-]+$/);
+    expect(deb).toBe(join(buildDir, `autoharden_${VERSION}-1_${ARCH}.deb`));
     const files = dpkgDeb('--contents').split('\n').map((l) => / \.(\/\S*)/.exec(l)?.[1]).filter(Boolean);
     for (const f of [
       '/usr/bin/autoharden', '/usr/lib/autoharden/dist/cli/main.js', '/usr/lib/autoharden/package.json',
       '/usr/lib/autoharden/node_modules/dbus-next/package.json', '/usr/lib/autoharden/node_modules/usocket/index.js',
       '/usr/lib/systemd/system/autoharden.service', '/usr/share/dbus-1/system.d/org.autoharden1.conf',
       '/usr/share/man/man8/autoharden.8.gz', '/usr/share/bash-completion/completions/autoharden',
-      '/usr/share/doc/autoharden/copyright', '/usr/share/doc/autoharden/changelog.Debian.gz',
+      '/usr/share/doc/autoharden/copyright', '/usr/share/doc/autoharden/changelog.Debian.gz', BATTERY,
     ]) expect(files, f).toContain(f);
-    // no development files, no source maps, no native addon (Architecture: all), nothing under /etc
+    // the battery where compose/audit.ts looks for it (dist/audit beside dist/compose), executable by all
+    expect(dpkgDeb('--contents').split('\n').find((l) => l.endsWith(`.${BATTERY}`))).toMatch(/^-rwxr-xr-x root\/root /);
+    // no development files, no source maps, no native addon (the battery is the only native file), nothing under /etc
     expect(files.filter((f) => /node_modules\/(typescript|vitest|vite|fast-check|@types)\//.test(f!))).toEqual([]);
     expect(files.filter((f) => /\.(map|node)$/.test(f!) || f!.startsWith('/etc/'))).toEqual([]);
     const control = dpkgDeb('--field');
-    expect(control).toMatch(/^Architecture: all$/m);
+    expect(control).toMatch(new RegExp(`^Architecture: ${ARCH}$`, 'm'));
+    // the battery links glibc statically (Policy 7.8)
+    expect(control).toMatch(/^Built-Using: glibc \(= [^)]+\)$/m);
     expect(control).toMatch(/^Depends: nodejs \(>= 20\.19\), dbus, systemd$/m);
     expect(control).toMatch(/^Section: admin$/m);
     // the unit runs what the package installs
@@ -107,6 +115,13 @@ describe.skipIf(!HAVE_TOOLS || !HAVE_ROOT)(`installed with dpkg in a box booted 
     expect(await box.check(['bash', '-c', '. /usr/share/bash-completion/completions/autoharden && complete -p autoharden'])).toMatch(/-F _autoharden autoharden/);
 
     await box.check(['systemctl', 'start', 'nginx']);
+    // the packaged battery runs in nginx's sandbox and leaves nothing behind
+    expect(await box.exec(['test', '-x', BATTERY])).toMatchObject({ code: 0 });
+    const audit = JSON.parse(await ok(['audit', 'nginx.service', '--json'], 120_000)) as { complete: boolean; summary: { blocked: number; applicable: number }; techniques: unknown[] };
+    expect(audit.complete).toBe(true);
+    expect(audit.techniques.length).toBeGreaterThan(20);
+    expect(audit.summary.applicable).toBeGreaterThan(audit.summary.blocked);
+    expect((await box.exec(['systemctl', 'list-units', '--all', '--no-legend', '--plain', 'autoharden-audit-*'])).stdout.trim()).toBe('');
     // --max-restarts: the first batch is enough to prove the packaged daemon tunes; it stops there
     // with what it verified and guards nginx (a whole tune: 16+ restarts, minutes)
     const out = await ok(['enroll', 'nginx.service', '--probe', NGINX, '--settle', '1s', '--max-restarts', '8', '--wait'], 170_000);

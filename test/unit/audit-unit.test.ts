@@ -412,7 +412,10 @@ describe('the audit report', () => {
     expect(r.techniques[0]).toEqual({ id: 'write-etc', description: TECHNIQUES[0]!.title, result: 'blocked', detail: 'EROFS [31m' });
     expect(incompleteError(r)).toBeUndefined();
     const text = formatAudit(r).split('\n');
-    expect(text).toHaveLength(TECHNIQUES.length + 2);
+    // no settings nor checks given: said once, nothing compared
+    expect(r.disagreements).toEqual([]);
+    expect(text).toHaveLength(TECHNIQUES.length + 3);
+    expect(text).toContain("the unit's settings could not be read: the score and the battery were not compared");
     expect(text[0]).toBe(`blocked  — ${TECHNIQUES[0]!.title} (EROFS [31m)`);
     expect(text).toContain(`blocked 4/${TECHNIQUES.length - 1}`);
     expect(text.at(-1)).toBe('not carried into the audit: RootDirectory — not carried');

@@ -90,7 +90,7 @@ describe('--ignore', () => {
   it('refuses a bad name or pattern as a usage error, before anything runs', () => {
     for (const bad of ['../etc', 'a/b*', 'x\n*', 'foo.bar']) expect(() => ignoreMatcher([bad])).toThrow(AutohardenError);
     expect(() => SCAN.parse({ ignore: ['../x'] })).toThrow(/invalid unit name/);
-    expect(SCAN.parse({ ignore: ['ssh'], threshold: 5 })).toEqual({ ignore: ['ssh'], threshold: 5 });
+    expect(SCAN.parse({ ignore: ['ssh'], threshold: 5 })).toEqual({ ignore: ['ssh'], threshold: 5, audit: false });
   });
 
   it('a glob matches literally outside * ? and classes', () => {
