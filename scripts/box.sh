@@ -4,6 +4,9 @@
 #   box.sh exec NAME CMD...   run CMD inside the box (all its namespaces)
 #   box.sh remote NAME  join a remote test host (netns ah-NAME-r) by a veth pair: box 10.251.0.1 (eth0),
 #                       host 10.251.0.2; prints the netns name
+#   box.sh link NAME NETNS N   join an existing netns (e.g. another box's remote netns, so one controller
+#                       reaches several boxes) by a veth pair on 10.251.N.0/24, N 1-254: box 10.251.N.1
+#                       (eth0, replacing the box's link of `remote`), NETNS 10.251.N.2; prints the box's address
 #   box.sh stop NAME    power the box off and remove its cgroups and files (also cleans up after a
 #                       box that died or whose start failed)
 #   box.sh list         names of the boxes that have state under the boxes directory
@@ -17,7 +20,7 @@
 set -euo pipefail
 BOXES=${AUTOHARDEN_BOX_DIR:-/var/tmp/autoharden-boxes}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-cmd=${1:?usage: box.sh start|exec|remote|stop NAME | box.sh list}
+cmd=${1:?usage: box.sh start|exec|remote|link|stop NAME | box.sh list}
 if [ "$cmd" = list ]; then
   [ -d "$BOXES" ] || exit 0
   for d in "$BOXES"/*/; do [ -d "$d" ] && basename "$d"; done
@@ -29,6 +32,7 @@ dir=$BOXES/$name
 # Interface names are limited to 15 bytes: derive the veth names from a hash of the box name.
 tag=$(printf %s "$name" | md5sum | cut -c1-8)
 veth_box=ahb-$tag veth_remote=ahr-$tag netns=ah-$name-r
+veth_link=ahk-$tag veth_peer=ahl-$tag   # `link`: box end, and the end moved into the joined netns
 
 cgroup_dirs() {
   if [ -d /sys/fs/cgroup/unified ]; then echo /sys/fs/cgroup/unified/ah-$name /sys/fs/cgroup/systemd/ah-$name
@@ -55,6 +59,7 @@ cleanup() {
   fi
   ip netns del "$netns" 2>/dev/null || true
   ip link del "$veth_remote" 2>/dev/null || true
+  ip link del "$veth_link" 2>/dev/null || true   # a `link` that failed half-way
   for cg in $(cgroup_dirs); do
     [ -d "$cg" ] || continue
     for _ in $(seq 1 100); do
@@ -174,6 +179,20 @@ remote)
   ip -n "$netns" addr add 10.251.0.2/24 dev "$veth_remote"; ip -n "$netns" link set "$veth_remote" up
   ip -n "$netns" link set lo up
   echo "$netns" ;;
+link)
+  p=$(pid1) && kill -0 "$p" 2>/dev/null || { echo "box.sh: no box $name" >&2; exit 1; }
+  to=${3:?netns to join} n=${4:?subnet number 1-254}
+  [[ $to =~ ^[A-Za-z0-9_.-]{1,64}$ ]] && ip netns list | grep -q "^$to\( \|$\)" \
+    || { echo "box.sh: no netns $to" >&2; exit 2; }
+  [[ $n =~ ^[0-9]{1,3}$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 254 ] || { echo "box.sh: bad subnet number: $n" >&2; exit 2; }
+  in_box "$p" ip link del eth0 2>/dev/null || true
+  ip -n "$to" link del "$veth_peer" 2>/dev/null || true
+  ip link add "$veth_link" type veth peer name "$veth_peer"
+  ip link set "$veth_peer" netns "$to"; ip link set "$veth_link" netns "$p"
+  nsenter -t "$p" -n sh -c "ip link set $veth_link name eth0 && ip addr add 10.251.$n.1/24 dev eth0 && ip link set eth0 up"
+  ip -n "$to" addr add "10.251.$n.2/24" dev "$veth_peer"; ip -n "$to" link set "$veth_peer" up
+  ip -n "$to" link set lo up
+  echo "10.251.$n.1" ;;
 stop)
   cleanup ;;
 *) echo "box.sh: unknown command $cmd" >&2; exit 2 ;;

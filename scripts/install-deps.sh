@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 # (bench/cost.sh) loads redis with redis-benchmark (redis-tools) and nginx with wrk, and compiles
 # the cost sample (sample/autoharden-burner.c) with cc. The export tests read the exports with
 # ansible-playbook, ansible-lint and nix-instantiate (test/integration/export-tools.test.ts).
+# The fleet test drives ansible/site.yml with ansible-playbook over ssh into boxes running sshd
+# (test/integration/fleet.test.ts).
 # The HTML report is screenshot in headless chromium (test/integration/report-chromium.test.ts).
 # The Debian package is checked with lintian (test/integration/deb.test.ts).
 PKGS=(systemd dbus iproute2 util-linux procps nginx-light memcached redis-server redis-tools

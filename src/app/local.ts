@@ -118,8 +118,18 @@ export class LocalApp implements App {
   }
 
   async export(req: ExportRequest): Promise<string> {
-    const { exportText } = await import('./export.js');
-    return exportText(req, (await this.requireJournal(req.unit)).read());
+    const { exportText, exportWithLive } = await import('./export.js');
+    const records = (await this.requireJournal(req.unit)).read();
+    if (req.format !== 'profile') return exportText(req, records);
+    // a profile says what systemd and the running unit show: read here, as the daemon would
+    const { connectSystemd } = await import('../compose.js');
+    const systemd = await connectSystemd().catch((e: unknown) => firstLine(e) ?? 'unknown error');
+    if (typeof systemd === 'string') return exportWithLive(req, records, undefined, `systemd could not be reached: ${systemd}`);
+    try {
+      return await exportWithLive(req, records, systemd);
+    } finally {
+      systemd.close();
+    }
   }
 
   async rollback(req: RollbackRequest): Promise<RollbackResult> {

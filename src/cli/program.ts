@@ -15,6 +15,8 @@ import { registerPriorsCommands } from './priorsCommands.js';
 import { registerReportCommands } from './reportCommands.js';
 import { registerAuditCommands } from './auditCommands.js';
 import { registerGuardCommands } from './guardCommands.js';
+import { registerApplyCommands } from './applyCommands.js';
+import { registerFleetCommands } from './fleetCommands.js';
 import { exitCodesText, formatRecord, formatStatus, formatTuneReport } from './format.js';
 import type { LogFormat } from './progress.js';
 
@@ -109,9 +111,9 @@ export function buildProgram(): Command {
 
   program
     .command('export')
-    .description('print the accepted set as a drop-in, JSON, an Ansible playbook or a NixOS module, each line with why it is there')
+    .description('print the accepted set as a drop-in, JSON, an Ansible playbook or a NixOS module, each line with why it is there; or as a profile (JSON: the set with the systemd, kernel, ExecStart and facts it was verified with) for apply on other hosts')
     .argument('<unit>')
-    .addOption(new Option('--format <fmt>', 'output format').choices(['dropin', 'json', 'ansible', 'nixos']).default('dropin'))
+    .addOption(new Option('--format <fmt>', 'output format').choices(['dropin', 'json', 'ansible', 'nixos', 'profile']).default('dropin'))
     .addOption(stateDirOpt())
     .action(async (unitArg: string, opts) => {
       const req = await request('export', { unit: unitArg, format: opts.format });
@@ -124,6 +126,8 @@ export function buildProgram(): Command {
   registerGuardCommands(program);
   registerPlanCommands(program);
   registerPriorsCommands(program);
+  registerApplyCommands(program);
+  registerFleetCommands(program);
   return program;
 }
 

@@ -1,16 +1,19 @@
 // The accepted set in the forms people commit and ship with the tools they already use: a drop-in,
-// JSON, an Ansible playbook, a NixOS module. The journal is read for the set and for why each
-// setting is in it (exportWhy.ts).
+// JSON, an Ansible playbook, a NixOS module; and as a profile for `apply` on other hosts. The
+// journal is read for the set and for why each setting is in it (exportWhy.ts).
 import { AutohardenError } from './errors.js';
 import { renderAnsible } from './exportAnsible.js';
 import { renderAnnotatedDropIn, type ExportEnv } from './exportDropIn.js';
 import { renderNixos } from './exportNix.js';
+import { buildProfile, type ProfileLive } from './exportProfile.js';
 import { explainAccepted } from './exportWhy.js';
 import { acceptedSet, type JournalRecord } from './journal.js';
+import { renderProfile } from './profile.js';
 
 export type { ExportEnv } from './exportDropIn.js';
+export type { ProfileLive } from './exportProfile.js';
 
-export const EXPORT_FORMATS = ['dropin', 'json', 'ansible', 'nixos'] as const;
+export const EXPORT_FORMATS = ['dropin', 'json', 'ansible', 'nixos', 'profile'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export function isExportFormat(f: string): f is ExportFormat {
@@ -25,9 +28,11 @@ export function checkFormat(format: string): ExportFormat {
 }
 
 /** The unit's accepted set (folded from its journal) in `format`. AutohardenError Usage for an
- * unknown format, Config for a setting a tampered journal holds (no line is written). */
-export function renderExport(unit: string, records: readonly JournalRecord[], format: string, env: ExportEnv): string {
+ * unknown format, Config for a setting a tampered journal holds (no line is written). `live`: what
+ * the running system said, for a profile (without it, the journal's platform and no facts). */
+export function renderExport(unit: string, records: readonly JournalRecord[], format: string, env: ExportEnv, live?: ProfileLive): string {
   const f = checkFormat(format);
+  if (f === 'profile') return renderProfile(buildProfile(unit, records, env, live));
   const accepted = acceptedSet(records);
   if (f === 'json') return `${JSON.stringify(accepted, null, 2)}\n`;
   const whys = explainAccepted(records, accepted);

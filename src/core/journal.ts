@@ -46,7 +46,15 @@ export const recordSchema = z.discriminatedUnion('kind', [
     probes: z.array(z.string()),
     exposure: z.number().nullable(),
     platform: fingerprint.optional().catch(undefined),
+    /** Set by `apply`: the profile its settings came from (informs only; garbled reads as absent). */
+    profile: z.object({ host: z.string().max(255), created: z.string().max(64) }).optional().catch(undefined),
     checks,
+    /** What the user declared (--allow-net, --local-only, --confine-sessions), for export --format
+     * profile; journals written before it have none, and a garbled one reads as absent. */
+    declarations: z
+      .object({ allowNet: z.array(z.string().max(64)).max(256), localOnly: z.boolean(), confineSessions: z.boolean() })
+      .optional()
+      .catch(undefined),
   }),
   z.object({ ...base, kind: z.literal('trial-begin'), trial: z.number(), settings: z.array(setting) }),
   z.object({
@@ -144,6 +152,8 @@ export const recordSchema = z.discriminatedUnion('kind', [
     applicable: z.number().int().min(0).max(1000),
     /** Technique ids still possible. */
     possible: z.array(z.string().max(64)).max(1000),
+    /** Where the score and the battery disagree (core/auditDisagree.ts lines); absent before it. */
+    disagree: z.array(z.string().max(600)).max(64).optional(),
   }),
   z.object({
     ...base,

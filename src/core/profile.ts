@@ -4,7 +4,10 @@
 // field is bounded and every setting still passes core/directives.ts before a drop-in holds it.
 // Pure: no I/O.
 import { z } from 'zod';
+import { optionByName } from './catalog.js';
+import { checkSetting } from './directives.js';
 import { AutohardenError } from './errors.js';
+import { shown } from './text.js';
 
 export const PROFILE_FORMAT = 'autoharden-profile';
 export const PROFILE_VERSION = 1;
@@ -49,8 +52,16 @@ const factsSchema = z
     uids: z.array(z.number().int().min(0).max(4_294_967_295)).max(256),
     /** Capabilities the kernel showed it needs, with why. */
     capsNeeded: z.array(z.object({ cap: z.string().regex(/^CAP_[A-Z_]{1,32}$/), why: text(512) }).strict()).max(64).optional(),
+    /** Why the arrays are empty: the unit was not observed (not running, not readable). */
+    unobserved: text(512).optional(),
   })
   .strict();
+
+/** Why merge left a host's setting out: rejected/skipped (an input's own exceptions, kept), missing
+ * (not in that host's set), weaker (the merged set keeps a weaker value), conflict (the hosts'
+ * values cannot be ordered: the option is left out). */
+export const EXCEPTION_STATUSES = ['rejected', 'skipped', 'missing', 'weaker', 'conflict'] as const;
+export type MergeException = NonNullable<Profile['merged']>['exceptions'][number];
 
 /** A host's verdict on one setting of a profile (apply's result, merge's exceptions). */
 export const settingResultSchema = z
@@ -88,7 +99,7 @@ export const profileSchema = z
     merged: z
       .object({
         hosts: z.array(text(255)).max(100_000),
-        exceptions: z.array(z.object({ host: text(255), option: z.string().regex(OPTION), value: text(4096), status: z.enum(['rejected', 'skipped', 'missing', 'weaker']), reason: text(4096) }).strict()).max(1_000_000),
+        exceptions: z.array(z.object({ host: text(255), option: z.string().regex(OPTION), value: text(4096), status: z.enum(EXCEPTION_STATUSES), reason: text(4096) }).strict()).max(1_000_000),
       })
       .strict()
       .optional(),
@@ -104,18 +115,75 @@ export function parseProfile(json: string, origin = 'profile'): Profile {
   try {
     data = JSON.parse(json);
   } catch (e) {
-    throw new AutohardenError('Config', `${origin}: not JSON (${(e as Error).message})`);
+    throw new AutohardenError('Config', `${origin}: not JSON (${(e as Error).message.split('\n')[0]})`);
   }
+  return validateProfile(data, origin);
+}
+
+/** A profile's data checked: the schema, then each setting as a drop-in would hold it (only its
+ * own option's directives, nothing systemd would read as more), each option once. */
+export function validateProfile(data: unknown, origin = 'profile'): Profile {
   const r = profileSchema.safeParse(data);
   if (!r.success) {
     const issue = r.error.issues[0]!;
     const where = issue.path.length ? issue.path.join('.') : '(top)';
-    if (issue.path[0] === 'version') throw new AutohardenError('Config', `${origin}: profile version ${JSON.stringify((data as { version?: unknown }).version)} is not supported (this autoharden reads version ${PROFILE_VERSION})`);
-    throw new AutohardenError('Config', `${origin}: ${where}: ${issue.message}`);
+    if (issue.path[0] === 'version' && (data as { format?: unknown } | null)?.format === PROFILE_FORMAT) {
+      const v = (data as { version?: unknown }).version;
+      const said = typeof v === 'number' ? String(v) : shown(String(JSON.stringify(v) ?? 'none'));
+      throw new AutohardenError('Config', `${origin}: profile version ${said} is not supported (this autoharden reads version ${PROFILE_VERSION})`);
+    }
+    if (issue.path[0] === 'format') throw new AutohardenError('Config', `${origin}: not an autoharden profile (format must be ${JSON.stringify(PROFILE_FORMAT)})`);
+    throw new AutohardenError('Config', `${origin}: ${where}: ${issue.message.split('\n')[0]}`);
   }
+  const seen = new Set<string>();
+  r.data.settings.forEach((s, i) => {
+    const bad = (why: string) => new AutohardenError('Config', `${origin}: settings.${i}: ${why}`);
+    if (seen.has(s.option)) throw bad(`${s.option} appears twice`);
+    seen.add(s.option);
+    const own = ownKeys(s.option);
+    // An option this autoharden does not know (a newer one's) is carried, never written: apply
+    // skips it, merge leaves it out. A known one holds only its own directives, written safely.
+    if (!own) {
+      const l = s.lines.find((x) => !/^[A-Za-z]+=/.test(x));
+      if (l !== undefined) throw bad(`line ${shown(l)}: not Key=value`);
+      return;
+    }
+    try {
+      checkSetting(s);
+    } catch (e) {
+      throw bad((e as Error).message);
+    }
+    for (const l of s.lines) {
+      const key = l.slice(0, l.indexOf('='));
+      if (!own.has(key)) throw bad(`line ${shown(l)}: ${key} is not a directive of ${s.option}`);
+    }
+  });
   return r.data;
 }
 
+/** Whether a setting merge builds stays within what a profile holds (value, lines, paths, items). */
+export function settingFits(s: Profile['settings'][number]): boolean {
+  return settingSchema.safeParse(s).success;
+}
+
+/** Whether this autoharden knows the option (its catalog has a ladder for it): what a setting of an
+ * unknown one says is never written. */
+export function knownOption(option: string): boolean {
+  return ownKeys(option) !== undefined;
+}
+
+/** The directives a setting of `option` may write: its ladder's, learned ReadWritePaths= for the
+ * option that learns them, SocketBindAllow= for the ports SocketBindDeny= allows (core/bpfOptions.ts). */
+function ownKeys(option: string): ReadonlySet<string> | undefined {
+  const spec = optionByName(option);
+  if (!spec || spec.ladder.length === 0) return undefined;
+  const keys = new Set(spec.ladder.flatMap((r) => r.lines.map((l) => l.slice(0, l.indexOf('=')))));
+  if (spec.learnsPaths) keys.add('ReadWritePaths');
+  if (keys.has('SocketBindDeny')) keys.add('SocketBindAllow');
+  return keys;
+}
+
+/** The profile as a file holds it; AutohardenError('Config') when it is not a valid one. */
 export function renderProfile(p: Profile): string {
-  return `${JSON.stringify(profileSchema.parse(p), null, 2)}\n`;
+  return `${JSON.stringify(validateProfile(p), null, 2)}\n`;
 }

@@ -8,7 +8,7 @@
 // wires the real ones). Its API methods take their D-Bus arguments and validate them through the
 // use cases' request schemas (app/), the same the CLI validates with.
 import { ENROLL } from '../app/enroll.js';
-import { EXPORT, exportText } from '../app/export.js';
+import { EXPORT, exportText, exportWithLive } from '../app/export.js';
 import { GUARD_PAUSE, decidePause, type PauseResult } from '../app/guardPause.js';
 import { JOURNAL } from '../app/journal.js';
 import type { Served } from '../app/registry.js';
@@ -355,9 +355,10 @@ export class Daemon implements Served {
     return j.read();
   }
 
-  export(unitArg: string, format: string): string {
+  export(unitArg: string, format: string): string | Promise<string> {
     const req = parseWire(EXPORT, [unitArg, format]);
-    return exportText(req, this.records(req.unit));
+    // a profile also says what systemd and the running unit show, read on the daemon's connection
+    return req.format === 'profile' ? exportWithLive(req, this.records(req.unit), this.d.systemd) : exportText(req, this.records(req.unit));
   }
 
   async rollback(unitArg: string, option: string, all: boolean, settleMs: number): Promise<RollbackResult> {

@@ -7,6 +7,7 @@ import { Systemd, SystemdError, type SystemdEvents } from '../adapters/systemd.j
 import type { EffectiveValue } from '../core/types.js';
 import type { SystemdPort, UnitInfo } from '../engine/ports.js';
 import type { UnitSnapshot, EffectiveSettings } from '../core/types.js';
+import type { Props } from '../adapters/systemd/values.js';
 
 export interface LinkEvents {
   unitChanged?(unit: string, iface: string, changed: Record<string, EffectiveValue>): void;
@@ -119,6 +120,10 @@ export class SystemdLink implements SystemdPort {
   }
   serviceProperties(unit: string, names: string[]): Promise<EffectiveSettings> {
     return this.with((sd) => sd.serviceProperties(unit, names));
+  }
+  /** Properties.GetAll as systemd sent them (export --format profile reads ExecStart= so). */
+  rawProperties(unit: string, iface: string): Promise<Props> {
+    return this.with((sd) => sd.rawProperties(unit, iface));
   }
   reload(): Promise<void> {
     return this.with((sd) => sd.reload());

@@ -168,6 +168,10 @@ export interface Box {
   watchReads(path: string): Promise<ReadWatch>;
   /** Join a remote test host by a veth pair (box 10.251.0.1, remote 10.251.0.2). */
   remote(): Promise<Remote>;
+  /** Join an existing netns (e.g. another box's remote().netns, so one host reaches several boxes)
+   * on 10.251.N.0/24 (N 1-254): the box is 10.251.N.1 (replacing remote()'s link), the netns
+   * 10.251.N.2. Resolves to the box's address. */
+  link(netns: string, subnet: number): Promise<string>;
   /** Power the box off and remove its cgroups, netns and files. Idempotent. */
   stop(): Promise<void>;
 }
@@ -601,6 +605,11 @@ export async function startBox(name: string, options: StartBoxOptions = {}): Pro
           };
         },
       };
+    },
+    async link(netns, subnet) {
+      const r = await run('bash', [BOX_SH, 'link', name, netns, String(subnet)], { timeoutMs: 30_000 });
+      if (r.code !== 0) throw new Error(`box.sh link ${name} ${netns} ${subnet} failed (exit ${r.code}):\n${r.stdout}${r.stderr}`);
+      return r.stdout.trim().split('\n').pop()!;
     },
     async stop() {
       for (const pid of [...ownBackgrounds]) killGroup(pid);

@@ -1,7 +1,9 @@
 // What the phases of one tune share: its options, the catalog looked up by name, the accepted set
 // (its one owner in the engine), the trial counter, the log watch, and the events the report is
 // folded from. Every record a phase journals goes through record(), so the report sees it.
+import type { CandidateInput, Skip } from '../../core/candidates.js';
 import type { WorkloadSpec } from '../../core/cost.js';
+import type { Candidate, Planner } from '../../core/plan.js';
 import { AutohardenError } from '../../core/errors.js';
 import type { NewRecord, Phase, PhaseFold } from '../../core/journal.js';
 import type { Declarations, SafetyFacts } from '../../core/policy.js';
@@ -33,6 +35,17 @@ export interface TuneOptions {
   measureRestarts?: number;
   /** --max-restarts, --max-time: stop before a step that would not fit, with what is verified. */
   limits?: TuneLimits;
+  /** `apply` (issue 16): search only these candidates; no learned paths, no revision from the
+   * kernel's records, no minimisation. Absent: a tune. */
+  within?: Within;
+}
+
+/** A search kept within a profile's settings (core/applyProfile.ts builds the candidates). */
+export interface Within {
+  /** Where the settings come from: journaled on tune-begin. */
+  profile: { host: string; created: string };
+  candidates(i: CandidateInput & { realDir?: (path: string) => string | undefined }): { candidates: Candidate[]; skipped: Skip[] };
+  planner(candidates: readonly Candidate[]): Planner;
 }
 
 /** What one tune run knows about the unit's logs: files to read and errors seen before. */

@@ -1,6 +1,6 @@
 // The search phase: plans candidates from the observed facts and runs one planned step per call:
 // a trial, retries with learned ReadWritePaths, and a check that each learned path is needed.
-import { buildCandidates } from '../../core/candidates.js';
+import { buildCandidates, type CandidateInput } from '../../core/candidates.js';
 import { rejectedSinceBegin, rolledBackByUser, type JournalRecord } from '../../core/journal.js';
 import { addedPaths, learnFromFailure, learnsPaths, withoutPaths, type LearnContext } from '../../core/learn.js';
 import { SCOPE_PROPERTIES, isUnder, writableScope } from '../../core/paths.js';
@@ -36,24 +36,25 @@ export class Search {
     const { ports, o } = c;
     c.scope = writableScope(o.unit, await ports.systemd.serviceProperties(o.unit, [...SCOPE_PROPERTIES]));
     c.platform ??= await ports.platform(o.unit);
-    const { candidates, skipped } = buildCandidates({
+    const input: CandidateInput = {
       catalog: c.catalog,
       platform: c.platform,
       eff: await ports.systemd.serviceProperties(o.unit, c.props),
       accepted: c.accepted,
       rolledBack: rolledBackByUser(records),
-      rejected: o.resume ? rejectedSinceBegin(records) : new Set(),
+      rejected: o.resume ? rejectedSinceBegin(records) : new Set<string>(),
       facts,
       declarations: o.declarations,
       writableScope: c.scope,
-    });
+    };
+    const { candidates, skipped } = o.within ? o.within.candidates({ ...input, realDir: ports.realDir?.bind(ports) }) : buildCandidates(input);
     for (const s of skipped) {
       // a resumed tune's skips were journaled by the run that began it: reported, not journaled again
       if (!o.resume) c.record({ kind: 'skipped', ...s });
       else c.note({ kind: 'skipped', ...s });
     }
     if (!o.resume) c.phase('search', 'begin');
-    const planner = plannerFor(o.strategy, candidates, facts); // the one `autoharden plan` previews
+    const planner = o.within ? o.within.planner(candidates) : plannerFor(o.strategy, candidates, facts); // the one `autoharden plan` previews
     this.planner = planner;
     c.remainingTrials = () => (c.phases.ended.has('search') ? 0 : planner.estimateRemaining());
   }
@@ -69,10 +70,12 @@ export class Search {
       return false;
     }
     const ctx: LearnContext = { scope: c.scope, isDir: (p) => c.ports.isDirectory(p), realDir: c.ports.realDir?.bind(c.ports) };
+    // apply stays within its profile: no paths learned beyond what it holds
+    const maxRounds = c.o.within ? 0 : MAX_LEARN_ROUNDS;
     // a log-only verdict that names paths to learn is retried with them before any control run
     const retryFirst = (round: number, s: Setting[]) => ({
       deferControl: (v: Verdict) => {
-        if (round >= MAX_LEARN_ROUNDS) return false;
+        if (round >= maxRounds) return false;
         const learned = learnFromFailure(s, v.evidence, ctx);
         return learned !== undefined && c.mayRun(learned);
       },
@@ -81,7 +84,7 @@ export class Search {
     // ProtectSystem=strict failing on a read-only path: retry with that directory writable.
     const planned = settings;
     let since = c.ports.now();
-    for (let round = 0; !verdict.ok && round < MAX_LEARN_ROUNDS; round++) {
+    for (let round = 0; !verdict.ok && round < maxRounds; round++) {
       // Every line may teach, noise included: what it can teach is confined to the unit's own
       // directories (the allow-list) and kept only where the service then writes.
       const learned = learnFromFailure(settings, verdict.evidence, ctx);
@@ -98,7 +101,7 @@ export class Search {
       ({ settings, verdict, ineffective } = await this.keepWritten(settings, learnedPaths, since, { verdict, ineffective }));
     }
     this.planner.report(verdict.ok, ineffective);
-    this.learnFromKernel();
+    if (!c.o.within) this.learnFromKernel();
     // the step's verdict rests on the last trial it ran
     c.note({ kind: 'judged', trial: c.trialNo, ineffective });
     if (verdict.ok) c.accept(settings.filter((s) => !ineffective.includes(s.option)));

@@ -69,7 +69,8 @@ export class TuneSession {
       // what it was tuned on, for a later reader to tell an upgrade (core/upgrade.ts)
       c.platform = await ports.platform(o.unit);
       const platform = platformFingerprint(c.platform);
-      c.record({ kind: 'tune-begin', strategy: o.strategy, probes: o.probes.map((p) => p.raw), exposure: c.counts.exposureBefore, platform, ...checksOf(c.rows) });
+      const profile = o.within ? { profile: o.within.profile } : {};
+      c.record({ kind: 'tune-begin', strategy: o.strategy, probes: o.probes.map((p) => p.raw), exposure: c.counts.exposureBefore, platform, ...profile, ...checksOf(c.rows), declarations: o.declarations });
     }
     c.where = ports.dropins.acceptedWhere(o.unit) ?? 'run';
     c.accepted = acceptedSet(records);
@@ -95,7 +96,8 @@ export class TuneSession {
   /** Runs the next trial (search, then minimisation); false when both are over (call finish()). */
   async step(): Promise<boolean> {
     this.c.checkAbort();
-    return (await this.search.step()) || this.minimise.step();
+    // apply (o.within) takes the profile's settings as they are: nothing is minimised
+    return (await this.search.step()) || (!this.c.o.within && this.minimise.step());
   }
 
   /** Measures the cost (--workload), confirms the whole accepted set (adaptive), persists it, and scores the result. */
