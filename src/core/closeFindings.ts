@@ -65,6 +65,12 @@ export function admitNoExec(_rungs: Rung[], f: SafetyFacts, _d: unknown, eff: Ef
   if (f.sessionEvidence.length) {
     return { skip: `spawns login sessions (${f.sessionEvidence[0]}): a person's shell runs programs from anywhere` };
   }
+  // measured on systemd 257: ExecPaths= bind-mounts its directories read-write again under
+  // ProtectSystem=strict (and ReadOnlyPaths= on them wins over ExecPaths=, so nothing runs): a
+  // root service could then write /usr/bin. Only a service whose processes are never root gains.
+  if (!f.uids?.length || f.uids.includes(0)) {
+    return { skip: 'runs as root (or its users were not observed): ExecPaths= would remount its program directories writable, undoing ProtectSystem= there' };
+  }
   if (f.execDirs === undefined) return { skip: "observation did not read where the unit's programs and libraries come from (/proc/PID/maps)" };
   // facts may come from a journal: only what a drop-in can carry literally
   const exec = [...new Set(f.execDirs.filter((d) => normalisePath(d) === d))].sort();

@@ -28,8 +28,17 @@ const CREDS = spec('InaccessiblePaths');
 const NGINX_DIRS = ['/usr/lib/nginx/modules', '/usr/lib/x86_64-linux-gnu', '/usr/sbin'];
 const FACTS: SafetyFacts = {
   usesInet: true, inetEndpoints: ['tcp 0.0.0.0:80'], nonLoopbackListeners: ['0.0.0.0:80'], families: ['AF_INET', 'AF_UNIX'],
-  peers: [], sessionEvidence: [], createdModes: [], execDirs: NGINX_DIRS, openCredentials: [],
+  peers: [], sessionEvidence: [], createdModes: [], execDirs: NGINX_DIRS, openCredentials: [], uids: [33],
 };
+
+describe('NoExecPaths for a root service', () => {
+  it('is skipped when a process runs as root or the users were not observed: ExecPaths= remounts its directories writable', () => {
+    for (const uids of [[0], [33, 0], [], undefined]) {
+      const d = admitNoExec([], { ...FACTS, uids }, undefined, EFF);
+      expect('skip' in d && d.skip, String(uids)).toMatch(/runs as root/);
+    }
+  });
+});
 /** What the unit's own directories read back as (as of paths relative to their bases). */
 const EFF: EffectiveSettings = { StateDirectory: ['nginx'], RuntimeDirectory: ['nginx'], CacheDirectory: [], LogsDirectory: [], NoExecPaths: [], ExecPaths: [] };
 
@@ -164,7 +173,7 @@ describe('where the code comes from (observation)', () => {
     expect(obs.execFiles).toBeUndefined();
     const { facts } = observedFacts(obs, 'nginx', new Map());
     expect(facts.execDirs).toBeUndefined();
-    expect(skipOf(admitNoExec(NOEXEC.ladder, facts, NO_DECLARATIONS, EFF))).toMatch(/did not read/);
+    expect(skipOf(admitNoExec(NOEXEC.ladder, { ...facts, uids: [33] }, NO_DECLARATIONS, EFF))).toMatch(/did not read/);
   });
 
   it('records the PAM service whose stack was read', () => {
