@@ -96,7 +96,7 @@ describe('the pause, folded from the journal', () => {
     const row = statusRow('web.service', j, undefined, null, undefined, T0 + 1000);
     expect(row.pausedUntil).toBe(new Date(T0 + 60_000).toISOString());
     expect(statusRow('web.service', j, undefined, null, undefined, T0 + 60_000).pausedUntil).toBeUndefined();
-    expect(formatStatus([{ ...row, pausedUntil: new Date(Date.now() + 60_000).toISOString() }])).toMatch(/web\.service +tuned \(paused until \d\d:\d\d\) +9\.6 → 3\.0/);
+    expect(formatStatus([{ ...row, pausedUntil: new Date(Date.now() + 60_000).toISOString() }])).toMatch(/web\.service +tuned \(paused until (\d{4}-\d\d-\d\d )?\d\d:\d\d\) +9\.6 → 3\.0/);
     expect(formatStatus([row])).toMatch(/web\.service +tuned +9\.6/); // its time is up (the row is old)
     expect(formatRecord(j[1]!)).toMatch(/guard +paused until 2026-12-02 12:01:00Z by user$/);
     expect(formatRecord(rec(T0 + 60_000, expiredPause(j, T0 + 60_000)!))).toMatch(/guard +resumed: the pause until 2026-12-02 12:01:00Z ended$/);
@@ -239,7 +239,7 @@ describe('the daemon with a pause', () => {
     await second.d.start();
     await until(() => second.d.guard.guarded().length === 2);
     expect(second.d.status('web.service')[0]!.pausedUntil).toBeDefined();
-    expect(formatStatus(second.d.status('web.service'))).toMatch(/guarding \(paused until \d\d:\d\d\)/);
+    expect(formatStatus(second.d.status('web.service'))).toMatch(/guarding \(paused until (\d{4}-\d\d-\d\d )?\d\d:\d\d\)/);
     expect(kinds(dir, 'db.service')).toEqual(['pause by user', 'resume by expiry']);
     expect(kinds(dir, 'web.service')).toEqual(['pause by user']);
     await second.d.enroll({ unit: 'next' });
