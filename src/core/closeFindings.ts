@@ -43,13 +43,38 @@ export function ownDirectories(eff: EffectiveSettings): string[] {
   return [...new Set(out)].sort();
 }
 
-/** Items: `noexec:PATH` and `exec:PATH`, each among NoExecPaths/ExecPaths in force. */
+/** Item that marks the writable-places rung (no NoExecPaths=/): see staysWritable. */
+export const WRITABLE_ONLY = 'only:writable';
+/** Where ProtectSystem= makes the tree read-only, per value. */
+const READ_ONLY_ROOTS: Record<string, string[]> = { yes: ['/usr', '/boot', '/efi'], full: ['/usr', '/boot', '/efi', '/etc'], strict: ['/'] };
+/** Places a root service's writes are not followed into: they are not its own. */
+const NOT_ITS_OWN = ['/home', '/root', '/run/user'];
+
+/**
+ * A NoExecPaths= entry other than / becomes a mount of its own, and the read-only remount of
+ * ProtectSystem= skips every such mount (systemd's namespace.c deny list; measured on 257 with
+ * ExecPaths=): so an entry may name only a place that is writable without it, or it would open it.
+ */
+export function staysWritable(path: string, eff: EffectiveSettings): boolean {
+  const ps = typeof eff['ProtectSystem'] === 'string' ? eff['ProtectSystem'] : 'no';
+  const ro = READ_ONLY_ROOTS[ps] ?? [];
+  if (!ro.some((r) => isUnder(path, r))) return true;
+  if (ps === 'strict' && ['/dev', '/proc', '/sys'].some((r) => isUnder(path, r))) return true;
+  if ((path === '/tmp' || path === '/var/tmp') && eff['PrivateTmp'] === true) return true;
+  return [...pathList(eff, 'ReadWritePaths'), ...ownDirectories(eff)].some((r) => isUnder(path, r));
+}
+
+/** Items: `noexec:PATH` and `exec:PATH`, each among NoExecPaths/ExecPaths in force; with
+ * WRITABLE_ONLY, every named place must also be writable without its entry. */
 export function noExecInForce(items: readonly string[], eff: EffectiveSettings): boolean {
   const no = pathList(eff, 'NoExecPaths');
   const ex = pathList(eff, 'ExecPaths');
-  return no.has('/') && items.every((i) => {
+  const writableOnly = items.includes(WRITABLE_ONLY);
+  return (writableOnly || no.has('/')) && items.every((i) => {
+    if (i === WRITABLE_ONLY) return true;
     const [kind, path] = [i.slice(0, i.indexOf(':')), i.slice(i.indexOf(':') + 1)];
-    return kind === 'noexec' ? no.has(path) : kind === 'exec' ? ex.has(path) : false;
+    if (kind === 'noexec') return no.has(path) && (!writableOnly || staysWritable(path, eff));
+    return kind === 'exec' ? !writableOnly && ex.has(path) : false;
   });
 }
 
@@ -59,19 +84,48 @@ export const NO_EXEC_LADDER: Rung[] = [{
   inForce: (eff) => pathList(eff, 'NoExecPaths').has('/'),
 }];
 
+/** The smallest set of places covering the others (a mount's noexec reaches below it). */
+function outermost(paths: string[]): string[] {
+  const sorted = [...new Set(paths)].sort();
+  return sorted.filter((p) => !sorted.some((q) => q !== p && isUnder(p, q)));
+}
+
+/** A service that runs as root: noexec only on the places it can write (its private /tmp and
+ * /var/tmp, /dev/shm, its own directories, where it was seen writing), none of them / or a
+ * program directory, so nothing is remounted writable (staysWritable checks it at the trial). */
+function writablePlacesRung(f: SafetyFacts, eff: EffectiveSettings): Decision {
+  const seen = (f.writableDirs ?? []).filter((w) => normalisePath(w) === w && w !== '/' && !NOT_ITS_OWN.some((h) => isUnder(w, h)));
+  const places = outermost([...NOEXEC_ALWAYS, ...ownDirectories(eff), ...pathList(eff, 'ReadWritePaths'), ...seen].filter((p) => p !== '/'));
+  if (places.length > MAX_EXEC_DIRS) return { skip: `writes in ${places.length} places; more than ${MAX_EXEC_DIRS} is not a list worth writing` };
+  const running = (f.execDirs ?? []).find((d) => places.some((p) => isUnder(d, p)));
+  if (running) return { skip: `runs code from ${running}, a place it writes: NoExecPaths= there would stop it` };
+  const items = [WRITABLE_ONLY, ...places.map((p) => `noexec:${p}`)];
+  return {
+    rungs: [{
+      value: places.join(' '),
+      lines: [`NoExecPaths=${places.map((p) => `-${p}`).join(' ')}`],
+      residual: 0,
+      inForce: (e) => noExecInForce(items, e),
+      rung: OBSERVED,
+      items,
+    }],
+  };
+}
+
 /** NoExecPaths=/ and the unit's own mounts, ExecPaths= for the directories its programs and
- * libraries were seen coming from. */
+ * libraries were seen coming from; for a root service, noexec on the places it writes. */
 export function admitNoExec(_rungs: Rung[], f: SafetyFacts, _d: unknown, eff: EffectiveSettings = {}): Decision {
   if (f.sessionEvidence.length) {
     return { skip: `spawns login sessions (${f.sessionEvidence[0]}): a person's shell runs programs from anywhere` };
   }
+  if (f.execDirs === undefined) return { skip: "observation did not read where the unit's programs and libraries come from (/proc/PID/maps)" };
   // measured on systemd 257: ExecPaths= bind-mounts its directories read-write again under
   // ProtectSystem=strict (and ReadOnlyPaths= on them wins over ExecPaths=, so nothing runs): a
-  // root service could then write /usr/bin. Only a service whose processes are never root gains.
+  // root service could then write /usr/bin. It gets noexec where it writes instead.
   if (!f.uids?.length || f.uids.includes(0)) {
-    return { skip: 'runs as root (or its users were not observed): ExecPaths= would remount its program directories writable, undoing ProtectSystem= there' };
+    if (f.writableDirs === undefined) return { skip: 'runs as root (or its users were not observed) and observation did not see where it writes' };
+    return writablePlacesRung(f, eff);
   }
-  if (f.execDirs === undefined) return { skip: "observation did not read where the unit's programs and libraries come from (/proc/PID/maps)" };
   // facts may come from a journal: only what a drop-in can carry literally
   const exec = [...new Set(f.execDirs.filter((d) => normalisePath(d) === d))].sort();
   if (exec.length === 0) return { skip: 'observation found no directory the unit runs code from' };
@@ -135,9 +189,9 @@ export const CLOSE_FINDINGS: readonly OptionSpec[] = [
   {
     name: 'NoExecPaths', family: 'filesystem', weight: 0, cost: 'free', safety: 'latent-risk', confinesSessions: true,
     prior: 0.7, minSystemd: 248, exitStatuses: [EXEC, NAMESPACE], logHints: ['permission denied', 'failed to map segment', 'error while loading shared libraries', 'dlopen'],
-    properties: ['NoExecPaths', 'ExecPaths', ...Object.keys(OWN_DIRS)],
+    properties: ['NoExecPaths', 'ExecPaths', 'ProtectSystem', 'PrivateTmp', 'ReadWritePaths', ...Object.keys(OWN_DIRS)],
     ladder: NO_EXEC_LADDER, admit: admitNoExec, itemsInForce: noExecInForce,
-    summary: "Nothing runs except from the directories the service's programs and libraries were seen coming from (NoExecPaths=/ with /tmp, /var/tmp, /dev/shm and its own directories; ExecPaths= for those): a file it writes cannot be run. A helper, plugin or interpreter from elsewhere that runs only later (a reload, a rare path) fails after the trial.",
+    summary: "Nothing runs except from the directories the service's programs and libraries were seen coming from (NoExecPaths=/ with /tmp, /var/tmp, /dev/shm and its own directories; ExecPaths= for those): a file it writes cannot be run. A service that runs as root gets noexec on the places it writes instead (ExecPaths= would remount /usr writable). A helper, plugin or interpreter from elsewhere that runs only later (a reload, a rare path) fails after the trial.",
   },
   {
     name: 'InaccessiblePaths', family: 'filesystem', weight: 0, cost: 'free', safety: 'latent-risk', confinesSessions: true,
