@@ -8,21 +8,10 @@
 # Environment: SERVICES="nginx sample", SETTLE=1s, RESULTS=DIR (kept: SERVICE-STAGE.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ "$(id -u)" = 0 ] || { echo "audit.sh: needs root (boots systemd in namespaces)" >&2; exit 4; }
+. bench/lib.sh
 SERVICES=${SERVICES:-"nginx sample"}
-SETTLE=${SETTLE:-1s}
-RESULTS=${RESULTS:-/var/tmp/autoharden-audit.$(date +%Y%m%d-%H%M%S)}
-mkdir -p "$RESULTS"
-npm run -s build >&2
+bench_init audit
 root=$(bash scripts/make-root.sh trixie)
-
-box=
-stop_box() { [ -z "$box" ] || bash scripts/box.sh stop "$box" >/dev/null 2>&1 || true; box=; }
-trap stop_box EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-in_box() { timeout --foreground --kill-after=10 "${T:-120}" bash scripts/box.sh exec "$box" "$@" </dev/null; }
-cli() { in_box node /run/autoharden-src/dist/cli/main.js "$@"; }
 
 for svc in $SERVICES; do
   case $svc in

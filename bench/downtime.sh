@@ -8,25 +8,15 @@
 # NAME.json as tune wrote it, NAME.err, NAME.probe as the prober saw it), TUNE_ARGS (more tune options).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ "$(id -u)" = 0 ] || { echo "downtime.sh: needs root (boots systemd in namespaces)" >&2; exit 4; }
+. bench/lib.sh
 SERVICES=${SERVICES:-"nginx caddy redis mariadb postgresql"}
-SETTLE=${SETTLE:-1s}
-RESULTS=${RESULTS:-/var/tmp/autoharden-downtime.$(date +%Y%m%d-%H%M%S)}
-mkdir -p "$RESULTS"
-npm run -s build >&2
-
-box=
-stop_box() { [ -z "$box" ] || bash scripts/box.sh stop "$box" >/dev/null 2>&1 || true; box=; }
-trap stop_box EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_init downtime
 
 ALL_UNITS="nginx.service caddy.service redis-server.service mariadb.service postgresql@15-main.service memcached.service"
 unit_of() { case $1 in nginx) echo nginx.service;; caddy) echo caddy.service;; redis) echo redis-server.service;;
   mariadb) echo mariadb.service;; postgresql) echo postgresql@15-main.service;; *) return 2;; esac; }
 probe_of() { case $1 in nginx|caddy) echo http://127.0.0.1/;; redis) echo 'exec:redis-cli -h 127.0.0.1 ping | grep -q PONG';;
   mariadb) echo "exec:mariadb -N -e 'SELECT 1' | grep -q 1";; postgresql) echo "exec:runuser -u postgres -- psql -qAtc 'SELECT 1' | grep -q 1";; esac; }
-in_box() { timeout --foreground --kill-after=10 "${T:-120}" bash scripts/box.sh exec "$box" "$@" </dev/null; }
 
 for svc in $SERVICES; do
   unit=$(unit_of "$svc") || { echo "downtime.sh: unknown service $svc" >&2; exit 2; }

@@ -1,19 +1,19 @@
 // apply: a profile learned on another host (export --format profile) applied to this host's unit
-// as one trial, the failing part found by halving within the profile's settings (engine/apply.ts).
+// as one trial, the failing part found by bisection within the profile's settings (engine/apply.ts).
 // Like tune it runs in this process, never through the daemon: it restarts the unit for minutes
 // and reports as it goes, as tune does.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { z } from 'zod';
 import { canonicalCidrs } from '../core/cidr.js';
 import { AutohardenError, ERR, Interrupted } from '../core/errors.js';
 import { DEFAULT_SETTLE_MS, SETTLE_MAX_MS, SETTLE_MIN_MS } from '../core/limits.js';
-import { MAX_PROFILE_BYTES, parseProfile, type Profile, type SettingResult } from '../core/profile.js';
+import type { Profile, SettingResult } from '../core/profile.js';
 import { parseProbeSpec } from '../core/probeSpec.js';
 import type { Declarations, ProbeSpec } from '../core/types.js';
 import { parseUnitName } from '../core/unitName.js';
 import type { ProgressEvent } from '../engine/ports.js';
 import type { Stop } from './app.js';
 import { requireRoot } from './local.js';
+import { readOwnedProfileFile } from './profileFile.js';
 import { schemaParser } from './useCase.js';
 
 const schema = z
@@ -45,29 +45,6 @@ export interface ApplyResult {
   counts: { applied: number; rejected: number; skipped: number };
   warnings: string[];
   persistedTo?: string;
-}
-
-/** A profile file as read once through one descriptor, and whether root alone can have written it
- * (owned by root, not writable by group or others): only then may its exec probes run as root. */
-export function readProfileFile(path: string): { profile: Profile; rootOnly: boolean } {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    throw new AutohardenError('Config', `${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new AutohardenError('Config', `${path}: not a regular file`);
-    if (st.size > MAX_PROFILE_BYTES) throw new AutohardenError('Config', `${path}: larger than ${MAX_PROFILE_BYTES} bytes`);
-    const buf = Buffer.alloc(MAX_PROFILE_BYTES + 1);
-    let n = 0;
-    for (let r = 1; r > 0 && n < buf.length; n += r) r = readSync(fd, buf, n, buf.length - n, null);
-    const profile = parseProfile(buf.subarray(0, n).toString('utf8'), path);
-    return { profile, rootOnly: st.uid === 0 && (st.mode & 0o022) === 0 };
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** The probes apply judges by: --probe, else the profile's (its commands only from a file root alone
@@ -106,7 +83,7 @@ const firstLine = (e: unknown) => (e as Error).message.split('\n')[0];
 
 /** Reads and checks the profile (changing nothing when it is bad), then applies it. */
 export async function runApply(req: ApplyRequest, stateDir: string, progress: (e: ProgressEvent) => void, stopper: () => Stop): Promise<ApplyResult> {
-  const { profile, rootOnly } = readProfileFile(req.profile);
+  const { profile, rootOnly } = readOwnedProfileFile(req.profile);
   const { unit, settleMs } = req;
   if (profile.unit !== unit) throw new AutohardenError('Usage', `${req.profile} is a profile for ${profile.unit}, not ${unit}`);
   const probes = probesFor(req, profile, rootOnly);

@@ -9,6 +9,12 @@ import { shown } from '../core/text.js';
 /** The profile in `path`. AutohardenError Usage when the file cannot be read (absent, not a
  * regular file, no permission), Config when it is too large or not a valid profile. */
 export function readProfileFile(path: string): Profile {
+  return readOwnedProfileFile(path).profile;
+}
+
+/** The profile as read once through one descriptor, and whether root alone can have written it
+ * (owned by root, not writable by group or others): only then may its exec probes run as root. */
+export function readOwnedProfileFile(path: string): { profile: Profile; rootOnly: boolean } {
   const name = shown(path);
   let fd: number;
   try {
@@ -26,7 +32,7 @@ export function readProfileFile(path: string): Profile {
     for (let r = 1; r > 0 && n < buf.length; n += r) r = readSync(fd, buf, n, buf.length - n, null);
     if (n > MAX_PROFILE_BYTES) throw new AutohardenError('Config', `${name}: larger than ${MAX_PROFILE_BYTES} bytes`);
     const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(buf.subarray(0, n));
-    return parseProfile(text, name);
+    return { profile: parseProfile(text, name), rootOnly: st.uid === 0 && (st.mode & 0o022) === 0 };
   } catch (e) {
     if (e instanceof AutohardenError) throw e;
     if (e instanceof TypeError) throw new AutohardenError('Config', `${name}: not UTF-8 text`);

@@ -9,7 +9,7 @@ import { printable } from '../core/text.js';
 export function registerApplyCommands(program: Command): void {
   program
     .command('apply')
-    .description("apply a profile (export --format profile) learned on another host: one trial, then halving within the profile's settings; each setting applied, rejected or skipped with why")
+    .description("apply a profile (export --format profile) learned on another host: one trial, then bisection within the profile's settings; each setting applied, rejected or skipped with why")
     .argument('<profile>', 'profile file (JSON)')
     .argument('<unit>', 'service unit, e.g. nginx.service (the profile\'s own)')
     .option('--probe <spec>', "health probe (repeatable); default: the profile's probes (commands only from a file that root alone can write)", collect, [])

@@ -19,8 +19,8 @@ import type { EffectiveSettings, OptionSpec, Rung, Setting } from './types.js';
 
 export type ProfileSetting = Profile['settings'][number];
 
-/** The chance the planner gives each setting of a profile: another host took it, so the first
- * trial is the whole profile and a failing batch is split in halves. */
+/** The chance each setting of a profile is given (another host took it): for `plan`'s estimates;
+ * apply's own search (core/profileSearch.ts) tries the whole profile first whatever it is. */
 export const PROFILE_PRIOR = 0.95;
 
 /** What this host makes of one profile setting before any trial. */

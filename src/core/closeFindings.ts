@@ -47,8 +47,6 @@ export function ownDirectories(eff: EffectiveSettings): string[] {
 export const WRITABLE_ONLY = 'only:writable';
 /** Where ProtectSystem= makes the tree read-only, per value. */
 const READ_ONLY_ROOTS: Record<string, string[]> = { yes: ['/usr', '/boot', '/efi'], full: ['/usr', '/boot', '/efi', '/etc'], strict: ['/'] };
-/** Places a root service's writes are not followed into: they are not its own. */
-const NOT_ITS_OWN = ['/home', '/root', '/run/user'];
 
 /**
  * A NoExecPaths= entry other than / becomes a mount of its own, and the read-only remount of
@@ -90,12 +88,14 @@ function outermost(paths: string[]): string[] {
   return sorted.filter((p) => !sorted.some((q) => q !== p && isUnder(p, q)));
 }
 
-/** A service that runs as root: noexec only on the places it can write (its private /tmp and
- * /var/tmp, /dev/shm, its own directories, where it was seen writing), none of them / or a
- * program directory, so nothing is remounted writable (staysWritable checks it at the trial). */
+/** A service that runs as root: noexec only on places that stay writable whatever else the tune
+ * accepts — its private /tmp and /var/tmp, /dev/shm, its own directories, the vendor's
+ * ReadWritePaths= — never / or a program directory, so nothing is remounted writable (staysWritable
+ * checks it at the trial). Not the other directories it was seen writing: ProtectSystem=strict may
+ * be accepted after this setting, with them read-only, and this entry's mount would keep them
+ * writable (seen on Debian 12: nginx's /run). */
 function writablePlacesRung(f: SafetyFacts, eff: EffectiveSettings): Decision {
-  const seen = (f.writableDirs ?? []).filter((w) => normalisePath(w) === w && w !== '/' && !NOT_ITS_OWN.some((h) => isUnder(w, h)));
-  const places = outermost([...NOEXEC_ALWAYS, ...ownDirectories(eff), ...pathList(eff, 'ReadWritePaths'), ...seen].filter((p) => p !== '/'));
+  const places = outermost([...NOEXEC_ALWAYS, ...ownDirectories(eff), ...pathList(eff, 'ReadWritePaths')].filter((p) => p !== '/' && normalisePath(p) === p));
   if (places.length > MAX_EXEC_DIRS) return { skip: `writes in ${places.length} places; more than ${MAX_EXEC_DIRS} is not a list worth writing` };
   const running = (f.execDirs ?? []).find((d) => places.some((p) => isUnder(d, p)));
   if (running) return { skip: `runs code from ${running}, a place it writes: NoExecPaths= there would stop it` };
@@ -123,7 +123,6 @@ export function admitNoExec(_rungs: Rung[], f: SafetyFacts, _d: unknown, eff: Ef
   // ProtectSystem=strict (and ReadOnlyPaths= on them wins over ExecPaths=, so nothing runs): a
   // root service could then write /usr/bin. It gets noexec where it writes instead.
   if (!f.uids?.length || f.uids.includes(0)) {
-    if (f.writableDirs === undefined) return { skip: 'runs as root (or its users were not observed) and observation did not see where it writes' };
     return writablePlacesRung(f, eff);
   }
   // facts may come from a journal: only what a drop-in can carry literally
@@ -190,8 +189,8 @@ export const CLOSE_FINDINGS: readonly OptionSpec[] = [
     name: 'NoExecPaths', family: 'filesystem', weight: 0, cost: 'free', safety: 'latent-risk', confinesSessions: true,
     prior: 0.7, minSystemd: 248, exitStatuses: [EXEC, NAMESPACE], logHints: ['permission denied', 'failed to map segment', 'error while loading shared libraries', 'dlopen'],
     properties: ['NoExecPaths', 'ExecPaths', 'ProtectSystem', 'PrivateTmp', 'ReadWritePaths', ...Object.keys(OWN_DIRS)],
-    ladder: NO_EXEC_LADDER, admit: admitNoExec, itemsInForce: noExecInForce,
-    summary: "Nothing runs except from the directories the service's programs and libraries were seen coming from (NoExecPaths=/ with /tmp, /var/tmp, /dev/shm and its own directories; ExecPaths= for those): a file it writes cannot be run. A service that runs as root gets noexec on the places it writes instead (ExecPaths= would remount /usr writable). A helper, plugin or interpreter from elsewhere that runs only later (a reload, a rare path) fails after the trial.",
+    ladder: NO_EXEC_LADDER, admit: admitNoExec, itemsInForce: noExecInForce, judgedWith: ['PrivateTmp'],
+    summary: "Nothing runs except from the directories the service's programs and libraries were seen coming from (NoExecPaths=/ with /tmp, /var/tmp, /dev/shm and its own directories; ExecPaths= for those): a file it writes cannot be run. A service that runs as root gets noexec on its private /tmp and /var/tmp, /dev/shm and its own directories instead (ExecPaths= would remount /usr writable); a directory it was merely seen writing stays executable for it. A helper, plugin or interpreter from elsewhere that runs only later (a reload, a rare path) fails after the trial.",
   },
   {
     name: 'InaccessiblePaths', family: 'filesystem', weight: 0, cost: 'free', safety: 'latent-risk', confinesSessions: true,

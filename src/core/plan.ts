@@ -13,8 +13,9 @@ export interface Planner {
   next(): Setting[] | undefined;
   /** The verdict on the settings last returned by next(). `ineffective` names options systemd
    * did not apply (read back over D-Bus): they count as rejected at that rung, and the rest of the
-   * batch was then tried without them. */
-  report(ok: boolean, ineffective?: readonly string[]): void;
+   * batch was then tried without them. `deferred` names options whose read-back depends on others
+   * the trial lacked (OptionSpec.judgedWith): not judged, to be tried again untested. */
+  report(ok: boolean, ineffective?: readonly string[], deferred?: readonly string[]): void;
   /** Settings accepted so far, in acceptance order. */
   accepted(): Setting[];
   /** Trials the search still expects after those reported (the pending one excluded), from the
@@ -88,9 +89,16 @@ export class OneAtATime implements Planner {
     return this.pending;
   }
 
-  report(ok: boolean, ineffective: readonly string[] = []): void {
+  report(ok: boolean, ineffective: readonly string[] = [], deferred: readonly string[] = []): void {
     if (!this.pending) throw new Error('no trial pending');
     const c = this.queue[0]!;
+    if (deferred.includes(c.spec.name)) {
+      // not judged: tried again after the others
+      this.queue.push(this.queue.shift()!);
+      this.rung = 0;
+      this.pending = undefined;
+      return;
+    }
     if (ineffective.includes(c.spec.name)) ok = false;
     if (ok) this.kept.push(...this.pending);
     if (ok || this.rung + 1 >= c.rungs.length) {

@@ -72,7 +72,7 @@ export interface TuneReport {
 export type ReportNote =
   /** The search's verdict on one step rests on this trial; `ineffective` options were read back as
    * not applied. (A step may run several trials: learned paths, a check without some of them.) */
-  | { kind: 'judged'; trial: number; ineffective: string[] }
+  | { kind: 'judged'; trial: number; ineffective: string[]; deferred?: string[] }
   /** This rejected trial is retried with the paths its failure named. */
   | { kind: 'retried'; trial: number }
   /** Rejected without a trial of its own: its failed batch's other half passed. */
@@ -146,7 +146,7 @@ export function foldReport(base: ReportBase, events: readonly ReportEvent[]): Tu
         const settings = begun.get(e.trial) ?? [];
         const end = ended.get(e.trial);
         for (const s of settings) if (e.ineffective.includes(s.option)) report.rejected.push(out(s, NOT_APPLIED));
-        const tried = settings.filter((s) => !e.ineffective.includes(s.option));
+        const tried = settings.filter((s) => !e.ineffective.includes(s.option) && !e.deferred?.includes(s.option));
         if (end?.outcome === 'accepted') accept(tried, end.reason);
         // A failed batch of several says only that one of them breaks; the planner splits it.
         else if (tried.length === 1) report.rejected.push(out(tried[0]!, end?.reason ?? ''));

@@ -163,15 +163,17 @@ export class Adaptive implements Planner {
     return this.issue({ items: this.batch(w) });
   }
 
-  report(ok: boolean, ineffective: readonly string[] = []): void {
+  report(ok: boolean, ineffective: readonly string[] = [], deferred: readonly string[] = []): void {
     const p = this.pending;
     if (!p) throw new Error('no trial pending');
     this.pending = undefined;
     this.trialCount++;
     const off = new Set(ineffective);
+    const later = new Set(deferred);
     const tried: Item[] = [];
     for (const it of p.items) {
       if (off.has(it.setting.option)) this.reject(it, 'ineffective');
+      else if (later.has(it.setting.option)) this.pool.push(it);
       else tried.push(it);
     }
     const rest = p.rest ?? [];

@@ -102,6 +102,10 @@ export interface OptionSpec {
   priorCounts?: ReadonlyMap<string, { tried: number; passed: number }>;
   /** The rung kept with learned ReadWritePaths= instead of falling back to a weaker one. */
   learnsPaths?: { rung: string };
+  /** Options its read-back depends on (NoExecPaths= for a root service names /tmp only while
+   * PrivateTmp= keeps it writable): a trial that lacks them does not judge it; it is tried again,
+   * untested, once (engine/tune/search.ts). */
+  judgedWith?: string[];
   /** Set-valued: once accepted, what it still allows is removed item by item. */
   minimise?: Minimisation;
   /** Whether a setting carrying `items` is in force: a rung `admit` built or a minimisation step,

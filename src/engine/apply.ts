@@ -1,11 +1,12 @@
 // `apply` as the tune engine runs it: one TuneSession whose search is kept within a profile's
-// settings (TuneOptions.within): the whole profile in the first trial, a failing batch split in
-// halves, no rung, option or path beyond the profile. Judged, journaled and confirmed as a tune.
-import { PROFILE_PRIOR, profileCandidates, rebuildProfile, settingResults, type Rebuilt } from '../core/applyProfile.js';
+// settings (TuneOptions.within): the whole profile in the first trial, then bisection by exclusion
+// (core/profileSearch.ts), no rung, option or path beyond the profile. Judged, journaled and
+// confirmed as a tune.
+import { profileCandidates, rebuildProfile, settingResults, type Rebuilt } from '../core/applyProfile.js';
 import { acceptedSet } from '../core/journal.js';
 import type { Profile, SettingResult } from '../core/profile.js';
 import type { TuneReport } from '../core/report.js';
-import { Adaptive } from '../core/search.js';
+import { ProfileBisection } from '../core/profileSearch.js';
 import type { OptionSpec } from '../core/types.js';
 import type { Ports } from './ports.js';
 import { tune, type TuneOptions } from './tune.js';
@@ -29,7 +30,9 @@ export async function applyProfile(ports: Ports, o: ApplyOptions, catalog: reado
         rebuilt = rebuildProfile(settings, i);
         return profileCandidates(rebuilt, settings);
       },
-      planner: (candidates) => new Adaptive(candidates, { priorOf: () => PROFILE_PRIOR, calibrate: false }),
+      planner: (candidates) => new ProfileBisection(candidates),
+      // one culprit fails the whole profile and every split that holds it: no revert between
+      failuresBeforeRevert: 2 + Math.ceil(Math.log2(Math.max(2, settings.length))),
     },
   }, catalog);
   const records = ports.journal.read();

@@ -3,8 +3,10 @@
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { declarationsFor, parseApplyRequest, probesFor, readProfileFile, runApply } from '../../src/app/apply.js';
+import { declarationsFor, parseApplyRequest, probesFor, runApply } from '../../src/app/apply.js';
+import { readOwnedProfileFile as readProfileFile } from '../../src/app/profileFile.js';
 import { formatApply } from '../../src/cli/applyCommands.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fa-apply-'));
@@ -27,10 +29,14 @@ const asRoot = process.getuid?.() === 0;
 
 describe('apply: the profile file', () => {
   it('refuses what is not a profile, or not readable, in one line', () => {
-    expect(() => readProfileFile(join(dir, 'missing.json'))).toThrow(/cannot read \(ENOENT\)/);
+    expect(() => readProfileFile(join(dir, 'missing.json'))).toThrow(/cannot read profile .*missing\.json" \(ENOENT\)/);
     expect(() => readProfileFile(file('junk.json', 'not json'))).toThrow(/not JSON/);
     expect(() => readProfileFile(file('other.json', { ...PROFILE, version: 9 }))).toThrow(/version 9 is not supported/);
     expect(() => readProfileFile(dir)).toThrow(/not a regular file/);
+    // a FIFO is refused without waiting for a writer
+    const fifo = join(dir, 'fifo.json');
+    execFileSync('mkfifo', [fifo]);
+    expect(() => readProfileFile(fifo)).toThrow(expect.objectContaining({ code: 'Usage', message: expect.stringMatching(/not a regular file/) }));
   });
 
   it.runIf(asRoot)('runs the profile\'s commands only from a file root alone can write', () => {

@@ -1,10 +1,11 @@
 // apply's restarts (engine/apply.ts over the tune engine, fake ports): a profile this host takes
-// whole costs one trial; one setting it cannot take among n is found by halving, and only it is
-// rejected. Nothing beyond the profile is ever tried.
+// whole costs one trial; one setting it cannot take among n is found by bisection by exclusion
+// (core/profileSearch.ts), and only it is rejected. Nothing beyond the profile is ever tried.
 //
-// Bound: 1 + ceil(log2 n) trials locate the culprit, but a search that accepts only what a passing
-// trial held needs that last trial to pass with everything else in it; when the culprit sat in the
-// half that was tried last, the rest takes one trial more: at most 2 + ceil(log2 n).
+// Bound: the whole profile, then ceil(log2 n) trials that each leave out half of the suspects:
+// 1 + ceil(log2 n) restarts. When the last of them failed, the final set (everything but the
+// culprit) has not run yet: one more restart runs it, and the confirmation watches that invocation
+// in place. So 1 + ceil(log2 n) plus the confirmation's restart at most, and no revert between.
 import { describe, expect, it } from 'vitest';
 import { CATALOG, optionByName, usableOptions } from '../../src/core/catalog.js';
 import { DEBIAN12_PLATFORM } from '../fakes/platforms.js';
@@ -47,13 +48,15 @@ describe('apply: restarts', () => {
   });
 
   const counts = new Map<string, number>();
-  it.each(OPTIONS)('one setting this host cannot take (%s): only it rejected, within 2 + ceil(log2 8) trials', async (bad) => {
-    const { out, trials, accepted, healthy, ports } = await run([bad]);
-    counts.set(bad, trials);
-    const trialCap = 2 + Math.ceil(Math.log2(OPTIONS.length));
+  it.each(OPTIONS)('one setting this host cannot take (%s): only it rejected, within 1 + ceil(log2 8) restarts plus the confirmation', async (bad) => {
+    const { out, trials, accepted, healthy, ports, sim } = await run([bad]);
+    counts.set(bad, sim.restarts);
     expect(out.settings.filter((r) => r.status === 'rejected').map((r) => r.option)).toEqual([bad]);
     expect(accepted()).toEqual(OPTIONS.filter((o) => o !== bad).sort());
-    expect(trials).toBeLessThanOrEqual(trialCap);
+    expect(sim.restarts).toBeLessThanOrEqual(1 + Math.ceil(Math.log2(OPTIONS.length)) + 1);
+    // every restart is a trial: no revert between failures, the confirmation watches in place
+    expect(sim.restarts).toBe(trials);
+    expect(out.report.restarts).toBe(sim.restarts);
     expect(healthy()).toBe(true);
     // only the profile's settings were ever tried
     const tried = new Set(ports.journal.read().flatMap((r) => (r.kind === 'trial-begin' ? r.settings.map((x) => x.option) : [])));
@@ -61,9 +64,18 @@ describe('apply: restarts', () => {
     expect(ports.journal.read().find((r) => r.kind === 'tune-begin')).toMatchObject({ profile: { host: 'canary', created: '2026-12-01T10:00:00Z' } });
   });
 
-  it('halving: where the culprit was always in the half left out, 1 + ceil(log2 8) trials', () => {
+  it('where the culprit was in the half left out last, the last split passed and ran the final set: 1 + ceil(log2 8) restarts in all', () => {
     expect(counts.size).toBe(OPTIONS.length);
     expect(Math.min(...counts.values())).toBe(1 + Math.ceil(Math.log2(OPTIONS.length)));
+  });
+
+  it('two settings this host cannot take: the failed presumption is searched again, both rejected, every other applied', async () => {
+    for (const breaks of [['PrivateTmp', 'ProtectClock'], ['NoNewPrivileges', 'ProtectHostname'], ['PrivateTmp', 'ProtectHostname']]) {
+      const { out, accepted, healthy } = await run(breaks);
+      expect(out.settings.filter((r) => r.status === 'rejected').map((r) => r.option).sort(), breaks.join(' ')).toEqual([...breaks].sort());
+      expect(accepted()).toEqual(OPTIONS.filter((o) => !breaks.includes(o)).sort());
+      expect(healthy()).toBe(true);
+    }
   });
 
   it('a setting failing only after a while is caught by the same judgment and rejected alone', async () => {

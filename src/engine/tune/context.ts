@@ -46,6 +46,10 @@ export interface Within {
   profile: { host: string; created: string };
   candidates(i: CandidateInput & { realDir?: (path: string) => string | undefined }): { candidates: Candidate[]; skipped: Skip[] };
   planner(candidates: readonly Candidate[]): Planner;
+  /** Failed trials in a row before the accepted set is checked alone (a tune: 2). apply's
+   * bisection may fail 1 + ⌈log2 n⌉ times in a row on one culprit; a check between would cost a
+   * restart each time. */
+  failuresBeforeRevert?: number;
 }
 
 /** What one tune run knows about the unit's logs: files to read and errors seen before. */

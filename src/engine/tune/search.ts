@@ -6,7 +6,7 @@ import { addedPaths, learnFromFailure, learnsPaths, withoutPaths, type LearnCont
 import { SCOPE_PROPERTIES, isUnder, writableScope } from '../../core/paths.js';
 import type { Planner } from '../../core/plan.js';
 import type { SafetyFacts } from '../../core/policy.js';
-import { Adaptive } from '../../core/search.js';
+import type { Rejection } from '../../core/search.js';
 import { rungDeniesGroup } from '../../core/syscallFilter.js';
 import { plannerFor } from '../../core/tunePlan.js';
 import type { Setting, Verdict } from '../../core/types.js';
@@ -100,11 +100,26 @@ export class Search {
     if (verdict.ok && learnedPaths.length && !ineffective.some((o) => learnsPaths(o))) {
       ({ settings, verdict, ineffective } = await this.keepWritten(settings, learnedPaths, since, { verdict, ineffective }));
     }
-    this.planner.report(verdict.ok, ineffective);
+    // read back out of force for want of an option it is judged with (not in this trial, not
+    // accepted): tried again untested, once
+    const deferred = ineffective.filter((o) => this.mayDefer(o, settings));
+    ineffective = ineffective.filter((o) => !deferred.includes(o));
+    this.planner.report(verdict.ok, ineffective, deferred);
     if (!c.o.within) this.learnFromKernel();
     // the step's verdict rests on the last trial it ran
-    c.note({ kind: 'judged', trial: c.trialNo, ineffective });
-    if (verdict.ok) c.accept(settings.filter((s) => !ineffective.includes(s.option)));
+    c.note({ kind: 'judged', trial: c.trialNo, ineffective, ...(deferred.length ? { deferred } : {}) });
+    if (verdict.ok) c.accept(settings.filter((s) => !ineffective.includes(s.option) && !deferred.includes(s.option)));
+    return true;
+  }
+
+  private readonly deferredOnce = new Set<string>();
+
+  private mayDefer(option: string, settings: readonly Setting[]): boolean {
+    const deps = this.c.byName.get(option)?.judgedWith;
+    if (!deps?.length || this.deferredOnce.has(option)) return false;
+    const present = new Set([...this.c.accepted, ...settings].map((s) => s.option));
+    if (deps.every((d) => present.has(d))) return false;
+    this.deferredOnce.add(option);
     return true;
   }
 
@@ -164,7 +179,8 @@ export class Search {
   /** Group testing rejects a setting without a trial of its own when its failed batch's other
    * half passed: the journal has the batch; the report names the setting. */
   private noteInferred(): void {
-    if (!(this.planner instanceof Adaptive)) return;
-    for (const r of this.planner.rejected()) if (r.reason === 'inferred') this.c.note({ kind: 'inferred', setting: r.setting });
+    const planner = this.planner as Planner & { rejected?: () => Rejection[] };
+    if (!planner.rejected) return;
+    for (const r of planner.rejected()) if (r.reason === 'inferred') this.c.note({ kind: 'inferred', setting: r.setting });
   }
 }

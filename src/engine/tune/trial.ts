@@ -132,7 +132,7 @@ export class Trials {
       // The adaptive strategy lets the next trial's restart do the revert (one restart less per
       // failure: the unit is already down), but checks the accepted set alone after two failures
       // in a row, so that a unit broken for another reason does not get every candidate rejected.
-      if (o.strategy !== 'adaptive' || this.failedInARow >= 2) await this.revert();
+      if (o.strategy !== 'adaptive' || this.failedInARow >= (o.within?.failuresBeforeRevert ?? 2)) await this.revert();
     }
     return { verdict, ineffective };
   }
