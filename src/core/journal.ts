@@ -81,9 +81,10 @@ export const recordSchema = z.discriminatedUnion('kind', [
     reason: z.string(),
     /** The invocation already running without the options (journaled after its restart). */
     invocation: z.string().optional(),
-    /** Set when a tune's own phase rolled back (its confirmation's bisection), not the guard or
-     * the user; `by` stays 'guard' for readers that know only the two. */
-    phase: z.literal('confirm').optional(),
+    /** Set when a tune's own phase rolled back (its confirmation's bisection; the search, for a
+     * setting a passing candidate took out of force), not the guard or the user; `by` stays
+     * 'guard' for readers that know only the two. */
+    phase: z.enum(['confirm', 'search']).optional(),
   }),
   /** Evidence the guard would not act on (the service or its clients could have written it), or
    * a failure whose sandbox still sets up: said loudly, nothing relaxed. */

@@ -197,7 +197,7 @@ export function eventRow(r: JournalRecord): EventRow | undefined {
   const ev = (what: string, detail: string): EventRow => ({ t: r.t, what, detail });
   switch (r.kind) {
     case 'rollback': {
-      const who = r.phase === 'confirm' ? 'the confirmation' : r.by === 'guard' ? 'the guard' : 'the user';
+      const who = r.phase === 'confirm' ? 'the confirmation' : r.phase === 'search' ? 'the search' : r.by === 'guard' ? 'the guard' : 'the user';
       const what = r.all ? 'all options' : r.options.join(', ') || 'nothing';
       return ev(`rollback by ${who}`, `${what}: ${r.reason}`);
     }

@@ -53,7 +53,8 @@ describe('the confirmation\'s rollback (labelled by its phase)', () => {
   it('parses with and without the label; refuses another phase', () => {
     expect(recordSchema.safeParse(rb()).success).toBe(true); // journals written before the label
     expect(recordSchema.parse(rb({ phase: 'confirm' }))).toMatchObject({ by: 'guard', phase: 'confirm' });
-    expect(recordSchema.safeParse(rb({ phase: 'search' })).success).toBe(false);
+    expect(recordSchema.parse(rb({ phase: 'search' }))).toMatchObject({ by: 'guard', phase: 'search' }); // a setting a passing candidate took out of force
+    expect(recordSchema.safeParse(rb({ phase: 'minimise' })).success).toBe(false);
   });
 
   it('removes the setting from the accepted set, is not the user\'s rollback, and formats as before', () => {

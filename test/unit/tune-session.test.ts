@@ -150,3 +150,29 @@ describe('a setting systemd stops enforcing at a daemon-reload (lostOnReload)', 
     expect(t.ops.at(-1)).toBe('restart');
   });
 });
+
+describe('an accepted setting a later candidate takes out of force (OptionSpec.judgedWith)', () => {
+  // X is judged with Y and read back out of force once Z is in force (as NoExecPaths=/tmp under
+  // ProtectSystem=strict without PrivateTmp=): one at a time, Y, X, then Z
+  const X: OptionSpec = { ...option('X', 800), judgedWith: ['Y'], ladder: [{ value: 'yes', lines: ['X=yes'], residual: 0, inForce: (eff) => eff.X === true && eff.Z !== true }] };
+  const catalog = [option('Y', 900), X, option('Z', 700)];
+  const go = (s: ReturnType<typeof simulated>) =>
+    tune(s.ports, { unit: 'sim.service', probes: [], settleMs: 100, strategy: 'one-at-a-time', persist: false, declarations: { allowNet: [], localOnly: false, confineSessions: false } }, catalog);
+
+  it('Z passes without it: it is rolled back by the search, journaled, and absent from the set', async () => {
+    const s = simulated([]);
+    const report = await go(s);
+    expect(s.accepted()).toEqual(['Y', 'Z']);
+    expect(s.ports.journal.read().filter((r) => r.kind === 'rollback')).toEqual([expect.objectContaining({ by: 'guard', phase: 'search', options: ['X'] })]);
+    expect(report.accepted.map((a) => a.option).sort()).toEqual(['Y', 'Z']);
+    expect(acceptedSet(s.ports.journal.read()).map((x) => x.option).sort()).toEqual(['Y', 'Z']);
+  });
+
+  it('Z fails: it stays, and the accepted drop-in holds it again', async () => {
+    const s = simulated(['Z']);
+    await go(s);
+    expect(s.accepted()).toEqual(['X', 'Y']);
+    expect(s.ports.journal.read().some((r) => r.kind === 'rollback')).toBe(false);
+    expect(s.healthy()).toBe(true);
+  });
+});

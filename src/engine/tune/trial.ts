@@ -68,7 +68,13 @@ export class Trials {
       .filter((s) => !inForce(s, eff, c.catalog))
       .map((s) => s.option);
     let settings = proposed.filter((s) => !ineffective.includes(s.option));
-    if (ineffective.length && settings.length) {
+    // An accepted setting judged with others (OptionSpec.judgedWith) can fall out of force when a
+    // candidate lands: NoExecPaths= naming /tmp, once ProtectSystem=strict arrives without a
+    // private /tmp, would keep /tmp writable through its own mount. The trial runs without it; if
+    // the trial passes, it is rolled back for good, else it stays.
+    const lapsed = settings.length ? c.accepted.filter((a) => c.byName.get(a.option)?.judgedWith?.length && !inForce(a, eff, c.catalog)) : [];
+    if (lapsed.length) ports.dropins.writeAccepted(unit, c.accepted.filter((a) => !lapsed.includes(a)), c.where);
+    if ((ineffective.length && settings.length) || lapsed.length) {
       ports.dropins.writeTrial(unit, settings, watch.lines);
       await ports.systemd.reload();
     }
@@ -113,6 +119,12 @@ export class Trials {
     if (verdict.ok) {
       this.failedInARow = 0;
       this.revertPending = undefined;
+      if (lapsed.length) {
+        c.accepted = c.accepted.filter((a) => !lapsed.includes(a));
+        const names = lapsed.map((a) => a.option);
+        c.record({ kind: 'rollback', by: 'guard', phase: 'search', options: names, reason: `out of force once ${settings.map((s) => s.option).join(', ')} passed (read back over D-Bus): kept, it would undo part of them` });
+        ports.progress({ type: 'info', message: `rolled back ${names.join(', ')}: out of force with trial #${trial}'s settings, which passed` });
+      }
       // Same effective config, moved from the trial file into the accepted one: no restart needed.
       const next = [...c.accepted.filter((a) => !settings.some((s) => s.option === a.option)), ...settings];
       ports.dropins.writeAccepted(unit, next, c.where);
@@ -121,6 +133,7 @@ export class Trials {
       this.running = setKey(next);
       return { verdict, ineffective };
     }
+    if (lapsed.length) ports.dropins.writeAccepted(unit, c.accepted, c.where);
     ports.dropins.removeTrial(unit);
     await ports.systemd.reload();
     if (controlled) {
