@@ -3,32 +3,28 @@
 // file as tune and plan read it (app/priors.ts): a malformed one is a warning, never fatal.
 // The CLI is bundled with esbuild (vite's) into a temporary directory: no build needed.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { hostCounts, learnFromTune } from '../../src/app/priors.js';
 import { priorsPath } from '../../src/adapters/priorsFile.js';
 import { EXIT_CODES } from '../../src/core/errors.js';
 import type { JournalRecord } from '../../src/core/journal.js';
+import { bundleCli, type BundledCli } from '../harness/bundledCli.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 let out = '';
 let main = '';
 let state = '';
 
+let bundled: BundledCli | undefined;
+
 beforeAll(async () => {
-  out = mkdtempSync(join(tmpdir(), 'ah-pri-cli-'));
-  main = join(out, 'dist/cli/main.js');
-  await build({ entryPoints: [join(ROOT, 'src/cli/main.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', outfile: main, logLevel: 'error' });
-  copyFileSync(join(ROOT, 'package.json'), join(out, 'package.json'));
-  symlinkSync(join(ROOT, 'node_modules'), join(out, 'node_modules'));
+  bundled = await bundleCli('ah-pri-cli-');
+  ({ out, main } = bundled);
 }, 60_000);
 
 afterAll(() => {
-  if (out) rmSync(out, { recursive: true, force: true });
+  bundled?.remove();
 });
 
 beforeEach(() => {

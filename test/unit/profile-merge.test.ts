@@ -2,11 +2,8 @@
 // unions the catalog builds, and each host's exceptions; and `autoharden merge` run as a process on
 // real files: the documented exit codes, one line on stderr.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capabilityStep } from '../../src/core/boundingSet.js';
 import { CAPABILITIES } from '../../src/core/capabilities.js';
@@ -19,6 +16,7 @@ import { mergeProfiles } from '../../src/core/profileMerge.js';
 import type { Setting } from '../../src/core/types.js';
 import { ENV, UNIT, exportJournal, setting } from '../fixtures/export/journal.js';
 import { thrown } from './expect-errors.js';
+import { bundleCli, type BundledCli } from '../harness/bundledCli.js';
 
 const BASE = buildProfile(UNIT, exportJournal(), ENV, { unobserved: 'test' });
 const NOW = new Date('2026-12-03T00:00:00Z');
@@ -168,20 +166,18 @@ describe('merge', () => {
 
 // ---- as a process ----------------------------------------------------------------------------
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 let out = '';
 let main = '';
 
+let bundled: BundledCli | undefined;
+
 beforeAll(async () => {
-  out = mkdtempSync(join(tmpdir(), 'ah-merge-cli-'));
-  main = join(out, 'dist/cli/main.js');
-  await build({ entryPoints: [join(ROOT, 'src/cli/main.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', outfile: main, logLevel: 'error' });
-  copyFileSync(join(ROOT, 'package.json'), join(out, 'package.json'));
-  symlinkSync(join(ROOT, 'node_modules'), join(out, 'node_modules'));
+  bundled = await bundleCli('ah-merge-cli-');
+  ({ out, main } = bundled);
 }, 60_000);
 
 afterAll(() => {
-  if (out) rmSync(out, { recursive: true, force: true });
+  bundled?.remove();
 });
 
 const cli = (args: string[]) => spawnSync(process.execPath, [main, 'merge', ...args], {
