@@ -95,9 +95,8 @@ export class ProfileBisection implements Planner {
     // then elsewhere); any other waits in the pool, tried once the search is through
     const deferredIn = p.in.filter((s) => later.has(s.option));
     this.pool.push(...p.tried.filter((s) => later.has(s.option) && !deferredIn.includes(s)));
-    if (!ok) this.pool.push(...deferredIn);
     const off = new Set([...ineffective, ...deferred]);
-    for (const s of p.tried) if (off.has(s.option) && !later.has(s.option)) this.rejections.push({ setting: s, reason: 'ineffective' });
+    for (const s of p.tried) if (off.has(s.option) && !later.has(s.option)) this.reject(s, 'ineffective');
     const tried = without(p.tried, off);
     const inside = without(p.in, off);
     const out = without(p.out, off);
@@ -105,14 +104,14 @@ export class ProfileBisection implements Planner {
     if (tried.length === 0) {
       // systemd applied none of it: the trial ran nothing new and says nothing
       if (p.kind === 'split') this.suspects = [...out, ...inside, ...deferredIn];
-      if (!ok) this.pool = this.pool.filter((s) => !deferredIn.includes(s));
       return;
     }
+    if (!ok) this.pool.push(...deferredIn);
     if (!ok && tried.length === 1) this.failedAlone.add(tried[0]!.option);
     if (ok) {
       this.kept.push(...tried);
-      if (p.kind === 'split' && this.presume) this.presumed = [];
-      else if (p.kind === 'verify') this.presumed = [];
+      // a passing trial ran every presumed setting (none is presumed once presume is off)
+      this.presumed = [];
       this.suspects = p.kind === 'split' ? [...out, ...deferredIn] : [];
       if (p.kind === 'verify') this.settleProvisional();
       // kept ∪ suspects is the set that failed before: firm
